@@ -1,0 +1,1 @@
+"""katib-llm core layer."""

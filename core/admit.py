@@ -1,0 +1,289 @@
+"""The admission core: Experiment + admin configuration → admitted Experiment, or a denial.
+
+Pure: no I/O, no API calls. The webhook, ``katib-llm mutate``, the SDK and the local runner all
+call :func:`admit`. The admitted Experiment is built on a deep copy by one injector per concern;
+the RFC 6902 patch is the diff between the request and the result.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import jsonpatch
+import yaml
+
+from . import inject, katib_rules, params
+from .config import AdminConfig
+from .contract import LLMSpec, annotation_path, is_labelled, parse_annotations
+from .errors import FieldError
+from .jobkinds import JOB_KINDS, job_kind
+
+CONFIGMAP_TEMPLATE_SUFFIX = ".yaml"
+# ConfigMaps an adapter read for this request: (namespace, name) -> data (key -> text).
+ConfigMaps = Mapping[tuple[str, str], Mapping[str, str]]
+
+
+@dataclass
+class AdmissionResult:
+    """What the core decided. ``allowed`` is False exactly when ``errors`` is non-empty."""
+
+    allowed: bool
+    experiment: dict[str, Any]
+    patch: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    errors: list[FieldError] = field(default_factory=list)
+    labelled: bool = True
+
+
+def _deny(exp: dict[str, Any], errors: list[FieldError], warnings: list[str] | None = None) -> AdmissionResult:
+    return AdmissionResult(False, exp, [], list(warnings or []), errors)
+
+
+def _resolve_template(spec: dict[str, Any], llm: LLMSpec, config: AdminConfig,
+                      errors: list[FieldError],
+                      configmaps: ConfigMaps | None) -> tuple[dict[str, Any] | None, bool]:
+    """Return (trialTemplate dict, ours). Supplies or inlines our templates."""
+    tt = spec.get("trialTemplate")
+    known = ", ".join(sorted(config.templates)) or "(none loaded)"
+    if tt is None:
+        name = llm.trial_template or (("function-pytorchjob" if llm.workers > 1 else "function-job")
+                                      if llm.function else config.default_template)
+        path = annotation_path("trial-template") if llm.trial_template else "config.defaultTemplate"
+        if name not in config.templates:
+            errors.append(FieldError(path, "template.unknown", f"unknown trial template {name!r}; shipped: {known}"))
+            return None, False
+        return {"trialSpec": copy.deepcopy(config.templates[name]), "trialParameters": []}, True
+    if not isinstance(tt, dict):
+        errors.append(FieldError("spec.trialTemplate", "template.type", "must be an object"))
+        return None, False
+    cm = tt.get("configMap")
+    if cm is not None and tt.get("trialSpec") is None:
+        ours_cm = config.values["templatesConfigMap"]
+        if isinstance(cm, dict) and cm.get("configMapName") == ours_cm["name"] and \
+                cm.get("configMapNamespace") == ours_cm["namespace"]:
+            name = str(cm.get("templatePath", "")).removesuffix(CONFIGMAP_TEMPLATE_SUFFIX)
+            if name not in config.templates:
+                errors.append(FieldError("spec.trialTemplate.configMap.templatePath", "template.unknown",
+                                         f"unknown template path {cm.get('templatePath')!r}; shipped: "
+                                         + ", ".join(f"{n}.yaml" for n in sorted(config.templates))))
+                return None, False
+            # A reference cannot carry per-experiment injection: inline it (brief, trap 7).
+            inlined = {k: copy.deepcopy(v) for k, v in tt.items() if k != "configMap"}
+            inlined["trialSpec"] = copy.deepcopy(config.templates[name])
+            return inlined, True
+        key = (str(cm.get("configMapNamespace")), str(cm.get("configMapName"))) if isinstance(cm, dict) else None
+        data = (configmaps or {}).get(key) if key else None
+        text = data.get(str(cm.get("templatePath"))) if isinstance(data, Mapping) else None
+        if text is None:
+            errors.append(FieldError("spec.trialTemplate.configMap", "template.configmap-unavailable",
+                                     f"ConfigMap {key[1] if key else '?'} in namespace {key[0] if key else '?'} "
+                                     f"with key {cm.get('templatePath') if isinstance(cm, dict) else '?'} could "
+                                     "not be read; inline the template as spec.trialTemplate.trialSpec or "
+                                     f"reference configMapName {ours_cm['name']} in namespace {ours_cm['namespace']}"))
+            return None, False
+        try:
+            trial_spec = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            trial_spec = None
+            errors.append(FieldError("spec.trialTemplate.configMap.templatePath", "template.yaml",
+                                     f"the referenced template is not valid YAML: {exc}"))
+        if not isinstance(trial_spec, dict):
+            if not errors:
+                errors.append(FieldError("spec.trialTemplate.configMap.templatePath", "template.yaml",
+                                         "the referenced template must be a job manifest"))
+            return None, False
+        # Inlined so per-experiment injection can be carried (brief, trap 7).
+        inlined = {k: copy.deepcopy(v) for k, v in tt.items() if k != "configMap"}
+        inlined["trialSpec"] = trial_spec
+        return inlined, False
+    return tt, False
+
+
+def _wire_parameters(spec: dict[str, Any], tt: dict[str, Any], trainer: bool, function: bool,
+                     errors: list[FieldError]) -> dict[str, str]:
+    """Give every parameter a trialParameter and map it to its place in KATIB_LLM_HPARAMS."""
+    tps = tt.setdefault("trialParameters", [])
+    if not isinstance(tps, list):
+        errors.append(FieldError("spec.trialTemplate.trialParameters", "template.type", "must be a list"))
+        return {}
+    by_ref = {tp.get("reference"): tp.get("name") for tp in tps if isinstance(tp, dict)}
+    taken = {tp.get("name") for tp in tps if isinstance(tp, dict)}
+    hparams: dict[str, str] = {}
+    for i, p in enumerate(spec.get("parameters") or []):
+        if not isinstance(p, dict) or not isinstance(p.get("name"), str) or not p["name"]:
+            continue
+        name = p["name"]
+        ref = params.resolve(name)
+        if trainer and not function and ref is None and name not in by_ref:
+            hint = params.suggest_names(name)
+            errors.append(FieldError(f"spec.parameters[{i}].name", "parameter.unknown",
+                                     f"{name!r} maps to no TrainingArguments field and no lora_config.<field>"
+                                     + (f"; did you mean {', '.join(hint)}?" if hint else
+                                        "; use a TrainingArguments field name (learning_rate) or lora_config.<field> (lora_config.r)")))
+            continue
+        if trainer and not function and ref is not None:
+            errors.extend(params.check_parameter(i, p, ref))
+        tp_name = by_ref.get(name)
+        if tp_name is None:
+            tp_name = params.trial_parameter_name(name, taken)
+            taken.add(tp_name)
+            by_ref[name] = tp_name
+            tps.append({"name": tp_name, "reference": name,
+                        "description": f"{ref.section}.{ref.field}" if ref else f"hyperparameter {name}"})
+        hparams[name] = "${trialParameters.%s}" % tp_name
+    return hparams
+
+
+def _check_caps(llm: LLMSpec, config: AdminConfig, errors: list[FieldError]) -> None:
+    if llm.workers > config.max_workers:
+        errors.append(FieldError(annotation_path("workers"), "workers.cap",
+                                 f"at most {config.max_workers} workers per trial (admin cap)"))
+    gpu = llm.resources.gpu if llm.resources else 0
+    path = annotation_path("resources-per-worker")
+    if gpu > config.max_gpu_per_worker:
+        errors.append(FieldError(f"{path}.gpu", "gpu.cap",
+                                 f"{gpu} GPUs per worker exceeds the admin cap of {config.max_gpu_per_worker}; "
+                                 f"accepted: 0 to {config.max_gpu_per_worker}"))
+    elif gpu * llm.workers > config.max_gpu_per_trial:
+        errors.append(FieldError(f"{path}.gpu", "gpu.trial-cap",
+                                 f"{gpu} GPUs x {llm.workers} workers = {gpu * llm.workers} GPUs per trial exceeds "
+                                 f"the admin cap of {config.max_gpu_per_trial}"))
+    allowed = config.values["allowedModelSources"]
+    for kind, uri in (("model", llm.model), ("dataset", llm.dataset)):
+        if uri and allowed and not any(uri.raw.startswith(prefix) for prefix in allowed):
+            errors.append(FieldError(annotation_path(kind), "uri.not-allowed",
+                                     f"{uri.raw!r} is not an allowed source; the admin allows: " + ", ".join(allowed)))
+
+
+def admit(experiment: dict[str, Any], config: AdminConfig, old: dict[str, Any] | None = None,
+          configmaps: ConfigMaps | None = None) -> AdmissionResult:
+    """Admit a Katib Experiment: inject what an LLM tuning Experiment needs, or deny.
+
+    Unlabelled Experiments are returned untouched with no patch. Admitting an admitted
+    Experiment changes nothing, so reinvocation is safe. ``configmaps`` holds ConfigMaps the
+    caller read for a ``trialTemplate.configMap`` reference to a template that is not ours
+    (the core does no I/O); such a reference is inlined.
+    """
+    if not isinstance(experiment, dict):
+        return _deny({}, [FieldError("object", "experiment.type", "must be a Katib Experiment object")])
+    if not is_labelled(experiment):
+        return AdmissionResult(True, experiment, [], [], [], labelled=False)
+    exp = copy.deepcopy(experiment)
+    errors: list[FieldError] = []
+    if exp.get("kind", "Experiment") != "Experiment":
+        return _deny(experiment, [FieldError("kind", "experiment.kind", "must be Experiment (kubeflow.org/v1beta1)")])
+    spec = exp.get("spec")
+    if not isinstance(spec, dict):
+        return _deny(experiment, [FieldError("spec", "katib.required", "must be specified")])
+    llm, errors = parse_annotations(exp, set(config.providers), config.max_workers)
+    if errors:
+        return _deny(experiment, errors)
+    _check_caps(llm, config, errors)
+
+    # Katib's defaulter runs before us on a cluster; apply the same here so the result is complete.
+    katib_rules.apply_katib_defaults(exp)
+    spec = exp["spec"]
+    tt, ours = _resolve_template(spec, llm, config, errors, configmaps)
+    if tt is None:
+        return _deny(experiment, errors)
+    spec["trialTemplate"] = tt
+    job = tt.get("trialSpec")
+    kind = job_kind(job) if isinstance(job, dict) else None
+    if kind is None:
+        errors.append(FieldError("spec.trialTemplate.trialSpec.kind", "template.kind",
+                                 f"unsupported trial job kind {job.get('kind') if isinstance(job, dict) else None!r}; "
+                                 "accepted: " + ", ".join(sorted(JOB_KINDS))))
+        return _deny(experiment, errors)
+    if ours or not tt.get("primaryContainerName"):
+        tt["primaryContainerName"] = tt.get("primaryContainerName") if not ours and tt.get(
+            "primaryContainerName") else kind.primary_container
+    tt.setdefault("successCondition", kind.success_condition)
+    tt.setdefault("failureCondition", kind.failure_condition)
+    if kind.primary_pod_labels and not tt.get("primaryPodLabels"):
+        tt["primaryPodLabels"] = dict(kind.primary_pod_labels)
+
+    ctx = inject.Context(config=config, llm=llm, kind=kind,
+                         experiment_name=str((exp.get("metadata") or {}).get("name") or ""),
+                         ours=ours, primary=tt["primaryContainerName"], errors=errors)
+    trainer = ours or inject.uses_trainer(job, kind)
+    hparams = _wire_parameters(spec, tt, trainer, bool(llm.function), errors)
+    if trainer and not llm.function and not llm.model:
+        errors.append(FieldError(annotation_path("model"), "model.required",
+                                 "the trainer needs a model: set hf://<repo>[@<revision>], s3://<bucket>/<prefix> "
+                                 "or <provider>://..."))
+    if trainer and not llm.function and not llm.dataset:
+        errors.append(FieldError(annotation_path("dataset"), "dataset.required",
+                                 "the trainer needs a dataset: set hf://<repo>[?split=train[:3000]] or s3://<bucket>/<prefix>"))
+    inject.inject_images(ctx, job)
+    inject.inject_workers(ctx, job)
+    inject.inject_env(ctx, job, hparams)
+    inject.inject_storage(ctx, job)
+    inject.inject_resources(ctx, job)
+    inject.inject_placement(ctx, job)
+    inject.inject_metrics_collector(ctx, exp, trainer)
+    katib_rules.apply_katib_defaults(exp)  # defaults for anything we added (idempotent)
+    inject.check_rewrite_safe(ctx, job, exp)
+    inject.check_explicit_commands(ctx, job)
+    errors.extend(katib_rules.validate_experiment(exp, old))
+    if errors:
+        return _deny(experiment, _unique(errors), ctx.warnings)
+    patch = jsonpatch.make_patch(experiment, exp).patch
+    return AdmissionResult(True, exp, patch, _unique(ctx.warnings), [])
+
+
+def validate(experiment: dict[str, Any], config: AdminConfig, old: dict[str, Any] | None = None,
+             configmaps: ConfigMaps | None = None) -> AdmissionResult:
+    """The validating webhook's view: admit, and keep only the verdict.
+
+    A labelled Experiment is valid when it is already in admitted form (the mutating webhook
+    ran) or can be admitted; unlabelled ones are Katib's business and always pass.
+    """
+    result = admit(experiment, config, old, configmaps)
+    return AdmissionResult(result.allowed, experiment, [], result.warnings, result.errors, result.labelled)
+
+
+def volume_claim(experiment: dict[str, Any], config: AdminConfig) -> dict[str, Any] | None:
+    """The PersistentVolumeClaim an admitted labelled Experiment's trials mount.
+
+    Returns None when the Experiment is unlabelled or names an existing claim. The claim is
+    owned by the Experiment (garbage-collected with it) unless it asks to retain the volume.
+    """
+    if not is_labelled(experiment):
+        return None
+    llm, errors = parse_annotations(experiment, set(config.providers), config.max_workers)
+    if errors or llm.volume_claim:
+        return None
+    meta = experiment.get("metadata") or {}
+    name = str(meta.get("name") or "")
+    if not name:
+        return None
+    storage = config.storage
+    modes = list(storage["accessModes"])
+    claim: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {
+            "name": f"{name}{storage['claimSuffix']}",
+            "namespace": meta.get("namespace"),
+            "labels": {"app.kubernetes.io/managed-by": "katib-llm", "llm.katib.kubeflow.org/experiment": name},
+        },
+        "spec": {"accessModes": modes, "resources": {"requests": {"storage": storage["size"]}}},
+    }
+    if storage.get("storageClassName"):
+        claim["spec"]["storageClassName"] = storage["storageClassName"]
+    if not llm.retain_volume and meta.get("uid"):
+        claim["metadata"]["ownerReferences"] = [{
+            "apiVersion": experiment.get("apiVersion", "kubeflow.org/v1beta1"), "kind": "Experiment",
+            "name": name, "uid": meta["uid"], "controller": False, "blockOwnerDeletion": False}]
+    return claim
+
+
+def _unique(items: list[Any]) -> list[Any]:
+    seen, out = set(), []
+    for item in items:
+        if item not in seen:
+            seen.add(item)
+            out.append(item)
+    return out

@@ -1,0 +1,187 @@
+"""Admin configuration: what the chart's ``config`` values say, typed and checked.
+
+The core reads it; the webhook loads it from the ConfigMap the chart renders, the CLI from
+``--values``, the local runner from its defaults. Trial templates are handed in as parsed
+manifests so the core stays free of I/O.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import FieldError
+
+DEFAULT_RUNTIME_IMAGE = "ghcr.io/katib-llm/katib-llm-runtime:0.1.0"
+DEFAULT_TEMPLATE = "hf-lora-pytorchjob"
+INITIALIZER_MODULE = "katib_llm.runtime.storage_initializer"
+TRAINER_MODULE = "katib_llm.runtime.trainer"
+
+# Built-in providers use the same declaration as custom ones. ``args`` is a template:
+# {kind} (model|dataset), {uri}, {target} (directory the trainer reads), {cache_dir}.
+BUILTIN_PROVIDERS: dict[str, dict[str, Any]] = {
+    "hf": {
+        "image": None,  # None = the runtime image
+        "command": ["python", "-m", INITIALIZER_MODULE],
+        "args": ["{kind}", "{uri}", "--target", "{target}", "--cache-dir", "{cache_dir}"],
+        "secret": None,
+    },
+    "s3": {
+        "image": None,
+        "command": ["python", "-m", INITIALIZER_MODULE],
+        "args": ["{kind}", "{uri}", "--target", "{target}", "--cache-dir", "{cache_dir}"],
+        "secret": None,
+    },
+}
+
+DEFAULTS: dict[str, Any] = {
+    "defaultTemplate": DEFAULT_TEMPLATE,
+    "images": {"runtime": DEFAULT_RUNTIME_IMAGE, "pullPolicy": "IfNotPresent"},
+    "gpu": {"resourceName": "nvidia.com/gpu", "maxPerWorker": 8, "maxPerTrial": 64, "memoryGiB": 80},
+    "maxWorkers": 16,
+    "defaultResourcesPerWorker": {"cpu": "2", "memory": "8Gi"},
+    "placement": {"nodeSelector": {}, "tolerations": [], "onlyForGpu": True},
+    "storage": {
+        "mountPath": "/workspace",
+        "size": "50Gi",
+        "storageClassName": "",
+        "accessModes": ["ReadWriteMany"],
+        "claimSuffix": "-llm-cache",
+    },
+    "allowedModelSources": [],
+    "providers": {},
+    "credentials": {"hfTokenSecret": "", "s3Secret": ""},
+    "metricsCollector": "StdOut",
+    # Where the chart publishes trial-templates/ (brief, trap 7); references to it are inlined.
+    "templatesConfigMap": {"name": "katib-llm-trial-templates", "namespace": "katib-llm"},
+}
+
+
+@dataclass(frozen=True)
+class Provider:
+    """A provider declaration: how an init container fetches ``<scheme>://...``."""
+
+    scheme: str
+    image: str
+    command: list[str]
+    args: list[str]
+    secret: str | None = None
+
+
+@dataclass
+class AdminConfig:
+    """Typed admin configuration. Build with :func:`load_config`."""
+
+    values: dict[str, Any]
+    templates: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def default_template(self) -> str:
+        return self.values["defaultTemplate"]
+
+    @property
+    def runtime_image(self) -> str:
+        return self.values["images"]["runtime"]
+
+    @property
+    def pull_policy(self) -> str:
+        return self.values["images"]["pullPolicy"]
+
+    @property
+    def gpu_resource(self) -> str:
+        return self.values["gpu"]["resourceName"]
+
+    @property
+    def max_gpu_per_worker(self) -> int:
+        return int(self.values["gpu"]["maxPerWorker"])
+
+    @property
+    def max_gpu_per_trial(self) -> int:
+        return int(self.values["gpu"]["maxPerTrial"])
+
+    @property
+    def max_workers(self) -> int:
+        return int(self.values["maxWorkers"])
+
+    @property
+    def storage(self) -> dict[str, Any]:
+        return self.values["storage"]
+
+    @property
+    def mount_path(self) -> str:
+        return self.values["storage"]["mountPath"]
+
+    @property
+    def providers(self) -> dict[str, Provider]:
+        merged: dict[str, Provider] = {}
+        creds = self.values["credentials"]
+        for scheme, decl in {**BUILTIN_PROVIDERS, **self.values["providers"]}.items():
+            secret = decl.get("secret") or {"hf": creds.get("hfTokenSecret"),
+                                              "s3": creds.get("s3Secret")}.get(scheme) or None
+            merged[scheme] = Provider(scheme=scheme, image=decl.get("image") or self.runtime_image,
+                                      command=list(decl["command"]), args=list(decl.get("args") or []),
+                                      secret=secret)
+        return merged
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and key != "providers":
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _check(values: dict[str, Any]) -> list[FieldError]:
+    errors: list[FieldError] = []
+
+    def bad(path: str, msg: str) -> None:
+        errors.append(FieldError(f"config.{path}", "config.invalid", msg))
+
+    unknown = set(values) - set(DEFAULTS)
+    for key in sorted(unknown):
+        bad(key, "unknown key; accepted: " + ", ".join(sorted(DEFAULTS)))
+    if not isinstance(values.get("defaultTemplate"), str) or not values["defaultTemplate"]:
+        bad("defaultTemplate", "must be the name of a template in trial-templates/")
+    if not isinstance(values["images"].get("runtime"), str) or not values["images"]["runtime"]:
+        bad("images.runtime", "must be a container image reference")
+    gpu = values["gpu"]
+    for key in ("maxPerWorker", "maxPerTrial"):
+        if isinstance(gpu.get(key), bool) or not isinstance(gpu.get(key), int) or gpu[key] < 0:
+            bad(f"gpu.{key}", "must be an integer >= 0")
+    if not isinstance(gpu.get("resourceName"), str) or "/" not in gpu.get("resourceName", ""):
+        bad("gpu.resourceName", "must be an extended resource name such as nvidia.com/gpu")
+    if isinstance(values["maxWorkers"], bool) or not isinstance(values["maxWorkers"], int) or values["maxWorkers"] < 1:
+        bad("maxWorkers", "must be an integer >= 1")
+    storage = values["storage"]
+    if not isinstance(storage.get("mountPath"), str) or not storage["mountPath"].startswith("/"):
+        bad("storage.mountPath", "must be an absolute path")
+    if not isinstance(storage.get("accessModes"), list) or not storage["accessModes"] or not set(
+            storage["accessModes"]) <= {"ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod"}:
+        bad("storage.accessModes", "must be a non-empty list of ReadWriteOnce, ReadOnlyMany, "
+                                   "ReadWriteMany, ReadWriteOncePod")
+    if not isinstance(values["providers"], dict):
+        bad("providers", "must be a map of scheme to {image, command, args, secret}")
+    else:
+        for scheme, decl in values["providers"].items():
+            if not isinstance(decl, dict) or not isinstance(decl.get("command"), list) or not decl["command"]:
+                bad(f"providers.{scheme}.command", "must be a non-empty list of strings")
+            elif not all(isinstance(x, str) for x in decl["command"] + list(decl.get("args") or [])):
+                bad(f"providers.{scheme}.args", "must be a list of strings")
+    if values["metricsCollector"] not in ("StdOut", "File"):
+        bad("metricsCollector", "must be StdOut or File")
+    placement = values["placement"]
+    if not isinstance(placement.get("nodeSelector"), dict) or not isinstance(placement.get("tolerations"), list):
+        bad("placement", "nodeSelector must be a map and tolerations a list")
+    return errors
+
+
+def load_config(values: dict[str, Any] | None = None,
+                templates: dict[str, dict[str, Any]] | None = None) -> tuple[AdminConfig, list[FieldError]]:
+    """Merge ``values`` (the chart's ``config`` section) over the defaults and check them."""
+    merged = _merge(DEFAULTS, values or {})
+    errors = _check(merged)
+    return AdminConfig(values=merged, templates=dict(templates or {})), errors

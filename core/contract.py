@@ -1,0 +1,292 @@
+"""The user-facing contract: the selector label and the annotations under our prefix.
+
+Everything a data scientist says about an LLM tuning Experiment is said here. Parsing is pure
+and returns every error with the annotation it concerns.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import FieldError
+from .uris import StorageURI, parse_uri
+
+GROUP = "llm.katib.kubeflow.org"
+LABEL = f"{GROUP}/tune"
+LABEL_VALUE = "true"
+PREFIX = f"{GROUP}/"
+
+# Annotation names (without the prefix).
+MODEL = "model"
+MODEL_CLASS = "model-class"
+DATASET = "dataset"
+DATASET_CONFIG = "dataset-config"
+TRIAL_TEMPLATE = "trial-template"
+WORKERS = "workers"
+PROCS_PER_WORKER = "procs-per-worker"
+RESOURCES_PER_WORKER = "resources-per-worker"
+TRAINING_ARGS = "training-args"
+LORA_CONFIG = "lora-config"
+VOLUME_CLAIM = "volume-claim"
+RETAIN_VOLUME = "retain-volume"
+FUNCTION = "function"
+PACKAGES = "packages-to-install"
+PIP_INDEX_URLS = "pip-index-urls"
+BASE_IMAGE = "base-image"
+ENV = "env"
+# Written by the core itself: marks an Experiment it has admitted (idempotence check aid).
+ADMITTED = "admitted"
+
+KNOWN_ANNOTATIONS = {
+    MODEL, MODEL_CLASS, DATASET, DATASET_CONFIG, TRIAL_TEMPLATE, WORKERS, PROCS_PER_WORKER,
+    RESOURCES_PER_WORKER, TRAINING_ARGS, LORA_CONFIG, VOLUME_CLAIM, RETAIN_VOLUME, FUNCTION,
+    PACKAGES, PIP_INDEX_URLS, BASE_IMAGE, ENV, ADMITTED,
+}
+
+# transformers Auto classes the trainer supports end to end, and the ones it accepts for
+# custom entrypoints (documented in docs/contract.md).
+SUPPORTED_MODEL_CLASSES = (
+    "AutoModelForSequenceClassification",
+    "AutoModelForCausalLM",
+    "AutoModelForTokenClassification",
+    "AutoModelForSeq2SeqLM",
+    "AutoModelForQuestionAnswering",
+    "AutoModel",
+)
+DEFAULT_MODEL_CLASS = "AutoModelForSequenceClassification"
+
+_DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
+_QUANTITY = re.compile(r"^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$")
+
+
+def annotation_path(name: str) -> str:
+    return f"metadata.annotations[{PREFIX}{name}]"
+
+
+def is_labelled(experiment: dict[str, Any]) -> bool:
+    labels = ((experiment.get("metadata") or {}).get("labels")) or {}
+    return isinstance(labels, dict) and labels.get(LABEL) == LABEL_VALUE
+
+
+@dataclass
+class Resources:
+    """Per-worker resources, already normalised to Kubernetes quantity strings."""
+
+    gpu: int = 0
+    cpu: str | None = None
+    memory: str | None = None
+
+
+@dataclass
+class LLMSpec:
+    """The annotations, parsed and typed."""
+
+    model: StorageURI | None = None
+    model_class: str = DEFAULT_MODEL_CLASS
+    dataset: StorageURI | None = None
+    dataset_config: dict[str, Any] = field(default_factory=dict)
+    trial_template: str | None = None
+    workers: int = 1
+    procs_per_worker: int = 1
+    resources: Resources | None = None
+    training_args: dict[str, Any] = field(default_factory=dict)
+    lora_config: dict[str, Any] = field(default_factory=dict)
+    volume_claim: str | None = None
+    retain_volume: bool = False
+    function: str | None = None
+    packages: list[str] = field(default_factory=list)
+    pip_index_urls: list[str] = field(default_factory=list)
+    base_image: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    # Annotation names the user actually set (defaults must not override a user's own spec).
+    given: set[str] = field(default_factory=set)
+
+
+def _json(raw: str, name: str, errors: list[FieldError], expect: type, form: str) -> Any:
+    try:
+        value = json.loads(raw)
+    except (ValueError, TypeError) as exc:
+        errors.append(FieldError(annotation_path(name), "annotation.json",
+                                 f"is not valid JSON ({exc}); expected {form}"))
+        return None
+    if not isinstance(value, expect):
+        errors.append(FieldError(annotation_path(name), "annotation.type",
+                                 f"must be {form}, got {type(value).__name__}"))
+        return None
+    return value
+
+
+def _positive_int(raw: str, name: str, errors: list[FieldError], limit: int) -> int | None:
+    text = raw.strip()
+    if not text.isdigit() or not 1 <= int(text) <= limit:
+        errors.append(FieldError(annotation_path(name), "annotation.int",
+                                 f"must be an integer between 1 and {limit}, got {raw!r}"))
+        return None
+    return int(text)
+
+
+def quantity(value: Any) -> str | None:
+    """Turn a number or quantity string into a Kubernetes quantity string (None if invalid).
+
+    The seed writes ``{"cpu": 5, "memory": "10G"}``; kubernetes 37's models reject raw
+    numbers (brief, trap 2), so numbers become strings here.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value) if value >= 0 else None
+    if isinstance(value, float):
+        if value < 0 or value != value or value in (float("inf"),):
+            return None
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, str) and _QUANTITY.match(value.strip()):
+        text = value.strip()
+        try:
+            if float(re.match(r"^[+-]?[0-9.]+", text).group(0)) < 0:  # type: ignore[union-attr]
+                return None
+        except ValueError:
+            return None
+        return text
+    return None
+
+
+def parse_resources(raw: Any, path: str, errors: list[FieldError]) -> Resources | None:
+    """Parse ``{"gpu": 2, "cpu": 5, "memory": "10G"}`` (numbers or quantity strings)."""
+    form = 'a JSON object like {"gpu": 2, "cpu": 5, "memory": "10G"}'
+    if not isinstance(raw, dict):
+        errors.append(FieldError(path, "resources.type", f"must be {form}"))
+        return None
+    res = Resources()
+    ok = True
+    for key, value in raw.items():
+        if key == "gpu":
+            if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+                ok = False
+            else:
+                try:
+                    as_float = float(value)
+                    ok = as_float >= 0 and as_float.is_integer()
+                    res.gpu = int(as_float) if ok else 0
+                except ValueError:
+                    ok = False
+            if not ok:
+                errors.append(FieldError(f"{path}.gpu", "resources.gpu",
+                                         f"must be a whole number of GPUs >= 0, got {value!r}"))
+                return None
+        elif key in ("cpu", "memory"):
+            q = quantity(value)
+            if q is None:
+                example = '5 or "500m"' if key == "cpu" else '"10G" or "16Gi"'
+                errors.append(FieldError(f"{path}.{key}", "resources.quantity",
+                                         f"must be a number or Kubernetes quantity such as "
+                                         f"{example}, got {value!r}"))
+                return None
+            setattr(res, key, q)
+        else:
+            errors.append(FieldError(f"{path}.{key}", "resources.unknown",
+                                     "unknown resource; accepted keys are gpu, cpu, memory"))
+            return None
+    return res
+
+
+def parse_annotations(experiment: dict[str, Any], providers: set[str],
+                      max_workers: int = 64) -> tuple[LLMSpec, list[FieldError]]:
+    """Read our annotations into an :class:`LLMSpec`, collecting every error."""
+    meta = experiment.get("metadata") or {}
+    annotations = meta.get("annotations") or {}
+    errors: list[FieldError] = []
+    spec = LLMSpec()
+    if not isinstance(annotations, dict):
+        return spec, [FieldError("metadata.annotations", "annotation.type", "must be a map of strings")]
+    ours = {k[len(PREFIX):]: v for k, v in annotations.items()
+            if isinstance(k, str) and k.startswith(PREFIX)}
+    for name, raw in ours.items():
+        if name not in KNOWN_ANNOTATIONS:
+            known = ", ".join(sorted(KNOWN_ANNOTATIONS - {ADMITTED}))
+            errors.append(FieldError(annotation_path(name), "annotation.unknown",
+                                     f"unknown annotation; known names under {PREFIX} are: {known}"))
+        elif not isinstance(raw, str):
+            errors.append(FieldError(annotation_path(name), "annotation.type", "must be a string"))
+    if errors:
+        return spec, errors
+    spec.given = set(ours)
+
+    if MODEL in ours:
+        spec.model = parse_uri(ours[MODEL], annotation_path(MODEL), "model", providers, errors)
+    if DATASET in ours:
+        spec.dataset = parse_uri(ours[DATASET], annotation_path(DATASET), "dataset", providers, errors)
+    if MODEL_CLASS in ours:
+        value = ours[MODEL_CLASS].strip().removeprefix("transformers.")
+        if value not in SUPPORTED_MODEL_CLASSES:
+            errors.append(FieldError(annotation_path(MODEL_CLASS), "model-class.unknown",
+                                     f"unknown model class {ours[MODEL_CLASS]!r}; accepted: "
+                                     + ", ".join(SUPPORTED_MODEL_CLASSES)))
+        else:
+            spec.model_class = value
+    if TRIAL_TEMPLATE in ours:
+        spec.trial_template = ours[TRIAL_TEMPLATE].strip()
+    if WORKERS in ours:
+        spec.workers = _positive_int(ours[WORKERS], WORKERS, errors, max_workers) or 1
+    if PROCS_PER_WORKER in ours:
+        spec.procs_per_worker = _positive_int(ours[PROCS_PER_WORKER], PROCS_PER_WORKER, errors, 64) or 1
+    if RESOURCES_PER_WORKER in ours:
+        raw = _json(ours[RESOURCES_PER_WORKER], RESOURCES_PER_WORKER, errors, dict,
+                    'a JSON object like {"gpu": 2, "cpu": 5, "memory": "10G"}')
+        if raw is not None:
+            spec.resources = parse_resources(raw, annotation_path(RESOURCES_PER_WORKER), errors)
+    for name, attr in ((TRAINING_ARGS, "training_args"), (LORA_CONFIG, "lora_config"),
+                       (DATASET_CONFIG, "dataset_config")):
+        if name in ours:
+            raw = _json(ours[name], name, errors, dict, "a JSON object of field names to values")
+            if raw is not None:
+                setattr(spec, attr, raw)
+    if VOLUME_CLAIM in ours:
+        claim = ours[VOLUME_CLAIM].strip()
+        if not _DNS1123.match(claim) or len(claim) > 253:
+            errors.append(FieldError(annotation_path(VOLUME_CLAIM), "volume-claim.name",
+                                     "must be the name of an existing PersistentVolumeClaim "
+                                     "(lower-case DNS-1123 name)"))
+        else:
+            spec.volume_claim = claim
+    if RETAIN_VOLUME in ours:
+        value = ours[RETAIN_VOLUME].strip().lower()
+        if value not in ("true", "false"):
+            errors.append(FieldError(annotation_path(RETAIN_VOLUME), "annotation.bool",
+                                     f"must be \"true\" or \"false\", got {ours[RETAIN_VOLUME]!r}"))
+        spec.retain_volume = value == "true"
+    if FUNCTION in ours:
+        spec.function = ours[FUNCTION]
+    for name, attr in ((PACKAGES, "packages"), (PIP_INDEX_URLS, "pip_index_urls")):
+        if name in ours:
+            raw = _json(ours[name], name, errors, list, "a JSON list of strings")
+            if raw is not None:
+                if not all(isinstance(x, str) and x.strip() for x in raw):
+                    errors.append(FieldError(annotation_path(name), "annotation.type",
+                                             "must be a JSON list of non-empty strings"))
+                else:
+                    setattr(spec, attr, raw)
+    if BASE_IMAGE in ours:
+        image = ours[BASE_IMAGE].strip()
+        if not image or any(c.isspace() for c in image):
+            errors.append(FieldError(annotation_path(BASE_IMAGE), "annotation.image",
+                                     "must be a container image reference without spaces"))
+        spec.base_image = image
+    if ENV in ours:
+        raw = _json(ours[ENV], ENV, errors, dict, 'a JSON object of environment variables, e.g. {"HF_HUB_OFFLINE": "1"}')
+        if raw is not None:
+            for key, value in raw.items():
+                if not _ENV_NAME.match(key) or not isinstance(value, (str, int, float, bool)):
+                    errors.append(FieldError(f"{annotation_path(ENV)}.{key}", "env.invalid",
+                                             "environment variable names must match [-._a-zA-Z][-._a-zA-Z0-9]* "
+                                             "and values must be strings or numbers"))
+                elif key.upper().startswith(("AWS_SECRET", "HF_TOKEN")) or "PASSWORD" in key.upper():
+                    errors.append(FieldError(f"{annotation_path(ENV)}.{key}", "env.credential",
+                                             "credentials never travel in the Experiment: ask your admin "
+                                             "to set the provider's credentials Secret instead"))
+                else:
+                    spec.env[key] = str(value).lower() if isinstance(value, bool) else str(value)
+    return spec, errors

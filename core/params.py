@@ -1,0 +1,122 @@
+"""Hyperparameters: which names the trainer understands, and how values reach it.
+
+A parameter name is a TrainingArguments field (``learning_rate``) or ``lora_config.<field>``
+(``lora_config.r``), as in the seed's ``hp_space``. The field tables are generated from
+transformers and peft (``scripts/gen_field_tables.py``) and shipped as data, so the core needs
+neither library.
+
+Values reach every pod through one environment variable, ``KATIB_LLM_HPARAMS``: a JSON object
+whose values are Katib placeholders. Environment variables survive Katib's metrics-collector
+rewrite of the primary container (``sh -c`` with argv joined by spaces, brief trap 1), and the
+same variable is set on master and workers alike.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from .errors import FieldError
+
+HPARAMS_ENV = "KATIB_LLM_HPARAMS"
+LORA_PREFIX = "lora_config."
+TRAINING_PREFIX = "training_args."
+# Removed from TrainingArguments in transformers 5, still tuned by users: the trainer
+# translates it to warmup_steps (brief trap 4).
+TRANSLATED_FIELDS = {"warmup_ratio": {"type": "float"}}
+
+
+def _table(name: str) -> dict[str, dict[str, Any]]:
+    return json.loads(resources.files(__package__).joinpath("data", name).read_text())
+
+
+TRAINING_FIELDS: dict[str, dict[str, Any]] = {**_table("training_arguments.json"), **TRANSLATED_FIELDS}
+LORA_FIELDS: dict[str, dict[str, Any]] = _table("lora_config.json")
+# Fields that make no sense to tune or to set per trial: the runtime owns them.
+RESERVED_TRAINING_FIELDS = {"output_dir", "local_rank", "deepspeed", "hub_token", "push_to_hub",
+                            "hub_model_id", "logging_dir"}
+
+
+@dataclass(frozen=True)
+class FieldRef:
+    """Where a parameter lands in the trainer: ``section`` is training_args or lora_config."""
+
+    section: str
+    field: str
+    spec: dict[str, Any]
+
+
+def resolve(name: str) -> FieldRef | None:
+    """Map a parameter name to a trainer field, or None if it names none."""
+    if name.startswith(LORA_PREFIX):
+        key = name[len(LORA_PREFIX):]
+        spec = LORA_FIELDS.get(key)
+        return FieldRef("lora_config", key, spec) if spec else None
+    key = name.removeprefix(TRAINING_PREFIX)
+    if key in RESERVED_TRAINING_FIELDS:
+        return None
+    spec = TRAINING_FIELDS.get(key)
+    return FieldRef("training_args", key, spec) if spec else None
+
+
+def suggest_names(name: str, limit: int = 3) -> list[str]:
+    """Close known names, for "did you mean" hints."""
+    import difflib
+
+    pool = list(TRAINING_FIELDS) + [LORA_PREFIX + k for k in LORA_FIELDS]
+    return difflib.get_close_matches(name, pool, n=limit, cutoff=0.6)
+
+
+def trial_parameter_name(name: str, taken: set[str]) -> str:
+    """A Katib trialParameters name for parameter ``name`` (no dots, braces or spaces)."""
+    base = re.sub(r"[^A-Za-z0-9_-]", "_", name) or "param"
+    candidate, i = base, 2
+    while candidate in taken:
+        candidate, i = f"{base}_{i}", i + 1
+    return candidate
+
+
+def _number(text: Any) -> float | None:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def check_parameter(index: int, param: dict[str, Any], ref: FieldRef) -> list[FieldError]:
+    """Check that a parameter's type and feasible space fit the trainer field it maps to."""
+    errors: list[FieldError] = []
+    path = f"spec.parameters[{index}]"
+    ptype = param.get("parameterType")
+    space = param.get("feasibleSpace") or {}
+    ftype = ref.spec.get("type")
+    where = f"{ref.section}.{ref.field}"
+    if ftype == "int" and ptype == "double":
+        errors.append(FieldError(f"{path}.parameterType", "parameter.type",
+                                 f"{where} is an integer field; use parameterType int (or categorical/discrete)"))
+    if ftype in ("bool", "str", "enum", "list") and ptype in ("int", "double"):
+        errors.append(FieldError(f"{path}.parameterType", "parameter.type",
+                                 f"{where} takes {ftype} values; use parameterType categorical"))
+    values = space.get("list") if isinstance(space, dict) else None
+    if ptype in ("categorical", "discrete") and isinstance(values, list):
+        for j, value in enumerate(values):
+            vpath = f"{path}.feasibleSpace.list[{j}]"
+            text = str(value)
+            if any(c in text for c in '"\\') or any(ord(c) < 32 for c in text):
+                errors.append(FieldError(vpath, "parameter.value-chars",
+                                         "values must not contain quotes, backslashes or control characters "
+                                         "(Katib substitutes them into the trial spec verbatim)"))
+            elif ftype == "enum" and text not in ref.spec.get("choices", []):
+                errors.append(FieldError(vpath, "parameter.choice",
+                                         f"{text!r} is not a valid {where}; accepted: "
+                                         + ", ".join(ref.spec["choices"])))
+            elif ftype == "bool" and text.lower() not in ("true", "false"):
+                errors.append(FieldError(vpath, "parameter.bool", f"{where} takes true or false"))
+            elif ftype in ("int", "float") and _number(text) is None:
+                errors.append(FieldError(vpath, "parameter.number", f"{where} takes numbers, got {text!r}"))
+            elif ftype == "int" and _number(text) is not None and not float(text).is_integer():
+                errors.append(FieldError(vpath, "parameter.number", f"{where} takes integers, got {text!r}"))
+    return errors

@@ -1,0 +1,56 @@
+"""The ``katib-llm`` command: one console script, subcommands contributed by each layer.
+
+Each layer module listed in ``COMMAND_MODULES`` exposes ``register(subparsers)`` which adds its
+subcommands and sets ``func`` (returning an exit code). Modules import heavy libraries only
+inside their ``func``, so ``katib-llm --help`` stays fast and torch-free.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+COMMAND_MODULES = (
+    "katib_llm.sdk.commands",     # mutate, validate, submit-side of tune, providers
+    "katib_llm.webhook.cli",      # webhook, certs
+    "katib_llm.local.cli",        # tune --local
+    "katib_llm.runtime.cli",      # initialize, train (trial runtime entrypoints)
+    "katib_llm.deploy.cli",       # deploy
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="katib-llm",
+        description="Hyperparameter tuning of LLM fine-tuning for Kubeflow Katib.")
+    from katib_llm import __version__
+    parser.add_argument("--version", action="version", version=f"katib-llm {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name and name.startswith(exc.name):
+                continue  # that layer is not built (or not installed) here
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""``katib-llm mutate`` and ``katib-llm validate``: the admission core as a dry run."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+import yaml
+
+from katib_llm.core.admit import admit, validate
+from katib_llm.core.errors import AdmissionDenied, format_errors
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("mutate", help="print the Experiment as the webhook would admit it",
+                       description="Print each Experiment in FILE as katib-llm's webhook would admit it, "
+                                   "or exit 1 with the denial naming the field.")
+    p.add_argument("file", help="YAML file with one or more Experiments ('-' for stdin)")
+    p.add_argument("--values", help="admin values (the chart's values.yaml or its config section)")
+    p.add_argument("--patch", action="store_true", help="print the RFC 6902 patch instead of the Experiment")
+    p.add_argument("--configmap", action="append", default=[], metavar="FILE",
+                   help="YAML with ConfigMaps that trialTemplate.configMap references may name (repeatable)")
+    p.set_defaults(func=_mutate)
+    v = sub.add_parser("validate", help="check Experiments as the validating webhook would",
+                       description="Exit 0 when every Experiment in FILE would be admitted, 1 otherwise.")
+    v.add_argument("file")
+    v.add_argument("--values")
+    v.add_argument("--configmap", action="append", default=[], metavar="FILE")
+    v.set_defaults(func=_validate)
+
+
+def _load(args: argparse.Namespace) -> tuple[Any, list[dict[str, Any]], Any] | None:
+    from katib_llm.loader import admin_config, configmaps_from, read_documents
+
+    try:
+        config = admin_config(args.values)
+        docs = read_documents(args.file)
+        configmaps = configmaps_from([d for f in args.configmap for d in read_documents(f)])
+    except AdmissionDenied as exc:
+        print(f"error: bad admin values: {exc}", file=sys.stderr)
+        return None
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+    if not docs:
+        print(f"error: {args.file}: no YAML documents", file=sys.stderr)
+        return None
+    experiments = [d for d in docs if not (isinstance(d, dict) and d.get("kind") == "ConfigMap")]
+    configmaps.update(configmaps_from(docs))
+    return config, experiments, configmaps
+
+
+def _name(doc: Any) -> str:
+    meta = doc.get("metadata") if isinstance(doc, dict) else None
+    return str((meta or {}).get("name") or (meta or {}).get("generateName") or "<unnamed>")
+
+
+def _mutate(args: argparse.Namespace) -> int:
+    loaded = _load(args)
+    if loaded is None:
+        return 2
+    config, docs, configmaps = loaded
+    out, status = [], 0
+    for doc in docs:
+        result = admit(doc, config, configmaps=configmaps)
+        for w in result.warnings:
+            print(f"warning: {_name(doc)}: {w}", file=sys.stderr)
+        if not result.allowed:
+            print(f"denied: {_name(doc)}: {format_errors(result.errors)}", file=sys.stderr)
+            status = 1
+            continue
+        out.append(result.patch if args.patch else result.experiment)
+    if out:
+        from katib_llm.loader import dump_yaml
+
+        dump_yaml(out, sys.stdout)
+    return status
+
+
+def _validate(args: argparse.Namespace) -> int:
+    loaded = _load(args)
+    if loaded is None:
+        return 2
+    config, docs, configmaps = loaded
+    status = 0
+    for doc in docs:
+        result = validate(doc, config, configmaps=configmaps)
+        for w in result.warnings:
+            print(f"warning: {_name(doc)}: {w}", file=sys.stderr)
+        if result.allowed:
+            print(f"valid: {_name(doc)}" + ("" if result.labelled else " (not labelled for katib-llm; untouched)"))
+        else:
+            print(f"denied: {_name(doc)}: {format_errors(result.errors)}", file=sys.stderr)
+            status = 1
+    return status
