@@ -172,6 +172,8 @@ def admit(experiment: dict[str, Any], config: AdminConfig, old: dict[str, Any] |
         return AdmissionResult(True, experiment, [], [], [], labelled=False)
     exp = copy.deepcopy(experiment)
     errors: list[FieldError] = []
+    if not isinstance(exp.get("metadata"), dict):
+        return _deny(experiment, [FieldError("metadata", "experiment.type", "must be an object")])
     if exp.get("kind", "Experiment") != "Experiment":
         return _deny(experiment, [FieldError("kind", "experiment.kind", "must be Experiment (kubeflow.org/v1beta1)")])
     spec = exp.get("spec")
@@ -189,6 +191,8 @@ def admit(experiment: dict[str, Any], config: AdminConfig, old: dict[str, Any] |
     if tt is None:
         return _deny(experiment, errors)
     spec["trialTemplate"] = tt
+    if llm.retain_trials:
+        tt["retain"] = True
     job = tt.get("trialSpec")
     kind = job_kind(job) if isinstance(job, dict) else None
     if kind is None:

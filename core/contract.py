@@ -32,6 +32,9 @@ TRAINING_ARGS = "training-args"
 LORA_CONFIG = "lora-config"
 VOLUME_CLAIM = "volume-claim"
 RETAIN_VOLUME = "retain-volume"
+# Keep trial resources (pods, jobs) after completion: sets spec.trialTemplate.retain, which the
+# SDK cannot set itself when the webhook supplies the trialTemplate.
+RETAIN_TRIALS = "retain-trials"
 FUNCTION = "function"
 PACKAGES = "packages-to-install"
 PIP_INDEX_URLS = "pip-index-urls"
@@ -42,7 +45,7 @@ ADMITTED = "admitted"
 
 KNOWN_ANNOTATIONS = {
     MODEL, MODEL_CLASS, DATASET, DATASET_CONFIG, TRIAL_TEMPLATE, WORKERS, PROCS_PER_WORKER,
-    RESOURCES_PER_WORKER, TRAINING_ARGS, LORA_CONFIG, VOLUME_CLAIM, RETAIN_VOLUME, FUNCTION,
+    RESOURCES_PER_WORKER, TRAINING_ARGS, LORA_CONFIG, VOLUME_CLAIM, RETAIN_VOLUME, RETAIN_TRIALS, FUNCTION,
     PACKAGES, PIP_INDEX_URLS, BASE_IMAGE, ENV, ADMITTED,
 }
 
@@ -67,8 +70,9 @@ def annotation_path(name: str) -> str:
     return f"metadata.annotations[{PREFIX}{name}]"
 
 
-def is_labelled(experiment: dict[str, Any]) -> bool:
-    labels = ((experiment.get("metadata") or {}).get("labels")) or {}
+def is_labelled(experiment: Any) -> bool:
+    meta = experiment.get("metadata") if isinstance(experiment, dict) else None
+    labels = meta.get("labels") if isinstance(meta, dict) else None
     return isinstance(labels, dict) and labels.get(LABEL) == LABEL_VALUE
 
 
@@ -97,6 +101,7 @@ class LLMSpec:
     lora_config: dict[str, Any] = field(default_factory=dict)
     volume_claim: str | None = None
     retain_volume: bool = False
+    retain_trials: bool = False
     function: str | None = None
     packages: list[str] = field(default_factory=list)
     pip_index_urls: list[str] = field(default_factory=list)
@@ -252,12 +257,13 @@ def parse_annotations(experiment: dict[str, Any], providers: set[str],
                                      "(lower-case DNS-1123 name)"))
         else:
             spec.volume_claim = claim
-    if RETAIN_VOLUME in ours:
-        value = ours[RETAIN_VOLUME].strip().lower()
-        if value not in ("true", "false"):
-            errors.append(FieldError(annotation_path(RETAIN_VOLUME), "annotation.bool",
-                                     f"must be \"true\" or \"false\", got {ours[RETAIN_VOLUME]!r}"))
-        spec.retain_volume = value == "true"
+    for name, attr in ((RETAIN_VOLUME, "retain_volume"), (RETAIN_TRIALS, "retain_trials")):
+        if name in ours:
+            value = ours[name].strip().lower()
+            if value not in ("true", "false"):
+                errors.append(FieldError(annotation_path(name), "annotation.bool",
+                                         f"must be \"true\" or \"false\", got {ours[name]!r}"))
+            setattr(spec, attr, value == "true")
     if FUNCTION in ours:
         spec.function = ours[FUNCTION]
     for name, attr in ((PACKAGES, "packages"), (PIP_INDEX_URLS, "pip_index_urls")):
