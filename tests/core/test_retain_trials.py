@@ -17,7 +17,7 @@ def _experiment(value: str | None) -> dict:
         "metadata": {"name": "retain", "namespace": "kubeflow", "annotations": annotations,
                      "labels": {"llm.katib.kubeflow.org/tune": "true"}},
         "spec": {"objective": {"type": "maximize", "objectiveMetricName": "eval_accuracy"},
-                 "algorithm": {"algorithmName": "random"}, "maxTrialCount": 2,
+                 "algorithm": {"algorithmName": "random"}, "maxTrialCount": 4,
                  "parameters": [{"name": "learning_rate", "parameterType": "double",
                                  "feasibleSpace": {"min": "1e-05", "max": "5e-05"}}]},
     }
