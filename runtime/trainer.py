@@ -1,0 +1,305 @@
+"""LoRA fine-tuning trial: transformers Trainer + PEFT, configured by the katib-llm env contract.
+
+Run as ``torchrun --nproc-per-node=N -m katib_llm.runtime.trainer`` (what the trial templates
+do) or ``python -m katib_llm.runtime.trainer``. Inputs arrive as environment variables that the
+admission core injects (they survive Katib's ``sh -c`` rewrite of the primary container);
+command-line options of the same names override them, e.g. ``--model-dir`` for
+``KATIB_LLM_MODEL_DIR``.
+
+Every evaluation prints metric lines (``katib_llm.core.metrics.format_metric_line``) that
+Katib's StdOut collector picks up through ``METRICS_FILTER``; the LoRA adapter and
+``metrics.json`` are written to ``KATIB_LLM_OUTPUT_DIR``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from katib_llm.core.metrics import format_metric_line
+
+from .data import DatasetConfig
+from .errors import RuntimeInputError
+from .hparams import TrialSettings, parse_json_object, settings_from
+
+SUPPORTED_CLASSES = ("AutoModelForSequenceClassification", "AutoModelForCausalLM")
+# option name -> environment variable of the contract
+ENV = {
+    "model_dir": "KATIB_LLM_MODEL_DIR",
+    "dataset_dir": "KATIB_LLM_DATASET_DIR",
+    "dataset_split": "KATIB_LLM_DATASET_SPLIT",
+    "dataset_name": "KATIB_LLM_DATASET_NAME",
+    "model_class": "KATIB_LLM_MODEL_CLASS",
+    "output_dir": "KATIB_LLM_OUTPUT_DIR",
+    "hparams": "KATIB_LLM_HPARAMS",
+    "training_args": "KATIB_LLM_TRAINING_ARGS",
+    "lora_config": "KATIB_LLM_LORA_CONFIG",
+    "dataset_config": "KATIB_LLM_DATASET_CONFIG",
+    "metrics_file": "KATIB_LLM_METRICS_FILE",
+}
+REQUIRED = ("model_dir", "dataset_dir", "output_dir")
+
+
+def preimport() -> None:
+    """Import the heavy libraries without starting threads or running torch ops.
+
+    The local backend calls this once, then forks warm worker processes that run ``main``.
+    """
+    import datasets  # noqa: F401
+    import peft  # noqa: F401
+    import torch  # noqa: F401
+    import transformers  # noqa: F401
+
+
+@dataclass(frozen=True)
+class TrialInputs:
+    """Everything one trial needs, read from the environment and the command line."""
+
+    model_dir: Path
+    dataset_dir: Path
+    output_dir: Path
+    model_class: str
+    dataset_split: str | None
+    dataset_name: str | None
+    metrics_file: Path | None
+    settings: TrialSettings
+    dataset: DatasetConfig
+    hparams: dict[str, Any]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, not usage + error
+        raise RuntimeInputError(f"bad argument: {message} (see --help)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m katib_llm.runtime.trainer",
+                description="LoRA fine-tuning trial; every option defaults to its KATIB_LLM_* variable.")
+    for option, env in ENV.items():
+        p.add_argument("--" + option.replace("_", "-"), dest=option, default=None, help=f"overrides {env}")
+    return p
+
+
+def read_inputs(argv: Sequence[str] | None, environ: Mapping[str, str]) -> TrialInputs:
+    """Parse and type the trial's inputs; raises RuntimeInputError naming the bad one."""
+    args = vars(_parser().parse_args(list(argv) if argv is not None else None))
+    raw = {k: (args[k] if args[k] is not None else environ.get(env)) for k, env in ENV.items()}
+    for key in REQUIRED:
+        if not raw[key]:
+            raise RuntimeInputError(f"{ENV[key]} is not set (or pass --{key.replace('_', '-')})")
+    model_dir = Path(raw["model_dir"])
+    if not (model_dir / "config.json").is_file():
+        raise RuntimeInputError(f"KATIB_LLM_MODEL_DIR {model_dir} holds no model (no config.json); "
+                                "did the storage initializer run?")
+    model_class = raw["model_class"] or "AutoModelForSequenceClassification"
+    if model_class not in SUPPORTED_CLASSES:
+        raise RuntimeInputError(f"KATIB_LLM_MODEL_CLASS {model_class!r} is not supported; accepted: "
+                                + ", ".join(SUPPORTED_CLASSES))
+    hparams = parse_json_object(raw["hparams"], "KATIB_LLM_HPARAMS")
+    settings = settings_from(hparams, parse_json_object(raw["training_args"], "KATIB_LLM_TRAINING_ARGS"),
+                             parse_json_object(raw["lora_config"], "KATIB_LLM_LORA_CONFIG"))
+    try:
+        dataset = DatasetConfig.from_mapping(parse_json_object(raw["dataset_config"], "KATIB_LLM_DATASET_CONFIG"))
+    except TypeError as exc:
+        raise RuntimeInputError(f"KATIB_LLM_DATASET_CONFIG: {exc}") from None
+    return TrialInputs(model_dir=model_dir, dataset_dir=Path(raw["dataset_dir"]), output_dir=Path(raw["output_dir"]),
+                       model_class=model_class, dataset_split=raw["dataset_split"] or None,
+                       dataset_name=raw["dataset_name"] or None,
+                       metrics_file=Path(raw["metrics_file"]) if raw["metrics_file"] else None,
+                       settings=settings, dataset=dataset, hparams=hparams)
+
+
+class MetricPrinter:
+    """Prints one metric line per value on the main process, flushed, after every evaluation."""
+
+    def __init__(self, metrics_file: Path | None, causal: bool) -> None:
+        self.metrics_file = metrics_file
+        self.causal = causal
+        self.history: list[dict[str, float]] = []
+
+    def emit(self, metrics: Mapping[str, Any]) -> dict[str, float]:
+        values = {k: float(v) for k, v in metrics.items()
+                  if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        if self.causal and "eval_loss" in values:
+            values["eval_perplexity"] = math.exp(min(values["eval_loss"], 700.0))
+        lines = [format_metric_line(name, value) for name, value in values.items()]
+        print("\n".join(lines), flush=True)
+        if self.metrics_file:
+            self.metrics_file.parent.mkdir(parents=True, exist_ok=True)
+            with self.metrics_file.open("a") as fh:
+                fh.write("\n".join(lines) + "\n")
+        self.history.append(values)
+        return values
+
+
+def _callback(printer: MetricPrinter) -> Any:
+    from transformers import TrainerCallback
+
+    class _PrintMetrics(TrainerCallback):
+        def on_evaluate(self, args, state, control, metrics=None, **kwargs):  # noqa: ANN001
+            if state.is_world_process_zero and metrics:
+                printer.emit({**metrics, "epoch": state.epoch or 0.0})
+
+    return _PrintMetrics()
+
+
+def _training_arguments(inputs: TrialInputs, scratch: str) -> Any:
+    import torch
+    from transformers import TrainingArguments
+
+    defaults: dict[str, Any] = {
+        "eval_strategy": "epoch", "save_strategy": "no", "report_to": [], "disable_tqdm": True,
+        "logging_strategy": "epoch", "num_train_epochs": 1.0, "per_device_train_batch_size": 8,
+        "per_device_eval_batch_size": 8, "seed": 42, "dataloader_num_workers": 0,
+    }
+    if not torch.cuda.is_available():
+        defaults.update(use_cpu=True, fp16=False, bf16=False)
+        if "WORLD_SIZE" in os.environ:
+            defaults["ddp_backend"] = "gloo"
+    kwargs = {**defaults, **inputs.settings.training_args, "output_dir": scratch}
+    try:
+        return TrainingArguments(**kwargs)
+    except (ValueError, TypeError) as exc:
+        raise RuntimeInputError(f"invalid training arguments: {str(exc).splitlines()[0]}") from None
+
+
+def _lora(inputs: TrialInputs, causal: bool) -> Any:
+    from peft import LoraConfig, TaskType
+
+    kwargs = {"r": 8, "lora_alpha": 16, "lora_dropout": 0.05,
+              "task_type": TaskType.CAUSAL_LM if causal else TaskType.SEQ_CLS, **inputs.settings.lora_config}
+    try:
+        return LoraConfig(**kwargs)
+    except (ValueError, TypeError) as exc:
+        raise RuntimeInputError(f"invalid LoRA configuration: {str(exc).splitlines()[0]}") from None
+
+
+def _accuracy(eval_pred: Any) -> dict[str, float]:
+    import numpy as np
+
+    preds, labels = eval_pred
+    preds = preds[0] if isinstance(preds, tuple) else preds
+    return {"accuracy": float((np.asarray(preds) == np.asarray(labels)).mean())}
+
+
+def _argmax(logits: Any, labels: Any) -> Any:
+    logits = logits[0] if isinstance(logits, tuple) else logits
+    return logits.argmax(dim=-1)
+
+
+def _save_adapter(model: Any, output_dir: Path) -> None:
+    """Write only the adapter, via a temp dir so a crash never leaves a half-written file."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".adapter-", dir=output_dir))
+    try:
+        model.save_pretrained(str(tmp))
+        for name in ("adapter_model.safetensors", "adapter_config.json"):
+            (tmp / name).chmod(0o644)
+            os.replace(tmp / name, output_dir / name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def run(inputs: TrialInputs) -> dict[str, float]:
+    """Fine-tune, evaluate, print metrics, save the adapter. Returns the final metrics."""
+    import transformers
+    from peft import get_peft_model
+    from transformers import AutoTokenizer, DataCollatorForLanguageModeling, DataCollatorWithPadding, Trainer
+
+    from . import data
+
+    causal = inputs.model_class == "AutoModelForCausalLM"
+    cfg = inputs.dataset
+    train_raw, eval_raw = data.load_splits(inputs.dataset_dir, inputs.dataset_split, inputs.dataset_name, cfg)
+    columns = [cfg.text_column] + ([] if causal else [cfg.label_column]) + \
+        ([cfg.text_pair_column] if cfg.text_pair_column else [])
+    data.check_columns(train_raw, columns, "training")
+    data.check_columns(eval_raw, columns, "eval")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(inputs.model_dir))
+    except (OSError, ValueError) as exc:
+        raise RuntimeInputError(f"cannot load a tokenizer from {inputs.model_dir}: {str(exc).splitlines()[0]}") from None
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    auto = getattr(transformers, inputs.model_class)
+    model_kwargs: dict[str, Any] = {}
+    if causal:
+        train_ds = data.tokenize_causal(train_raw, tokenizer, cfg)
+        eval_ds = data.tokenize_causal(eval_raw, tokenizer, cfg)
+        collator = DataCollatorForLanguageModeling(tokenizer, mlm=False)
+    else:
+        num_labels, mapping = data.label_mapping(train_raw, cfg)
+        train_ds = data.tokenize_classification(train_raw, tokenizer, cfg, mapping)
+        eval_ds = data.tokenize_classification(eval_raw, tokenizer, cfg, mapping)
+        collator = DataCollatorWithPadding(tokenizer)
+        model_kwargs = {"num_labels": num_labels, "ignore_mismatched_sizes": True}
+    try:
+        model = auto.from_pretrained(str(inputs.model_dir), **model_kwargs)
+    except (OSError, ValueError) as exc:
+        raise RuntimeInputError(f"cannot load {inputs.model_class} from {inputs.model_dir}: "
+                                f"{str(exc).splitlines()[0]}") from None
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    try:
+        model = get_peft_model(model, _lora(inputs, causal))
+    except ValueError as exc:
+        raise RuntimeInputError(f"cannot apply LoRA: {str(exc).splitlines()[0]} "
+                                "(set lora_config.target_modules)") from None
+
+    printer = MetricPrinter(inputs.metrics_file, causal)
+    with tempfile.TemporaryDirectory(prefix="katib-llm-trainer-") as scratch:
+        args = _training_arguments(inputs, scratch)
+        trainer = Trainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
+                          data_collator=collator, callbacks=[_callback(printer)],
+                          compute_metrics=None if causal else _accuracy,
+                          preprocess_logits_for_metrics=None if causal else _argmax)
+        result = trainer.train()
+        last_eval_step = max((h.get("step", -1) for h in trainer.state.log_history if "eval_loss" in h), default=-1)
+        if last_eval_step != trainer.state.global_step:
+            trainer.evaluate()  # the callback prints it
+        if not trainer.is_world_process_zero():
+            return {}
+        final = {**printer.history[-1], "train_loss": float(result.training_loss)}
+        print(format_metric_line("train_loss", final["train_loss"]), flush=True)
+        _save_adapter(trainer.model, inputs.output_dir)
+    _write_json(inputs.output_dir / "metrics.json",
+                {"final": final, "history": printer.history, "hyperparameters": inputs.hparams,
+                 "model_class": inputs.model_class})
+    return final
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    """Entrypoint: 0 on success, 2 with a one-line error on bad input."""
+    env = os.environ if environ is None else environ
+    try:
+        inputs = read_inputs(argv, env)
+        import torch
+
+        torch.set_num_threads(max(1, int(env.get("KATIB_LLM_NUM_THREADS", "0")) or torch.get_num_threads()))
+        run(inputs)
+    except RuntimeInputError as exc:
+        print(f"katib-llm trainer: error: {exc}", file=sys.stderr, flush=True)
+        return 2
+    except MemoryError:
+        print("katib-llm trainer: error: out of memory; lower per_device_train_batch_size or max_length",
+              file=sys.stderr, flush=True)
+        return 3
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
