@@ -15,7 +15,7 @@ import jsonpatch
 import yaml
 
 from . import inject, katib_rules, params
-from .config import AdminConfig
+from .config import FUNCTION_MODULE, AdminConfig
 from .contract import LLMSpec, annotation_path, is_labelled, parse_annotations
 from .errors import FieldError
 from .jobkinds import JOB_KINDS, job_kind
@@ -212,6 +212,10 @@ def admit(experiment: dict[str, Any], config: AdminConfig, old: dict[str, Any] |
                          experiment_name=str((exp.get("metadata") or {}).get("name") or ""),
                          ours=ours, primary=tt["primaryContainerName"], errors=errors)
     trainer = ours or inject.uses_trainer(job, kind)
+    if inject.runs_module(job, kind, FUNCTION_MODULE) and not llm.function:
+        errors.append(FieldError(annotation_path("function"), "function.required",
+                                 "this trial template runs a Python objective function: set the function annotation "
+                                 "(the SDK's tune(objective=fn) does), or pick an hf-lora-* template"))
     hparams = _wire_parameters(spec, tt, trainer, bool(llm.function), errors)
     if trainer and not llm.function and not llm.model:
         errors.append(FieldError(annotation_path("model"), "model.required",

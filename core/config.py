@@ -17,6 +17,7 @@ DEFAULT_RUNTIME_IMAGE = "ghcr.io/katib-llm/katib-llm-runtime:0.1.0"
 DEFAULT_TEMPLATE = "hf-lora-pytorchjob"
 INITIALIZER_MODULE = "katib_llm.runtime.storage_initializer"
 TRAINER_MODULE = "katib_llm.runtime.trainer"
+FUNCTION_MODULE = "katib_llm.runtime.function_trial"
 
 # Built-in providers use the same declaration as custom ones. ``args`` is a template:
 # {kind} (model|dataset), {uri}, {target} (directory the trainer reads), {cache_dir}.

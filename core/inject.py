@@ -66,14 +66,19 @@ def _upsert(items: list[Any], entry: dict[str, Any], key: str = "name") -> None:
     items.append(entry)
 
 
-def uses_trainer(job: dict[str, Any], kind: JobKind) -> bool:
-    """Whether the trial runs our trainer (so parameters must map to trainer fields)."""
+def runs_module(job: dict[str, Any], kind: JobKind, module: str) -> bool:
+    """Whether any container of the job runs Python module ``module``."""
     for _, tmpl in kind.pod_templates(job):
         for c in containers(tmpl):
             argv = [str(x) for x in (c.get("command") or []) + (c.get("args") or [])]
-            if TRAINER_MODULE in argv or any(TRAINER_MODULE in a for a in argv):
+            if any(module in a for a in argv):
                 return True
     return False
+
+
+def uses_trainer(job: dict[str, Any], kind: JobKind) -> bool:
+    """Whether the trial runs our trainer (so parameters must map to trainer fields)."""
+    return runs_module(job, kind, TRAINER_MODULE)
 
 
 def input_dir(ctx: Context, kind: str) -> str | None:

@@ -1,0 +1,44 @@
+"""The core is pure: it imports no web framework, Kubernetes client, ML or I/O-heavy library
+(STYLE.md item 2), and its field tables match the installed transformers and peft."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CORE = Path(__file__).resolve().parents[2] / "core"
+FORBIDDEN = {"flask", "kubernetes", "torch", "transformers", "peft", "optuna", "requests", "boto3",
+             "huggingface_hub", "datasets", "gunicorn", "kopf", "subprocess", "socket", "urllib.request"}
+
+
+def test_core_source_imports_nothing_forbidden():
+    offenders = []
+    for path in CORE.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else [])
+            offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] in FORBIDDEN or n in FORBIDDEN]
+    assert offenders == []
+
+
+def test_importing_core_loads_no_heavy_module():
+    code = ("import sys, katib_llm.core.admit, katib_llm.loader; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in %r))" % sorted(FORBIDDEN))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_field_tables_match_installed_libraries():
+    pytest.importorskip("transformers")
+    pytest.importorskip("peft")
+    sys.path.insert(0, str(CORE.parent / "scripts"))
+    import gen_field_tables
+
+    for name, table in gen_field_tables.build().items():
+        shipped = json.loads((CORE / "data" / name).read_text())
+        assert shipped == json.loads(json.dumps(table)), f"core/data/{name} is stale: run scripts/gen_field_tables.py"
