@@ -1,0 +1,27 @@
+"""``file:///abs/dir``: a directory visible to the initializer (hostPath, baked into an image)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from katib_llm.core.uris import StorageURI
+
+from ..errors import RuntimeInputError
+from .base import Provider, Source
+from .localtree import copy_tree, list_tree
+
+
+class FileProvider(Provider):
+    scheme = "file"
+
+    def resolve(self, uri: StorageURI, kind: str) -> Source:
+        root = Path(uri.location)
+        if not root.is_dir():
+            raise RuntimeInputError(f"{kind} {uri.raw}: {root} is not a directory")
+        files, revision = list_tree(root)
+        if not files:
+            raise RuntimeInputError(f"{kind} {uri.raw}: directory {root} is empty")
+        return Source(uri, kind, revision, files, {"root": str(root)})
+
+    def fetch(self, source: Source, dest: Path) -> None:
+        copy_tree(Path(source.details["root"]), source.files, dest)
