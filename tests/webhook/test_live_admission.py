@@ -1,0 +1,135 @@
+"""A labelled Experiment sent the way kube-apiserver sends it, against the real gunicorn server."""
+
+from __future__ import annotations
+
+import copy
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import yaml
+
+from katib_checks import admitted_errors
+
+from .apiserver_client import apply_patch
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "bert-lora-experiment.yaml"
+PREFIX = "llm.katib.kubeflow.org/"
+
+
+@pytest.fixture(scope="module")
+def experiment() -> dict:
+    return yaml.safe_load(EXAMPLE.read_text())
+
+
+def test_labelled_experiment_is_admitted_with_a_patch_that_applies_and_passes(client, experiment):
+    reply = client.review(experiment)
+    assert reply.status == 200 and reply.headers["content-type"].startswith("application/json")
+    response = reply.response
+    assert response["allowed"] is True and response["patchType"] == "JSONPatch"
+    admitted = apply_patch(reply.request["request"]["object"], response)
+    assert admitted_errors(admitted) == []
+    # The validating webhook accepts what the mutating one produced, and re-mutating is a no-op.
+    assert client.review(admitted, path="/validate").response["allowed"] is True
+    again = client.review(admitted).response
+    assert again["allowed"] is True and "patch" not in again
+
+
+def test_malformed_experiment_is_denied_naming_the_field(client, experiment):
+    bad = copy.deepcopy(experiment)
+    bad["metadata"]["annotations"][PREFIX + "resources-per-worker"] = '{"gpu": 99}'
+    bad["spec"]["parameters"][0]["feasibleSpace"] = {"min": "0.1", "max": "0.01"}
+    for path in ("/mutate", "/validate"):
+        response = client.review(bad, path=path).response
+        assert response["allowed"] is False and "patch" not in response
+        status = response["status"]
+        assert status["code"] == 403
+        fields = {c["field"] for c in status["details"]["causes"]}
+        assert f"metadata.annotations[{PREFIX}resources-per-worker].gpu" in fields
+        assert any(f.startswith("spec.parameters[0]") for f in fields), fields
+        assert f"metadata.annotations[{PREFIX}resources-per-worker].gpu" in status["message"]
+
+
+def test_unlabelled_experiment_passes_untouched(client, experiment):
+    plain = copy.deepcopy(experiment)
+    del plain["metadata"]["labels"]
+    for path in ("/mutate", "/validate"):
+        response = client.review(plain, path=path).response
+        assert response == {"uid": response["uid"], "allowed": True}
+
+
+def test_update_and_dry_run_and_delete(client, experiment):
+    admitted = apply_patch(client.review(experiment).request["request"]["object"], client.review(experiment).response)
+    changed = copy.deepcopy(admitted)
+    changed["spec"]["maxTrialCount"] = 60
+    reply = client.review(changed, operation="UPDATE", old=admitted)
+    assert reply.response["allowed"] is True
+    dry = client.review(experiment, dry_run=True).response
+    wet = client.review(experiment).response
+    assert dry["allowed"] and dry["patch"] == wet["patch"]
+    gone = client.review(None, operation="DELETE", old=admitted).response
+    assert gone["allowed"] is True and "patch" not in gone
+
+
+@pytest.mark.parametrize("body, status, words", [
+    (b"not json", 400, "not JSON"),
+    (b"[1, 2]", 400, "JSON object"),
+    (json.dumps({"apiVersion": "admission.k8s.io/v1beta1", "kind": "AdmissionReview", "request": {}}).encode(),
+     400, "admissionReviewVersions"),
+    (json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview"}).encode(), 400, "request"),
+    (json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                 "request": {"uid": "u", "operation": "CREATE"}}).encode(), 400, "request.object"),
+    (json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                 "request": {"uid": "", "operation": "CREATE", "object": {}}}).encode(), 400, "request.uid"),
+])
+def test_malformed_reviews_get_a_4xx_naming_the_problem(client, body, status, words):
+    reply = client.post("/mutate", body)
+    assert reply.status == status
+    assert words in reply.json["message"]
+
+
+def test_oversized_body_is_413_not_5xx(client, experiment):
+    big = copy.deepcopy(experiment)
+    big["metadata"]["annotations"]["padding"] = "x" * (3 * 1024 * 1024)
+    from .apiserver_client import build_review
+
+    reply = client.post("/mutate", json.dumps(build_review(big)).encode())
+    assert reply.status == 413 and "3 MiB" in reply.json["message"]
+    client.close()
+
+
+def test_timeout_query_is_honoured_and_checked(client, experiment):
+    from .apiserver_client import build_review
+
+    body = json.dumps(build_review(experiment)).encode()
+    assert client.post("/mutate", body, query="timeout=1500ms").status == 200
+    bad = client.post("/mutate", body, query="timeout=soon")
+    assert bad.status == 400 and "timeout" in bad.json["message"]
+
+
+def test_health_ready_and_metrics(client, experiment):
+    assert client.get("/healthz").status == 200
+    assert client.get("/readyz").status == 200
+    client.review(experiment)
+    text = client.get("/metrics").body.decode()
+    assert 'katib_llm_webhook_requests_total{endpoint="mutate",outcome="allowed"}' in text
+    assert "katib_llm_webhook_request_seconds_bucket" in text
+
+
+def test_many_concurrent_apiserver_clients(server, experiment):
+    def one_client(i: int) -> list[str]:
+        c = server.client()
+        problems = []
+        try:
+            for _ in range(4):
+                reply = c.review(experiment)
+                if reply.status != 200 or not reply.response["allowed"]:
+                    problems.append(f"client {i}: {reply.status} {reply.body[:200]!r}")
+        finally:
+            c.close()
+        return problems
+
+    with ThreadPoolExecutor(32) as pool:
+        problems = [p for ps in pool.map(one_client, range(32)) for p in ps]
+    assert problems == []
