@@ -1,0 +1,182 @@
+"""Katib algorithm names and settings → Optuna samplers and pruners.
+
+One builder per Katib name; each reads only the ``algorithmSettings`` Katib documents for it
+(name/value strings) and rejects others naming the accepted ones. Early stopping
+(``spec.earlyStopping``) maps to a pruner the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import optuna
+from optuna.pruners import BasePruner, HyperbandPruner, MedianPruner, NopPruner, SuccessiveHalvingPruner
+from optuna.samplers import (BaseSampler, CmaEsSampler, GPSampler, GridSampler, QMCSampler, RandomSampler,
+                             TPESampler)
+
+from .space import Parameter
+
+
+class AlgorithmError(ValueError):
+    """An unknown algorithm name or setting (the message names the field and accepted form)."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What drives a study: the sampler, the pruner, and a cap on trials the space allows."""
+
+    sampler: BaseSampler
+    pruner: BasePruner
+    max_trials: int | None = None  # grid: the number of grid points
+
+
+Settings = dict[str, str]
+
+
+def _settings(section: dict[str, Any] | None, path: str) -> Settings:
+    out: Settings = {}
+    for i, s in enumerate((section or {}).get("algorithmSettings") or []):
+        if not isinstance(s, dict) or not s.get("name"):
+            raise AlgorithmError(f"spec.{path}.algorithmSettings[{i}]: must be an object with name and value")
+        out[str(s["name"])] = str(s.get("value", ""))
+    return out
+
+
+def _take(settings: Settings, allowed: dict[str, Callable[[str], Any]], where: str) -> dict[str, Any]:
+    unknown = sorted(set(settings) - set(allowed))
+    if unknown:
+        raise AlgorithmError(f"{where}: unknown setting(s) {unknown}; accepted: {', '.join(sorted(allowed)) or '(none)'}")
+    out = {}
+    for name, value in settings.items():
+        try:
+            out[name] = allowed[name](value)
+        except ValueError:
+            raise AlgorithmError(f"{where}: setting {name}={value!r} is not a valid "
+                                 f"{allowed[name].__name__}") from None
+    return out
+
+
+def _seed(taken: dict[str, Any], default: int | None) -> int | None:
+    return taken.get("random_state", default)
+
+
+def _random(s: Settings, space: list[Parameter], seed: int | None, where: str) -> Plan:
+    t = _take(s, {"random_state": int}, where)
+    return Plan(RandomSampler(seed=_seed(t, seed)), NopPruner())
+
+
+def _tpe(multivariate: bool) -> Callable[..., Plan]:
+    def build(s: Settings, space: list[Parameter], seed: int | None, where: str) -> Plan:
+        t = _take(s, {"random_state": int, "n_startup_trials": int, "n_ei_candidates": int}, where)
+        sampler = TPESampler(n_startup_trials=t.get("n_startup_trials", 10),
+                             n_ei_candidates=t.get("n_ei_candidates", 24), seed=_seed(t, seed),
+                             multivariate=multivariate, constant_liar=True)
+        return Plan(sampler, NopPruner())
+    return build
+
+
+def _grid(s: Settings, space: list[Parameter], seed: int | None, where: str) -> Plan:
+    t = _take(s, {"random_state": int}, where)
+    grid: dict[str, list[Any]] = {}
+    for p in space:
+        if p.grid is None:
+            raise AlgorithmError(f"spec.parameters: grid needs feasibleSpace.step for double parameter {p.name!r}")
+        grid[p.name] = list(p.grid)
+    size = 1
+    for values in grid.values():
+        size *= len(values)
+    return Plan(GridSampler(grid, seed=_seed(t, seed)), NopPruner(), max_trials=size)
+
+
+def _cmaes(s: Settings, space: list[Parameter], seed: int | None, where: str) -> Plan:
+    t = _take(s, {"random_state": int, "sigma": float, "restart_strategy": str}, where)
+    restart = t.get("restart_strategy")
+    if restart in ("none", ""):
+        restart = None
+    if restart not in (None, "ipop", "bipop"):
+        raise AlgorithmError(f"{where}: restart_strategy must be none, ipop or bipop")
+    return Plan(CmaEsSampler(sigma0=t.get("sigma"), seed=_seed(t, seed), restart_strategy=restart,
+                             warn_independent_sampling=False), NopPruner())
+
+
+def _sobol(s: Settings, space: list[Parameter], seed: int | None, where: str) -> Plan:
+    t = _take(s, {"random_state": int, "scramble": lambda v: v.lower() in ("1", "true", "yes")}, where)
+    return Plan(QMCSampler(qmc_type="sobol", scramble=t.get("scramble", True), seed=_seed(t, seed),
+                           warn_asynchronous_seeding=False, warn_independent_sampling=False), NopPruner())
+
+
+def _bayes(s: Settings, space: list[Parameter], seed: int | None, where: str) -> Plan:
+    # Katib's skopt settings; the Gaussian-process sampler has no estimator/acquisition choice.
+    t = _take(s, {"random_state": int, "n_initial_points": int, "base_estimator": str, "acq_func": str,
+                  "acq_optimizer": str}, where)
+    return Plan(GPSampler(seed=_seed(t, seed), n_startup_trials=t.get("n_initial_points", 10),
+                          warn_independent_sampling=False), NopPruner())
+
+
+def _hyperband(s: Settings, space: list[Parameter], seed: int | None, where: str) -> Plan:
+    # Katib's settings: eta (reduction factor), r_l (max resource), resource_name. Locally the
+    # resource is the count of reported objective values; see docs/local.md.
+    t = _take(s, {"random_state": int, "eta": float, "r_l": float, "resource_name": str}, where)
+    eta = int(t.get("eta", 3))
+    if eta < 2:
+        raise AlgorithmError(f"{where}: eta must be at least 2")
+    max_resource: str | int = int(t["r_l"]) if "r_l" in t else "auto"
+    return Plan(RandomSampler(seed=_seed(t, seed)), HyperbandPruner(min_resource=1, max_resource=max_resource,
+                                                                    reduction_factor=eta))
+
+
+SAMPLERS: dict[str, Callable[..., Plan]] = {
+    "random": _random,
+    "grid": _grid,
+    "tpe": _tpe(False),
+    "multivariate-tpe": _tpe(True),
+    "cmaes": _cmaes,
+    "sobol": _sobol,
+    "bayesianoptimization": _bayes,
+    "hyperband": _hyperband,
+}
+
+# Katib's medianstop, and successive halving (a local-only extension: Katib has no such service).
+EARLY_STOPPING = ("medianstop", "successivehalving")
+
+
+def _pruner(es: dict[str, Any] | None) -> BasePruner | None:
+    if not es:
+        return None
+    name = es.get("algorithmName")
+    settings = _settings(es, "earlyStopping")
+    where = "spec.earlyStopping.algorithmSettings"
+    if name == "medianstop":
+        t = _take(settings, {"min_trials_required": int, "start_step": int}, where)
+        # Katib: stop once `start_step` values are reported, comparing with the median of at
+        # least `min_trials_required` succeeded trials. Steps count reports from 1.
+        return MedianPruner(n_startup_trials=t.get("min_trials_required", 3),
+                            n_warmup_steps=t.get("start_step", 4))
+    if name == "successivehalving":
+        t = _take(settings, {"min_resource": int, "reduction_factor": int, "min_early_stopping_rate": int}, where)
+        return SuccessiveHalvingPruner(min_resource=t.get("min_resource", 1),
+                                       reduction_factor=t.get("reduction_factor", 4),
+                                       min_early_stopping_rate=t.get("min_early_stopping_rate", 0))
+    raise AlgorithmError(f"spec.earlyStopping.algorithmName: unknown {name!r}; accepted: {', '.join(EARLY_STOPPING)}")
+
+
+def plan(spec: dict[str, Any], space: list[Parameter], seed: int | None = None) -> Plan:
+    """The sampler and pruner for an admitted Experiment's ``spec``."""
+    algo = spec.get("algorithm") or {}
+    name = algo.get("algorithmName")
+    if name not in SAMPLERS:
+        raise AlgorithmError(f"spec.algorithm.algorithmName: {name!r} cannot run locally; accepted: "
+                             + ", ".join(SAMPLERS))
+    built = SAMPLERS[name](_settings(algo, "algorithm"), space, seed, "spec.algorithm.algorithmSettings")
+    pruner = _pruner(spec.get("earlyStopping"))
+    if pruner is not None:
+        built = Plan(built.sampler, pruner, built.max_trials)
+    return built
+
+
+def direction(spec: dict[str, Any]) -> str:
+    return "maximize" if (spec.get("objective") or {}).get("type") == "maximize" else "minimize"
+
+
+__all__ = ["AlgorithmError", "EARLY_STOPPING", "Plan", "SAMPLERS", "direction", "plan", "optuna"]

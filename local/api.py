@@ -1,0 +1,37 @@
+"""``run_experiment``: the one entry point the CLI and ``KatibClient(backend="local")`` call."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .progress import Progress
+from .report import write_report
+from .runner import LocalResult, Runner, admit_for_local
+
+
+def run_experiment(experiment: dict[str, Any], workdir: str | Path, *, values: dict[str, Any] | str | Path | None = None,
+                   progress: bool = True, mode: str = "warm", cache_dir: str | Path | None = None,
+                   seed: int | None = None, report: bool = True) -> LocalResult:
+    """Run a labelled Katib Experiment here; return every trial and the best one.
+
+    The Experiment is admitted as the webhook would (``values``: admin values, as for
+    ``katib-llm mutate --values``); a denial raises
+    :class:`~katib_llm.core.errors.AdmissionDenied` naming each field. Trials run in fresh
+    processes forked from a warm pool (``mode="fresh"``: a plain subprocess per step).
+    Everything is kept in ``workdir``: calling again with the same Experiment and work dir
+    resumes a killed run and never runs a finished trial again. ``cache_dir`` (default
+    ``$KATIB_LLM_CACHE_DIR`` or ``~/.cache/katib-llm``) is where the storage initializer
+    keeps models and datasets across runs. ``seed`` is used when ``algorithmSettings`` give
+    no ``random_state``.
+    """
+    admitted, mount = admit_for_local(experiment, values)
+    runner_ = Runner(admitted, Path(workdir), mount=mount, mode=mode,
+                     cache_dir=Path(cache_dir) if cache_dir else None, seed=seed)
+    with Progress(progress) as display:
+        runner_.on_event = display
+        runner_.run()
+    result = runner_.result()
+    if report:
+        write_report(result)
+    return result

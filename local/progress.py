@@ -1,0 +1,69 @@
+"""Live progress: a rich display on a terminal, one line per finished trial otherwise."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+from . import state
+from .runner import Runner
+
+
+class Progress:
+    """Callback for :class:`Runner` events; use as a context manager around the run."""
+
+    def __init__(self, enabled: bool = True, stream: Any = None):
+        self.stream = stream or sys.stderr
+        self.enabled = enabled
+        self.live = None
+        self.tty = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.reported: set[int] = set()
+        self.last = 0.0
+
+    def __enter__(self) -> "Progress":
+        if self.tty:
+            from rich.console import Console
+            from rich.live import Live
+
+            self.live = Live(console=Console(file=self.stream), refresh_per_second=4, transient=False)
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.live is not None:
+            self.live.__exit__(*exc)
+
+    def __call__(self, kind: str, runner: Runner) -> None:
+        if not self.enabled:
+            return
+        if self.live is not None:
+            if kind != "tick" or time.time() - self.last > 0.25:
+                self.last = time.time()
+                self.live.update(self._view(runner))
+            return
+        if kind == "finished":
+            for t in runner.trials():
+                st = t.user_attrs.get("katib_state")
+                if st in state.TERMINAL and t.number not in self.reported:
+                    self.reported.add(t.number)
+                    print(f"trial {t.user_attrs.get('name')}: {st} objective={t.user_attrs.get('objective')} "
+                          f"{t.user_attrs.get('assignments')} (best so far: {runner.best_value()})",
+                          file=self.stream, flush=True)
+
+    def _view(self, runner: Runner) -> Any:
+        from rich.table import Table
+
+        counts = state.count(runner.katib_states())
+        limit = runner.spec.get("maxTrialCount")
+        table = Table(title=f"{runner.name}: {counts.completed}/{limit or '?'} done, {len(runner.running)} running, "
+                            f"best {runner.best_value()}", expand=False)
+        for col in ("trial", "state", "reports", "last objective", "parameters"):
+            table.add_column(col)
+        for t in runner.trials()[-12:]:
+            run = runner.running.get(t.number)
+            values = run.objective_values if run else (t.user_attrs.get("metrics") or {}).get(runner.metric_names[0], [])
+            table.add_row(str(t.user_attrs.get("name", t.number)), t.user_attrs.get("katib_state", state.RUNNING),
+                          str(len(values)), f"{values[-1]:.4f}" if values else "",
+                          " ".join(f"{k}={v}" for k, v in (t.user_attrs.get("assignments") or {}).items()))
+        return table

@@ -1,0 +1,127 @@
+"""The end of a run: results table, best hyperparameters, plots (PNG + offline HTML), best adapter."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from .runner import LocalResult, TrialResult
+
+
+def results_table(result: LocalResult) -> Any:
+    """A rich Table of every trial, best marked."""
+    from rich.table import Table
+
+    objective = result.experiment["spec"]["objective"]["objectiveMetricName"]
+    names = [p["name"] for p in result.experiment["spec"].get("parameters") or []]
+    table = Table(title=f"Experiment {result.experiment['metadata'].get('name')}: "
+                        f"{result.condition} ({result.reason})")
+    for col in ["trial", "state", objective, *names, "wall s", "overhead s"]:
+        table.add_column(col, justify="right" if col not in ("trial", "state") else "left")
+    for t in sorted(result.trials, key=lambda t: t.number):
+        mark = " *" if result.best is not None and t.number == result.best.number else ""
+        table.add_row(t.name + mark, t.state, _fmt(t.objective), *[t.assignments.get(n, "") for n in names],
+                      _fmt(t.wall_time, 1), _fmt(t.overhead, 2))
+    return table
+
+
+def _fmt(value: float | None, digits: int = 4) -> str:
+    return "" if value is None else f"{value:.{digits}f}"
+
+
+def summary(result: LocalResult) -> dict[str, Any]:
+    """JSON-ready results (written to results.json)."""
+    def trial(t: TrialResult) -> dict[str, Any]:
+        return {"name": t.name, "number": t.number, "state": t.state, "objective": t.objective,
+                "parameters": t.parameters, "assignments": t.assignments, "metrics": t.metrics,
+                "wall_time": t.wall_time, "trainer_time": t.trainer_time, "overhead": t.overhead,
+                "attempts": t.attempts}
+    return {"experiment": result.experiment["metadata"].get("name"), "condition": result.condition,
+            "reason": result.reason, "best_trial": result.best.name if result.best else None,
+            "optimal_hyperparameters": result.optimal_hyperparameters,
+            "objective_metric": result.experiment["spec"]["objective"]["objectiveMetricName"],
+            "trials": [trial(t) for t in sorted(result.trials, key=lambda t: t.number)]}
+
+
+def _png(result: LocalResult, objective: str, path_objective: Path, path_curves: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    trials = sorted(result.trials, key=lambda t: t.number)
+    colours = {"Succeeded": "tab:green", "EarlyStopped": "tab:orange", "Failed": "tab:red",
+               "MetricsUnavailable": "tab:gray", "Running": "tab:blue"}
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for st, colour in colours.items():
+        pts = [(t.number, t.objective if t.objective is not None else (t.metrics.get(objective) or [None])[-1])
+               for t in trials if t.state == st]
+        pts = [(x, y) for x, y in pts if y is not None]
+        if pts:
+            ax.scatter(*zip(*pts), label=st, color=colour)
+    ax.set_xlabel("trial")
+    ax.set_ylabel(objective)
+    ax.set_title("Objective by trial")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path_objective, dpi=100)
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for t in trials:
+        values = t.metrics.get(objective) or []
+        if values:
+            ax.plot(range(1, len(values) + 1), values, marker=".", color=colours.get(t.state, "black"), alpha=0.7)
+    ax.set_xlabel("report")
+    ax.set_ylabel(objective)
+    ax.set_title("Intermediate values (colour = final state)")
+    fig.tight_layout()
+    fig.savefig(path_curves, dpi=100)
+    plt.close(fig)
+
+
+def _html(result: LocalResult, objective: str, path: Path) -> None:
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    trials = sorted(result.trials, key=lambda t: t.number)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Objective by trial", "Intermediate values"))
+    ys = [t.objective for t in trials]
+    fig.add_trace(go.Scatter(x=[t.number for t in trials], y=ys, mode="markers",
+                             text=[f"{t.name} {t.state} {json.dumps(t.assignments)}" for t in trials],
+                             name=objective), row=1, col=1)
+    for t in trials:
+        values = t.metrics.get(objective) or []
+        if values:
+            fig.add_trace(go.Scatter(x=list(range(1, len(values) + 1)), y=values, mode="lines+markers",
+                                     name=f"{t.name} ({t.state})"), row=1, col=2)
+    fig.update_layout(title=f"{result.experiment['metadata'].get('name')}: best "
+                            f"{result.best.name if result.best else '-'}")
+    # Offline: plotly.js is embedded in the file, no CDN.
+    path.write_text(fig.to_html(include_plotlyjs=True, full_html=True))
+
+
+def write_report(result: LocalResult) -> dict[str, Path]:
+    """Write results.json, objective.png, intermediate.png, report.html and best/ into the work dir."""
+    root = Path(result.workdir)
+    objective = result.experiment["spec"]["objective"]["objectiveMetricName"]
+    artifacts = {"results": root / "results.json", "objective_png": root / "objective.png",
+                 "intermediate_png": root / "intermediate.png", "html": root / "report.html"}
+    tmp = artifacts["results"].with_suffix(".tmp")
+    tmp.write_text(json.dumps(summary(result), indent=2, default=str))
+    tmp.replace(artifacts["results"])
+    _png(result, objective, artifacts["objective_png"], artifacts["intermediate_png"])
+    _html(result, objective, artifacts["html"])
+    best = result.best
+    if best is not None and best.output_dir is not None and best.output_dir.is_dir():
+        target = root / "best"
+        staging = root / ".best.tmp"
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(best.output_dir, staging)
+        (staging / "trial.json").write_text(json.dumps(
+            {"trial": best.name, "objective": best.objective, "parameters": best.parameters}, indent=2))
+        shutil.rmtree(target, ignore_errors=True)
+        staging.replace(target)
+        artifacts["best"] = target
+    result.artifacts.update(artifacts)
+    return artifacts

@@ -1,0 +1,426 @@
+"""Run an admitted Katib Experiment on this machine: ask Optuna, run the trial, parse, tell.
+
+The loop is Katib's controller in miniature: at most ``parallelTrialCount`` trials run; each
+trial runs the admitted trial template's commands (:mod:`.steps`) in its own warm process
+(:mod:`.pool`); the trial log is read while it runs with the Experiment's own metricsCollector
+filter (:func:`katib_llm.core.metrics.parse_metrics`) and each objective value is reported to
+the pruner, so early stopping ends a trial promptly. All state lives in the work dir: the
+Optuna journal (``study.journal``) and one directory per trial, so a killed run resumes.
+
+Resume rule: a trial still RUNNING in the journal when a run starts was interrupted. If its
+log shows every step finished, its result is read from the log; otherwise it is run again
+(same trial, same parameters) once. A trial interrupted a second time is marked Failed, so a
+trial that kills the runner cannot loop forever.
+"""
+
+from __future__ import annotations
+
+import copy
+import fcntl
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import optuna
+import yaml
+
+from katib_llm.core.admit import admit
+from katib_llm.core.errors import AdmissionDenied, FieldError
+from katib_llm.core.metrics import UNAVAILABLE, parse_metrics
+from katib_llm.core.substitute import substitute_trial
+from katib_llm.loader import admin_config
+
+from . import algorithms, pool, state
+from .space import Parameter, search_space
+from .steps import local_steps
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+MAX_ATTEMPTS = 2
+POLL_SECONDS = 0.1
+
+
+class LocalRunError(RuntimeError):
+    """The run cannot start or continue (the message says why and what to do)."""
+
+
+@dataclass
+class TrialResult:
+    """One trial as Katib would report it."""
+
+    name: str
+    number: int
+    parameters: dict[str, Any]
+    assignments: dict[str, str]
+    state: str
+    objective: float | None
+    metrics: dict[str, list[float]]
+    wall_time: float | None
+    trainer_time: float | None
+    directory: Path
+    output_dir: Path | None = None
+    attempts: int = 1
+
+    @property
+    def overhead(self) -> float | None:
+        """Wall time not spent in the primary container (process start, initializers, exit)."""
+        if self.wall_time is None or self.trainer_time is None:
+            return None
+        return self.wall_time - self.trainer_time
+
+
+@dataclass
+class LocalResult:
+    """The outcome of :func:`run_experiment`."""
+
+    experiment: dict[str, Any]
+    trials: list[TrialResult]
+    best: TrialResult | None
+    optimal_hyperparameters: dict[str, Any]
+    workdir: Path
+    condition: str = state.SUCCEEDED
+    reason: str = ""
+    artifacts: dict[str, Path] = field(default_factory=dict)
+
+
+@dataclass
+class _Running:
+    trial: optuna.trial.Trial
+    name: str
+    assignments: dict[str, str]
+    proc: pool.TrialProcess
+    directory: Path
+    offset: int = 0
+    partial: str = ""
+    metrics: dict[str, list[float]] = field(default_factory=dict)
+    objective_values: list[float] = field(default_factory=list)
+    pruned: bool = False
+
+
+class _Paths:
+    def __init__(self, workdir: Path, cache_dir: Path | None):
+        self.root = workdir
+        self.experiment = workdir / "experiment.yaml"
+        self.journal = workdir / "study.journal"
+        self.trials = workdir / "trials"
+        self.volume = workdir / "volume"
+        self.cache = Path(cache_dir or os.environ.get("KATIB_LLM_CACHE_DIR")
+                          or Path.home() / ".cache" / "katib-llm")
+        self.lock = workdir / ".lock"
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("KATIB_LLM_CACHE_DIR") or Path.home() / ".cache" / "katib-llm")
+
+
+def admit_for_local(experiment: dict[str, Any],
+                    values: dict[str, Any] | str | Path | None) -> tuple[dict[str, Any], str]:
+    """Admit exactly as the webhook would; raise AdmissionDenied with field errors.
+
+    ``earlyStopping: successivehalving`` is a local-only extension Katib's validator does not
+    know: it is held aside during admission and put back afterwards.
+    """
+    if not isinstance(experiment, dict):
+        raise AdmissionDenied([FieldError("object", "experiment.type", "must be a Katib Experiment object")])
+    exp = copy.deepcopy(experiment)
+    spec = exp.get("spec") if isinstance(exp.get("spec"), dict) else {}
+    local_es = None
+    es = spec.get("earlyStopping")
+    if isinstance(es, dict) and es.get("algorithmName") == "successivehalving":
+        local_es = spec.pop("earlyStopping")
+    config = admin_config(values)
+    result = admit(exp, config)
+    if not result.labelled:
+        raise AdmissionDenied([FieldError("metadata.labels", "local.unlabelled",
+                                          "the local runner needs a labelled Experiment: set the label "
+                                          "llm.katib.kubeflow.org/tune: \"true\"")])
+    if not result.allowed:
+        raise AdmissionDenied(result.errors)
+    admitted = result.experiment
+    if local_es is not None:
+        admitted["spec"]["earlyStopping"] = local_es
+    return admitted, config.mount_path
+
+
+def _trial_name(exp_name: str, number: int) -> str:
+    return f"{exp_name}-{number:03d}"
+
+
+def _alive_group(pid: int) -> bool:
+    try:
+        os.killpg(pid, 0)
+        return True
+    except (ProcessLookupError, PermissionError, OSError):
+        return False
+
+
+class Runner:
+    """One local run of one admitted Experiment (see module docstring)."""
+
+    def __init__(self, admitted: dict[str, Any], workdir: Path, *, mount: str = "/workspace", mode: str = "warm",
+                 cache_dir: Path | None = None, seed: int | None = None,
+                 on_event: Callable[[str, "Runner"], None] | None = None):
+        self.exp = admitted
+        self.spec = admitted["spec"]
+        self.meta = admitted.get("metadata") or {}
+        self.name = str(self.meta.get("name") or "experiment")
+        self.namespace = str(self.meta.get("namespace") or "default")
+        self.paths = _Paths(workdir, cache_dir)
+        self.mode = mode
+        self.mount = mount
+        self.space: list[Parameter] = search_space(self.spec)
+        self.by_name = {p.name: p for p in self.space}
+        self.plan = algorithms.plan(self.spec, self.space, seed)
+        self.metric_names = [self.spec["objective"]["objectiveMetricName"]] + list(
+            self.spec["objective"].get("additionalMetricNames") or [])
+        source = (self.spec.get("metricsCollectorSpec") or {}).get("source") or {}
+        self.filters = list((source.get("filter") or {}).get("metricsFormat") or []) or None
+        strategies = {s["name"]: s.get("value", "latest") for s in self.spec["objective"].get("metricStrategies") or []}
+        self.strategy = strategies.get(self.metric_names[0], "latest")
+        self.parallel = max(1, int(self.spec.get("parallelTrialCount") or 1))
+        self.threads = max(1, (os.cpu_count() or 1) // self.parallel)
+        self.running: dict[int, _Running] = {}
+        self.on_event = on_event or (lambda kind, runner: None)
+        self.study: optuna.Study | None = None
+        self.stop: tuple[str, str] | None = None
+
+    # ---- state ---------------------------------------------------------------------------
+    def _prepare_workdir(self) -> None:
+        root = self.paths.root
+        root.mkdir(parents=True, exist_ok=True)
+        text = yaml.safe_dump(self.exp, sort_keys=True)
+        if self.paths.experiment.exists():
+            before = yaml.safe_load(self.paths.experiment.read_text())
+            if before != yaml.safe_load(text):
+                raise LocalRunError(
+                    f"{root} holds a run of a different Experiment ({(before or {}).get('metadata', {}).get('name')!r} "
+                    "or a changed spec); use another --workdir, or delete this one to start over")
+        else:
+            tmp = self.paths.experiment.with_suffix(".tmp")
+            tmp.write_text(text)
+            tmp.replace(self.paths.experiment)
+        for d in (self.paths.trials, self.paths.volume, self.paths.cache):
+            d.mkdir(parents=True, exist_ok=True)
+
+    def _open_study(self) -> optuna.Study:
+        from optuna.storages import JournalStorage
+        from optuna.storages.journal import JournalFileBackend
+
+        storage = JournalStorage(JournalFileBackend(str(self.paths.journal)))
+        return optuna.create_study(storage=storage, study_name=self.name, sampler=self.plan.sampler,
+                                   pruner=self.plan.pruner, direction=algorithms.direction(self.spec),
+                                   load_if_exists=True)
+
+    def trials(self) -> list[optuna.trial.FrozenTrial]:
+        assert self.study is not None
+        return self.study.get_trials(deepcopy=False)
+
+    def katib_states(self) -> list[str]:
+        return [t.user_attrs.get("katib_state", state.RUNNING) for t in self.trials()]
+
+    def best_value(self) -> float | None:
+        values = [t.value for t in self.trials()
+                  if t.user_attrs.get("katib_state") == state.SUCCEEDED and t.value is not None]
+        if not values:
+            return None
+        return max(values) if algorithms.direction(self.spec) == "maximize" else min(values)
+
+    # ---- one trial ------------------------------------------------------------------------
+    def _launch(self, trial: optuna.trial.Trial, assignments: dict[str, str], attempts: int) -> None:
+        name = _trial_name(self.name, trial.number)
+        directory = self.paths.trials / name
+        directory.mkdir(parents=True, exist_ok=True)
+        log = directory / "stdout.log"
+        if log.exists():  # an interrupted attempt: keep its log beside the new one
+            log.replace(directory / f"stdout.attempt{attempts - 1}.log")
+        (directory / "steps.json").unlink(missing_ok=True)
+        job = substitute_trial(self.spec["trialTemplate"], assignments, name, self.namespace)
+        steps = local_steps(job, self.spec["trialTemplate"]["primaryContainerName"],
+                            self.mount, self.paths.volume, self.paths.cache)
+        (directory / "job.yaml").write_text(yaml.safe_dump(job, sort_keys=False))
+        output = next((s.env.get("KATIB_LLM_OUTPUT_DIR") for s in reversed(steps) if "KATIB_LLM_OUTPUT_DIR" in s.env), None)
+        for key, value in (("name", name), ("assignments", assignments), ("attempts", attempts),
+                           ("output_dir", output)):
+            trial.set_user_attr(key, value)
+        proc = pool.start_trial(steps, dict(os.environ), directory, self.threads, self.mode)
+        trial.set_user_attr("pid", proc.pid)
+        trial.set_user_attr("started", proc.started)
+        self.running[trial.number] = _Running(trial, name, assignments, proc, directory)
+        self.on_event("started", self)
+
+    def _ask(self) -> None:
+        assert self.study is not None
+        trial = self.study.ask({p.name: p.distribution for p in self.space})
+        assignments = {p.name: p.to_katib(trial.params[p.name]) for p in self.space}
+        self._launch(trial, assignments, 1)
+
+    def _read(self, run: _Running) -> None:
+        try:
+            with open(run.proc.log_path, "rb") as f:
+                f.seek(run.offset)
+                chunk = f.read()
+        except FileNotFoundError:
+            return
+        run.offset += len(chunk)
+        text = run.partial + chunk.decode("utf-8", "replace")
+        lines = text.split("\n")
+        run.partial = lines.pop()
+        self._observe(run, lines)
+
+    def _observe(self, run: _Running, lines: list[str]) -> None:
+        objective = self.metric_names[0]
+        for obs in parse_metrics(lines, self.metric_names, self.filters):
+            if obs.value == UNAVAILABLE:
+                continue
+            try:
+                value = float(obs.value)
+            except ValueError:
+                continue
+            run.metrics.setdefault(obs.name, []).append(value)
+            if obs.name == objective:
+                run.objective_values.append(value)
+                step = len(run.objective_values)
+                run.trial.report(value, step)
+                if not run.pruned and run.trial.should_prune():
+                    run.pruned = True
+                    run.proc.kill()  # stop promptly: Katib's early stopping kills the trial
+                    self.on_event("pruned", self)
+
+    def _timings(self, directory: Path) -> tuple[list[dict[str, Any]], float | None]:
+        try:
+            timings = json.loads((directory / "steps.json").read_text())
+        except (FileNotFoundError, ValueError):
+            return [], None
+        primary = [t for t in timings if not t.get("init")]
+        return timings, (primary[-1]["end"] - primary[-1]["start"]) if primary else None
+
+    def _finish(self, run: _Running, exit_code: int | None) -> None:
+        assert self.study is not None
+        if run.partial:
+            self._observe(run, [run.partial])
+            run.partial = ""
+        wall = time.time() - run.proc.started
+        _, trainer_time = self._timings(run.directory)
+        value = state.objective_value(run.objective_values, self.strategy)
+        if run.pruned:
+            katib, tell_state, tell_value = state.EARLY_STOPPED, optuna.trial.TrialState.PRUNED, None
+        elif exit_code != 0:
+            katib, tell_state, tell_value = state.FAILED, optuna.trial.TrialState.FAIL, None
+        elif value is None:
+            katib, tell_state, tell_value = state.METRICS_UNAVAILABLE, optuna.trial.TrialState.FAIL, None
+        else:
+            katib, tell_state, tell_value = state.SUCCEEDED, optuna.trial.TrialState.COMPLETE, value
+        attrs = {"katib_state": katib, "exit_code": exit_code, "wall_time": wall,
+                 "trainer_time": trainer_time, "metrics": run.metrics, "objective": value}
+        for key, val in attrs.items():
+            run.trial.set_user_attr(key, val)
+        self.study.tell(run.trial, tell_value, state=tell_state)
+        self.running.pop(run.trial.number, None)
+        self.on_event("finished", self)
+
+    def _poll(self) -> None:
+        for run in list(self.running.values()):
+            self._read(run)
+            code = run.proc.exit_code()
+            if code is not None:
+                run.proc.process.join()
+                self._read(run)
+                self._finish(run, code)
+
+    # ---- resume ---------------------------------------------------------------------------
+    def _resume(self) -> list[tuple[optuna.trial.Trial, dict[str, str], int]]:
+        """Settle trials a previous run left RUNNING; return those to run again."""
+        assert self.study is not None
+        again = []
+        for frozen in self.trials():
+            if frozen.state != optuna.trial.TrialState.RUNNING:
+                continue
+            attrs = frozen.user_attrs
+            pid = attrs.get("pid")
+            if pid and _alive_group(int(pid)):
+                pool.kill_group(int(pid))
+            trial = optuna.trial.Trial(self.study, frozen._trial_id)
+            name = attrs.get("name") or _trial_name(self.name, frozen.number)
+            directory = self.paths.trials / name
+            assignments = attrs.get("assignments") or {p.name: p.to_katib(frozen.params[p.name]) for p in self.space}
+            timings, _ = self._timings(directory)
+            finished = bool(timings) and not timings[-1].get("init")
+            if finished:  # it ended before the runner could record it: read the result
+                proc = pool.TrialProcess(None, directory / "stdout.log", float(attrs.get("started") or time.time()))
+                run = _Running(trial, name, assignments, proc, directory)
+                self._read(run)
+                self._finish(run, int(timings[-1].get("exit_code", 1)))
+                continue
+            attempts = int(attrs.get("attempts") or 1)
+            if attempts >= MAX_ATTEMPTS:
+                trial.set_user_attr("katib_state", state.FAILED)
+                trial.set_user_attr("reason", f"interrupted {attempts} times")
+                self.study.tell(trial, None, state=optuna.trial.TrialState.FAIL)
+                continue
+            again.append((trial, assignments, attempts + 1))
+        return again
+
+    # ---- the loop -------------------------------------------------------------------------
+    def run(self) -> None:
+        self._prepare_workdir()
+        with open(self.paths.lock, "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise LocalRunError(f"another run is using {self.paths.root}; wait for it or use another --workdir") from None
+            self.study = self._open_study()
+            queue = self._resume()
+            try:
+                self._loop(queue)
+            except BaseException:
+                for run in list(self.running.values()):
+                    run.proc.kill(grace=1.0)  # left RUNNING in the journal: the next run resumes them
+                raise
+
+    def _loop(self, queue: list[tuple[optuna.trial.Trial, dict[str, str], int]]) -> None:
+        while True:
+            counts = state.count(self.katib_states())
+            self.stop = state.stop_reason(self.spec, counts, self.best_value(), self.plan.max_trials)
+            limit = min(x for x in (self.spec.get("maxTrialCount"), self.plan.max_trials) if x is not None) \
+                if (self.spec.get("maxTrialCount") or self.plan.max_trials) else None
+            while self.stop is None and len(self.running) < self.parallel:
+                if queue:
+                    self._launch(*queue.pop(0))
+                    continue
+                if limit is not None and len(self.trials()) >= limit:
+                    break
+                self._ask()
+            if not self.running:
+                if self.stop is None and not queue:
+                    self.stop = (state.SUCCEEDED, "ExperimentMaxTrialsReached")
+                if self.stop is not None:
+                    return
+            self._poll()
+            self.on_event("tick", self)
+            time.sleep(POLL_SECONDS)
+
+    # ---- results --------------------------------------------------------------------------
+    def result(self) -> LocalResult:
+        out = []
+        for t in self.trials():
+            attrs = t.user_attrs
+            assignments = attrs.get("assignments") or {}
+            name = attrs.get("name") or _trial_name(self.name, t.number)
+            out.append(TrialResult(
+                name=name, number=t.number,
+                parameters={k: self.by_name[k].typed(v) for k, v in assignments.items() if k in self.by_name},
+                assignments=assignments, state=attrs.get("katib_state", state.RUNNING),
+                objective=attrs.get("objective"), metrics=attrs.get("metrics") or {},
+                wall_time=attrs.get("wall_time"), trainer_time=attrs.get("trainer_time"),
+                directory=self.paths.trials / name,
+                output_dir=Path(attrs["output_dir"]) if attrs.get("output_dir") else None,
+                attempts=int(attrs.get("attempts") or 1)))
+        done = [t for t in out if t.state == state.SUCCEEDED and t.objective is not None]
+        sign = 1 if algorithms.direction(self.spec) == "maximize" else -1
+        best = max(done, key=lambda t: sign * t.objective) if done else None
+        condition, reason = self.stop or (state.SUCCEEDED, "")
+        return LocalResult(self.exp, out, best, dict(best.parameters) if best else {}, self.paths.root,
+                           condition, reason)
