@@ -1,0 +1,357 @@
+"""``KatibClient``: kubeflow-katib's client with ``tune()`` for LLM fine-tuning.
+
+``tune()`` checks its arguments, builds the labelled Experiment, admits it locally through the
+core (so a bad Experiment fails here, before anything is submitted), then submits it, runs it
+with the local backend, or (``dry_run=True``) returns the admitted Experiment. The webhook does
+the injection on the cluster; this module builds no trial spec.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import sys
+import time
+import warnings
+from typing import Any, Callable
+
+from kubeflow.katib import KatibClient as _UpstreamKatibClient
+from kubeflow.katib.utils import utils as _katib_utils
+
+from katib_llm.core import contract
+from katib_llm.core import providers as core_providers
+from katib_llm.core.admit import admit, volume_claim
+
+from .errors import ExperimentDenied, TuneArgumentError
+from .experiment import TuneSpec, build_experiment, storage_request
+from .kube import ClusterUnavailable, KubeApi, load_configuration
+from .results import OptimalHyperparameters, condition, optimal_from_status, progress_line
+
+log = logging.getLogger(__name__)
+
+# The seed's misspellings and singular forms: accepted, with a DeprecationWarning.
+ALIASES = {
+    "algorithm_setting": "algorithm_settings",
+    "max_trail_count": "max_trial_count",
+    "max_failed_trail_count": "max_failed_trial_count",
+    "parallel_trail_count": "parallel_trial_count",
+    "resources_per_trail": "resources_per_trial",
+}
+PROVIDER_CONFIGMAP_PREFIX = "katib-llm-provider-"
+
+
+def _admin_config(values: Any, declarations: list[dict[str, Any]] | None = None) -> Any:
+    from katib_llm.loader import admin_config
+
+    config = admin_config(values)
+    return config.with_providers(declarations) if declarations else config
+
+
+def submit_experiment(experiment: dict[str, Any], namespace: str | None = None,
+                      api: KubeApi | None = None) -> dict[str, Any]:
+    """Create ``experiment`` on the cluster (the webhook admits it) and return the stored object."""
+    api = api or KubeApi(load_configuration())
+    body = copy.deepcopy(experiment)
+    meta = body.setdefault("metadata", {})
+    ns = namespace or meta.get("namespace") or _katib_utils.get_default_target_namespace()
+    meta["namespace"] = ns
+    return api.create("experiments", ns, body)
+
+
+class KatibClient(_UpstreamKatibClient):
+    """kubeflow-katib's ``KatibClient`` plus ``tune()`` for LLM fine-tuning.
+
+    Needs no cluster to construct: kubeconfig is loaded on first cluster call, so
+    ``tune(..., dry_run=True)`` and ``KatibClient(backend="local")`` work anywhere.
+
+    Args:
+        namespace: default namespace of Experiments.
+        config_file, context: kubeconfig to use (default: in-cluster, then ~/.kube/config).
+        client_configuration: a ready ``kubernetes.client.Configuration``.
+        backend: ``"kubernetes"`` (submit to the cluster) or ``"local"`` (run here).
+        values: admin values (dict or path to the chart's values.yaml) used for local admission.
+        workdir: the local backend's working directory.
+    """
+
+    def __init__(self, namespace: str | None = None, config_file: str | None = None,
+                 context: str | None = None, client_configuration: Any = None,
+                 backend: str = "kubernetes", values: Any = None, workdir: str | None = None):
+        if backend not in ("kubernetes", "local"):
+            raise TuneArgumentError("backend", f'must be "kubernetes" or "local", got {backend!r}')
+        self.backend = backend
+        self.values = values
+        self.workdir = workdir
+        self.namespace = namespace or _katib_utils.get_default_target_namespace()
+        self.in_cluster = False
+        self._config_file, self._context = config_file, context
+        self._configuration = client_configuration
+        self._kube: KubeApi | None = None
+        self._upstream_ready = False
+
+    # -- cluster access, deferred ---------------------------------------------------------
+    def _api(self) -> KubeApi:
+        if self.backend == "local":
+            raise ClusterUnavailable("this KatibClient uses the local backend; create one with "
+                                     "backend='kubernetes' to reach a cluster")
+        if self._kube is None:
+            if self._configuration is None:
+                self._configuration = load_configuration(self._config_file, self._context)
+            self._kube = KubeApi(self._configuration)
+        return self._kube
+
+    def __getattr__(self, name: str) -> Any:
+        # kubeflow-katib's methods use custom_api / core_api / api_client: build them on demand.
+        if name in ("custom_api", "core_api", "api_client") and not self.__dict__.get("_upstream_ready"):
+            from kubeflow.katib.api_client import ApiClient
+
+            api = self._api()
+            self.custom_api, self.core_api = api.custom, api.core
+            self.api_client = ApiClient()
+            self._upstream_ready = True
+            return self.__dict__[name]
+        raise AttributeError(name)
+
+    # -- tune ------------------------------------------------------------------------------
+    def tune(self, name: str, hp_space: dict[str, Any] | None = None, objective: Any = None,
+             objective_metric_name: str | None = None, objective_type: str = "maximize",
+             algorithm_name: str = "random", namespace: str | None = None,
+             additional_metric_names: list[str] | None = None, objective_goal: float | None = None,
+             algorithm_settings: Any = None, max_trial_count: int | None = None,
+             max_failed_trial_count: int | None = None, parallel_trial_count: int | None = None,
+             resources_per_trial: Any = None, num_workers: int | None = None,
+             num_procs_per_worker: int | None = None, resources_per_worker: Any = None,
+             retain_trials: bool = False, env_per_trial: Any = None,
+             storage_config: dict[str, Any] | None = None, base_image: str | None = None,
+             packages_to_install: list[str] | None = None, pip_index_url: str | None = None,
+             *, parameters: dict[str, Any] | None = None, model_provider_parameters: Any = None,
+             dataset_provider_parameters: Any = None, trainer_parameters: Any = None,
+             pip_index_urls: list[str] | None = None, metrics_collector_config: dict[str, Any] | None = None,
+             trial_active_deadline_seconds: int | None = None, early_stopping: Any = None,
+             trial_template: str | None = None, dataset_config: dict[str, Any] | None = None,
+             dry_run: bool = False, values: Any = None, workdir: str | None = None,
+             progress: Callable[..., Any] | bool | None = None, **deprecated: Any) -> dict[str, Any] | Any:
+        """Tune the hyperparameters of an LLM fine-tuning (or of a Python function) with Katib.
+
+        Accepts the seed's signature (``hp_space``, ``objective``, ``resources_per_trial``,
+        ``num_workers``, ``num_procs_per_worker``, ``resources_per_worker``, ...; its spellings
+        ``max_trail_count`` etc. with a DeprecationWarning) and kubeflow-katib 0.19's
+        (``parameters``, ``model_provider_parameters``, ``dataset_provider_parameters``,
+        ``trainer_parameters``, ``pip_index_urls``, ``TrainerResources``).
+
+        ``objective`` is the LLM objective (``katib_llm.TrainingClient().train(...).metrics``) or a
+        self-contained Python function taking a dict of hyperparameters and returning a dict of
+        metrics. ``early_stopping`` is ``"medianstop"`` or
+        ``{"algorithm": "medianstop", "min_trials_required": 2, "start_step": 3}``.
+
+        Returns the created Experiment (dict); with ``dry_run=True`` the Experiment as the webhook
+        would admit it; with the local backend, the local run's result.
+
+        Raises :class:`TuneArgumentError` naming the argument, or :class:`ExperimentDenied` with the
+        core's field errors, before anything is submitted.
+
+        >>> from katib_llm import KatibClient, TrainingClient, search
+        >>> exp = KatibClient(namespace="kubeflow").tune(
+        ...     name="bert-lora",
+        ...     hp_space={"learning_rate": search.double(min=1e-05, max=5e-05),
+        ...               "lora_config.r": search.int(min=8, max=32)},
+        ...     objective=TrainingClient().train(
+        ...         model_provider_parameters={"model_uri": "hf://google-bert/bert-base-cased",
+        ...                                    "transformer_type": "AutoModelForSequenceClassification"},
+        ...         dataset_provider_parameters={"repo_id": "yelp_review_full", "split": "train[:3000]"},
+        ...     ).metrics,
+        ...     objective_metric_name="eval_accuracy", objective_type="maximize",
+        ...     max_trial_count=4, parallel_trial_count=2, dry_run=True)
+        >>> exp["spec"]["trialTemplate"]["trialSpec"]["kind"]
+        'PyTorchJob'
+        >>> [p["name"] for p in exp["spec"]["parameters"]]
+        ['learning_rate', 'lora_config.r']
+        """
+        given = {"algorithm_settings": algorithm_settings, "max_trial_count": max_trial_count,
+                 "max_failed_trial_count": max_failed_trial_count, "parallel_trial_count": parallel_trial_count,
+                 "resources_per_trial": resources_per_trial}
+        for old, value in deprecated.items():
+            new = ALIASES.get(old)
+            if new is None:
+                raise TuneArgumentError(old, "unknown argument of tune(); see help(KatibClient.tune)")
+            if given[new] is not None:
+                raise TuneArgumentError(old, f"given together with {new}; use {new} only")
+            warnings.warn(f"tune(): {old} is deprecated, use {new}", DeprecationWarning, stacklevel=2)
+            given[new] = value
+        if pip_index_url is not None and pip_index_urls is not None:
+            raise TuneArgumentError("pip_index_url", "given together with pip_index_urls; use one")
+        urls = pip_index_urls if pip_index_urls is not None else ([pip_index_url] if pip_index_url else None)
+        if metrics_collector_config not in (None, {"kind": "StdOut"}):
+            raise TuneArgumentError("metrics_collector_config", "the metrics collector is set by the admin "
+                                                                "(chart value config.metricsCollector); omit it")
+        if trial_active_deadline_seconds is not None:
+            warnings.warn("tune(): trial_active_deadline_seconds is not applied by katib-llm yet", stacklevel=2)
+        if self.backend == "local" and not dry_run and namespace is None:
+            namespace = self.namespace
+        spec = TuneSpec(
+            name=name, namespace=namespace or self.namespace, hp_space=hp_space, objective=objective,
+            objective_metric_name=objective_metric_name, objective_type=objective_type,
+            algorithm_name=algorithm_name, additional_metric_names=additional_metric_names,
+            objective_goal=objective_goal, algorithm_settings=given["algorithm_settings"],
+            max_trial_count=given["max_trial_count"], max_failed_trial_count=given["max_failed_trial_count"],
+            parallel_trial_count=given["parallel_trial_count"], resources_per_trial=given["resources_per_trial"],
+            num_workers=num_workers, num_procs_per_worker=num_procs_per_worker,
+            resources_per_worker=resources_per_worker, retain_trials=bool(retain_trials),
+            env_per_trial=env_per_trial, storage_config=storage_config, base_image=base_image,
+            packages_to_install=packages_to_install, pip_index_urls=urls, parameters=parameters,
+            model_provider_parameters=model_provider_parameters,
+            dataset_provider_parameters=dataset_provider_parameters, trainer_parameters=trainer_parameters,
+            early_stopping=early_stopping, trial_template=trial_template, dataset_config=dataset_config)
+        experiment = build_experiment(spec)
+        values = values if values is not None else self.values
+        submit = not dry_run and self.backend == "kubernetes"
+        declarations = self._declared_providers(spec.namespace) if submit else []
+        config = _admin_config(values, declarations)
+        request = storage_request(storage_config)
+        if request:
+            # tune() creates this claim (below) with the requested size/class/modes.
+            claim = f"{name}{config.storage['claimSuffix']}"
+            experiment["metadata"]["annotations"][contract.PREFIX + contract.VOLUME_CLAIM] = claim
+        result = admit(experiment, config)
+        if not result.allowed:
+            raise ExperimentDenied(result.errors)
+        for warning in result.warnings:
+            warnings.warn(warning, stacklevel=2)
+        if dry_run:
+            return result.experiment
+        if self.backend == "local":
+            from katib_llm import local
+
+            return local.run_experiment(experiment, workdir or self.workdir or f"katib-llm-runs/{name}",
+                                        values=values, progress=progress)
+        api = self._api()
+        created = submit_experiment(experiment, spec.namespace, api)
+        if request:
+            self._create_claim(api, created, config, request)
+        return created
+
+    @staticmethod
+    def _create_claim(api: KubeApi, created: dict[str, Any], config: Any, request: dict[str, Any]) -> None:
+        """The claim ``storage_config`` asked for, built by the core, owned by the Experiment."""
+        exp = copy.deepcopy(created)
+        exp["metadata"]["annotations"].pop(contract.PREFIX + contract.VOLUME_CLAIM, None)
+        values = copy.deepcopy(config.values)
+        values["storage"].update(request)
+        from katib_llm.core.config import AdminConfig
+
+        claim = volume_claim(exp, AdminConfig(values=values, templates=config.templates,
+                                              extra_providers=config.extra_providers))
+        if claim is not None:
+            api.create_pvc(claim)
+
+    # -- results ---------------------------------------------------------------------------
+    def get_experiment_dict(self, name: str, namespace: str | None = None) -> dict[str, Any]:
+        """The Experiment as a plain dict."""
+        return self._api().get("experiments", namespace or self.namespace, name)
+
+    def get_optimal_hyperparameters(self, name: str, namespace: str | None = None,
+                                    timeout: int | None = None) -> OptimalHyperparameters | None:
+        """The best trial's hyperparameters, typed (float/int/str by parameter type), and its
+        objective value; None while no trial has reported the objective metric."""
+        return optimal_from_status(self.get_experiment_dict(name, namespace))
+
+    def wait_for_experiment(self, name: str, namespace: str | None = None, timeout: int = 3600,
+                            show_progress: bool = True) -> dict[str, Any]:
+        """Wait until the Experiment Succeeds (returned) or Fails (RuntimeError), showing progress:
+        a live line with rich on a terminal, log lines otherwise."""
+        ns = namespace or self.namespace
+        api = self._api()
+        deadline = time.monotonic() + timeout
+        show = _progress_sink(show_progress)
+        last: dict[str, Any] = api.get("experiments", ns, name)
+        try:
+            while True:
+                show(progress_line(last))
+                state = condition(last)
+                if state == "Succeeded":
+                    return last
+                if state == "Failed":
+                    raise RuntimeError(f"Experiment {ns}/{name} failed: {progress_line(last)}")
+                remaining = int(deadline - time.monotonic())
+                if remaining <= 0:
+                    raise TimeoutError(f"Experiment {ns}/{name} not finished after {timeout}s: {progress_line(last)}")
+                version = last.get("metadata", {}).get("resourceVersion")
+                for _, obj in api.watch("experiments", ns, name, min(remaining, 60)):
+                    if obj.get("metadata", {}).get("resourceVersion") != version:
+                        last = obj
+                        break
+        finally:
+            show(None)
+
+    # -- custom providers ------------------------------------------------------------------
+    def register_provider(self, name: str, image: str, command: list[str], args: list[str] | None = None,
+                          secret: str | None = None, namespace: str | None = None) -> dict[str, Any]:
+        """Declare a custom model/dataset provider: URIs ``<name>://...`` are fetched by an init
+        container running ``image`` with ``command`` + ``args`` (placeholders {kind} {uri}
+        {target} {cache_dir} {mount_path}); ``secret`` is exposed to it via envFrom."""
+        decl: dict[str, Any] = {"scheme": name, "image": image, "command": list(command or []),
+                                "args": list(args or [])}
+        if secret:
+            decl["secret"] = secret
+        from katib_llm.core.errors import AdmissionDenied
+
+        try:
+            body = core_providers.to_configmap(decl, PROVIDER_CONFIGMAP_PREFIX + name, namespace or self.namespace)
+        except AdmissionDenied as exc:
+            first = exc.errors[0]
+            raise TuneArgumentError(first.path.removeprefix("provider.") or "provider", str(exc)) from None
+        return self._api().apply_configmap(body)
+
+    def list_providers(self, namespace: str | None = None) -> list[dict[str, Any]]:
+        """The custom provider declarations in ``namespace`` (invalid ConfigMaps are skipped)."""
+        items = self._api().list_configmaps(namespace or self.namespace, f"{core_providers.PROVIDER_LABEL}=true")
+        out = []
+        for cm in items:
+            decl, errors = core_providers.from_configmap(cm)
+            if decl is not None:
+                out.append(decl)
+            else:
+                log.warning("skipping provider ConfigMap %s: %s", cm.get("metadata", {}).get("name"), errors)
+        return out
+
+    def _declared_providers(self, namespace: str) -> list[dict[str, Any]]:
+        """Providers the webhook will know, for the local pre-check (none if unreadable)."""
+        from kubernetes.client.rest import ApiException
+
+        try:
+            return self.list_providers(namespace)
+        except ApiException as exc:
+            log.debug("cannot list provider ConfigMaps in %s: %s", namespace, exc.reason)
+            return []
+
+    def delete_provider(self, name: str, namespace: str | None = None) -> None:
+        """Remove the declaration ``register_provider(name, ...)`` wrote."""
+        self._api().delete_configmap(namespace or self.namespace, PROVIDER_CONFIGMAP_PREFIX + name)
+
+
+def _progress_sink(enabled: bool) -> Callable[[str | None], None]:
+    """Where progress goes: a rich live line on a TTY, log lines otherwise (None = done)."""
+    if not enabled:
+        return lambda line: None
+    if sys.stdout.isatty():
+        try:
+            from rich.live import Live
+            from rich.text import Text
+
+            live = Live(Text(""), refresh_per_second=4, transient=False)
+            live.start()
+
+            def show(line: str | None) -> None:
+                if line is None:
+                    live.stop()
+                else:
+                    live.update(Text(line))
+            return show
+        except ImportError:
+            pass
+    seen: list[str] = []
+
+    def log_line(line: str | None) -> None:
+        if line is not None and (not seen or seen[-1] != line):
+            seen.append(line)
+            log.info("%s", line)
+    return log_line

@@ -1,0 +1,276 @@
+"""What a trial runs: the LLM objective (model + dataset + trainer settings) or a Python function.
+
+The seed's example writes its objective with the training SDK::
+
+    def objective(exp_name):
+        result = TrainingClient().train(name=exp_name, model_provider_parameters=...,
+                                        dataset_provider_parameters=..., trainer_parameters=...)
+        return result.metrics
+
+    katib_client.tune(..., objective=objective(exp_name), ...)
+
+With ``from katib_llm import TrainingClient``, ``train()`` submits nothing: it records its
+arguments and returns a result whose ``.metrics`` is an :class:`LLMObjective`, which ``tune()``
+turns into annotations (the webhook builds the trials). No torch or transformers import happens
+here: parameter objects are read by attribute.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import enum
+import inspect
+import json
+import textwrap
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from katib_llm.core import params as core_params
+
+from .errors import TuneArgumentError
+from .search import Param
+
+CREDENTIAL_HINT = ("credentials never travel in the Experiment: ask your admin to set the provider's "
+                   "credentials Secret (chart values config.credentials.hfTokenSecret / s3Secret, or "
+                   "register_provider(..., secret=...))")
+
+
+@dataclass
+class LLMObjective:
+    """The LLM fine-tuning objective: what ``TrainingClient().train(...)`` was asked to do."""
+
+    model_provider_parameters: Any = None
+    dataset_provider_parameters: Any = None
+    trainer_parameters: Any = None
+    # Other train() arguments (num_workers, num_procs_per_worker, resources_per_worker, ...),
+    # used by tune() when it is not given them itself.
+    train_kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TrainResult:
+    """What :meth:`TrainingClient.train` returns; ``metrics`` is the objective ``tune()`` reads."""
+
+    name: str | None
+    metrics: LLMObjective
+
+
+class TrainingClient:
+    """Stand-in for kubeflow-training's ``TrainingClient`` inside a ``tune()`` objective.
+
+    ``train()`` records the model, dataset and trainer parameters and returns a
+    :class:`TrainResult`; nothing is created on a cluster. Every trial of the Experiment runs
+    that fine-tuning with its own hyperparameters.
+
+    >>> result = TrainingClient().train(name="exp", model_provider_parameters="hf://org/model",
+    ...                                 dataset_provider_parameters="hf://org/data?split=train")
+    >>> type(result.metrics).__name__
+    'LLMObjective'
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        # Accepts kubeflow-training's constructor arguments (config_file, namespace, ...).
+        self.namespace = kwargs.get("namespace")
+
+    def train(self, name: str | None = None, *, model_provider_parameters: Any = None,
+              dataset_provider_parameters: Any = None, trainer_parameters: Any = None,
+              **kwargs: Any) -> TrainResult:
+        return TrainResult(name, LLMObjective(model_provider_parameters, dataset_provider_parameters,
+                                              trainer_parameters, dict(kwargs)))
+
+
+# --------------------------------------------------------------------------- function objectives
+
+def encode_function(fn: Callable[..., Any], argument: str = "objective") -> str:
+    """The ``function`` annotation: base64 of ``{"name": ..., "source": ...}``.
+
+    Like Katib's function trials, the function must be self-contained: imports inside it, no
+    closure variables; it takes one dict of hyperparameters and returns a dict of metrics.
+    """
+    name = getattr(fn, "__name__", "")
+    if not inspect.isfunction(fn) or name == "<lambda>":
+        raise TuneArgumentError(argument, "must be a function defined with def (its source is shipped to the "
+                                          "trial), or the LLM objective from TrainingClient().train(...)")
+    try:
+        source = textwrap.dedent(inspect.getsource(fn))
+    except (OSError, TypeError) as exc:
+        raise TuneArgumentError(argument, f"the function's source is not available ({exc}); define it in a "
+                                          "file or notebook cell") from None
+    if fn.__code__.co_freevars:
+        raise TuneArgumentError(argument, "the function uses variables from an enclosing function "
+                                          f"({', '.join(fn.__code__.co_freevars)}); trials only get its source")
+    payload = json.dumps({"name": name, "source": source}, sort_keys=True)
+    return base64.b64encode(payload.encode()).decode()
+
+
+def decode_function(value: str) -> tuple[str, str]:
+    """(name, source) from a ``function`` annotation value."""
+    data = json.loads(base64.b64decode(value.encode(), validate=True).decode())
+    if not isinstance(data, dict) or not isinstance(data.get("name"), str) or not isinstance(data.get("source"), str):
+        raise ValueError('expected base64 of {"name": ..., "source": ...}')
+    return data["name"], data["source"]
+
+
+# --------------------------------------------------------------------------- LLM objectives
+
+def _is_search(value: Any) -> bool:
+    return isinstance(value, Param) or (hasattr(value, "parameter_type") and hasattr(value, "feasible_space"))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return _jsonable(value.value)
+    if isinstance(value, (set, frozenset)):
+        return sorted(_jsonable(v) for v in value)
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    raise TypeError(type(value).__name__)
+
+
+def split_fields(obj: Any, argument: str, prefix: str,
+                 reserved: set[str] = frozenset()) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(fixed non-default fields as JSON values, search-space fields by parameter name).
+
+    ``obj`` is a dataclass such as ``transformers.TrainingArguments`` or ``peft.LoraConfig``, or
+    a plain dict. Fixed fields are compared with a default instance of the same class, so only
+    what the user set travels.
+    """
+    if obj is None:
+        return {}, {}
+    if isinstance(obj, dict):
+        items, default = dict(obj), {}
+    elif dataclasses.is_dataclass(obj):
+        names = [f.name for f in dataclasses.fields(obj) if f.init]
+        items = {n: getattr(obj, n) for n in names if hasattr(obj, n)}
+        try:
+            base = type(obj)()
+            default = {n: getattr(base, n, dataclasses.MISSING) for n in names}
+        except Exception:  # noqa: BLE001 - a class without a no-argument constructor: keep all fields
+            default = {}
+    else:
+        raise TuneArgumentError(argument, f"must be a dataclass (e.g. transformers.TrainingArguments, "
+                                          f"peft.LoraConfig) or a dict, got {type(obj).__name__}")
+    fixed: dict[str, Any] = {}
+    searched: dict[str, Any] = {}
+    for key, value in items.items():
+        if _is_search(value):
+            searched[prefix + key] = value
+            continue
+        if key in reserved:
+            continue
+        if key in ("hub_token", "token", "access_token") and value:
+            raise TuneArgumentError(f"{argument}.{key}", CREDENTIAL_HINT)
+        if key in default and _same(value, default[key]):
+            continue
+        try:
+            fixed[key] = _jsonable(value)
+        except TypeError as exc:
+            raise TuneArgumentError(f"{argument}.{key}", f"must be a JSON value (string, number, bool, list, "
+                                                         f"dict), got {exc}") from None
+    return fixed, searched
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return _jsonable(a) == _jsonable(b)
+    except TypeError:
+        return a is b
+
+
+def _with_scheme(uri: str, scheme: str = "hf") -> str:
+    return uri if "://" in uri else f"{scheme}://{uri}"
+
+
+def model_annotations(model: Any, argument: str) -> dict[str, str]:
+    """``model``, ``model-class`` (and dataset-config ``num_labels``) from model parameters."""
+    if isinstance(model, str):
+        return {"model": _with_scheme(model)}
+    if isinstance(model, dict):
+        model = _Attrs(model)
+    uri = getattr(model, "model_uri", None)
+    if not isinstance(uri, str) or not uri.strip():
+        raise TuneArgumentError(f"{argument}.model_uri", "must be a model URI such as hf://google-bert/bert-base-cased")
+    if getattr(model, "access_token", None):
+        raise TuneArgumentError(f"{argument}.access_token", CREDENTIAL_HINT)
+    out = {"model": _with_scheme(uri.strip())}
+    ttype = getattr(model, "transformer_type", None)
+    if ttype is not None:
+        out["model-class"] = ttype if isinstance(ttype, str) else getattr(ttype, "__name__", str(ttype))
+    return out
+
+
+def dataset_uri(dataset: Any, argument: str) -> str:
+    """``hf://repo?split=...`` or ``s3://bucket/key`` from dataset parameters (or a URI string)."""
+    if isinstance(dataset, str):
+        return _with_scheme(dataset)
+    if isinstance(dataset, dict):
+        dataset = _Attrs(dataset)
+    if hasattr(dataset, "repo_id"):
+        if getattr(dataset, "access_token", None):
+            raise TuneArgumentError(f"{argument}.access_token", CREDENTIAL_HINT)
+        uri = _with_scheme(str(dataset.repo_id).strip())
+        split = getattr(dataset, "split", None)
+        return f"{uri}?split={split}" if split else uri
+    if hasattr(dataset, "bucket_name"):
+        for key in ("access_key", "secret_key"):
+            if getattr(dataset, key, None):
+                raise TuneArgumentError(f"{argument}.{key}", CREDENTIAL_HINT)
+        if getattr(dataset, "endpoint_url", None):
+            warnings.warn(f"{argument}.endpoint_url is not sent with the Experiment: the S3 endpoint comes "
+                          "from the admin's S3 credentials Secret (AWS_ENDPOINT_URL)", stacklevel=4)
+        key = str(getattr(dataset, "file_key", "") or "").strip("/")
+        return f"s3://{dataset.bucket_name}/{key}" if key else f"s3://{dataset.bucket_name}"
+    raise TuneArgumentError(argument, "must be HuggingFaceDatasetParams, S3DatasetParams, a dict with repo_id, "
+                                      f"or a dataset URI, got {type(dataset).__name__}")
+
+
+@dataclass
+class LLMParts:
+    """An LLM objective as annotations plus the search space found inside trainer parameters."""
+
+    annotations: dict[str, str]
+    searched: dict[str, Any]
+
+
+def llm_parts(model: Any, dataset: Any, trainer: Any) -> LLMParts:
+    """Annotations for model, dataset and fixed trainer settings; tuned fields found inside them."""
+    if model is None:
+        raise TuneArgumentError("model_provider_parameters", "the LLM objective needs a model, e.g. "
+                                "HuggingFaceModelParams(model_uri='hf://google-bert/bert-base-cased', ...)")
+    if dataset is None:
+        raise TuneArgumentError("dataset_provider_parameters", "the LLM objective needs a dataset, e.g. "
+                                "HuggingFaceDatasetParams(repo_id='yelp_review_full', split='train[:3000]')")
+    annotations = model_annotations(model, "model_provider_parameters")
+    annotations["dataset"] = dataset_uri(dataset, "dataset_provider_parameters")
+    num_labels = model.get("num_labels") if isinstance(model, dict) else getattr(model, "num_labels", None)
+    if num_labels is not None:
+        annotations["dataset-config"] = json.dumps({"num_labels": int(num_labels)})
+    searched: dict[str, Any] = {}
+    if trainer is not None:
+        if isinstance(trainer, dict):
+            trainer = _Attrs(trainer)
+        training = getattr(trainer, "training_parameters", None)
+        lora = getattr(trainer, "lora_config", None)
+        fixed, found = split_fields(training, "trainer_parameters.training_parameters", "",
+                                    core_params.RESERVED_TRAINING_FIELDS)
+        searched.update(found)
+        if fixed:
+            annotations["training-args"] = json.dumps(fixed, sort_keys=True)
+        lora_fixed, lora_found = split_fields(lora, "trainer_parameters.lora_config", core_params.LORA_PREFIX)
+        searched.update(lora_found)
+        if lora_fixed:
+            annotations["lora-config"] = json.dumps(lora_fixed, sort_keys=True)
+    return LLMParts(annotations, searched)
+
+
+class _Attrs:
+    """Read a dict by attribute (parameters given as plain dicts)."""
+
+    def __init__(self, data: dict[str, Any]):
+        self.__dict__.update(data)

@@ -1,0 +1,80 @@
+"""Typed results read from an Experiment's status (pure: works on the recorded dict)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class OptimalHyperparameters:
+    """The best trial so far: typed hyperparameters and its objective value.
+
+    ``parameters`` values are ``float`` / ``int`` / ``str`` by the Experiment's parameter types.
+    """
+
+    trial_name: str
+    parameters: dict[str, float | int | str]
+    objective_metric_name: str
+    objective_value: float | None
+    metrics: dict[str, float | None] = field(default_factory=dict)
+
+
+def _typed(value: str, ptype: str | None) -> float | int | str:
+    if ptype == "int":
+        return int(float(value))
+    if ptype == "double":
+        return float(value)
+    if ptype == "discrete":
+        number = float(value)
+        return int(number) if number.is_integer() and "." not in value and "e" not in value.lower() else number
+    return value
+
+
+def _float(text: Any) -> float | None:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None  # Katib writes "unavailable" when a metric was never reported
+
+
+def optimal_from_status(experiment: dict[str, Any]) -> OptimalHyperparameters | None:
+    """Read ``status.currentOptimalTrial``; None while no trial has reported the objective."""
+    spec = experiment.get("spec") or {}
+    optimal = (experiment.get("status") or {}).get("currentOptimalTrial") or {}
+    metrics = ((optimal.get("observation") or {}).get("metrics")) or []
+    if not optimal.get("bestTrialName") or not metrics:
+        return None
+    types = {p.get("name"): p.get("parameterType") for p in spec.get("parameters") or []}
+    objective = spec.get("objective") or {}
+    name = objective.get("objectiveMetricName", "")
+    strategies = {s.get("name"): s.get("value") for s in objective.get("metricStrategies") or []}
+    default = {"maximize": "max", "minimize": "min"}.get(objective.get("type"), "latest")
+    values: dict[str, float | None] = {}
+    for m in metrics:
+        strategy = strategies.get(m.get("name"), default if m.get("name") == name else "latest")
+        values[m["name"]] = _float(m.get(strategy, m.get("latest")))
+    params = {a["name"]: _typed(str(a.get("value", "")), types.get(a["name"]))
+              for a in optimal.get("parameterAssignments") or []}
+    return OptimalHyperparameters(optimal["bestTrialName"], params, name, values.get(name), values)
+
+
+def condition(experiment: dict[str, Any]) -> str | None:
+    """The latest true condition type (Created, Running, Succeeded, Failed, Restarting)."""
+    for cond in reversed((experiment.get("status") or {}).get("conditions") or []):
+        if cond.get("status") == "True":
+            return cond.get("type")
+    return None
+
+
+def progress_line(experiment: dict[str, Any]) -> str:
+    status = experiment.get("status") or {}
+    spec = experiment.get("spec") or {}
+    best = optimal_from_status(experiment)
+    text = (f"{experiment.get('metadata', {}).get('name')}: {condition(experiment) or 'Pending'}; trials "
+            f"{status.get('trialsSucceeded', 0)} succeeded, {status.get('trialsRunning', 0)} running, "
+            f"{status.get('trialsFailed', 0)} failed, {status.get('trialsEarlyStopped', 0)} early-stopped "
+            f"of {spec.get('maxTrialCount', '?')}")
+    if best and best.objective_value is not None:
+        text += f"; best {best.objective_metric_name}={best.objective_value:g} ({best.trial_name})"
+    return text
