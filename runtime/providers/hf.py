@@ -83,6 +83,9 @@ class HuggingFaceProvider(Provider):
 
     def fetch(self, source: Source, dest: Path) -> None:
         from huggingface_hub import snapshot_download
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()  # progress bars garble init-container logs
 
         scratch = dest.parent / (dest.name + ".hf-cache")
         try:

