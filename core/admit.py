@@ -14,7 +14,7 @@ from typing import Any, Mapping
 import jsonpatch
 import yaml
 
-from . import inject, katib_rules, params
+from . import feasibility, inject, katib_rules, params
 from .config import FUNCTION_MODULE, AdminConfig
 from .contract import LLMSpec, annotation_path, is_labelled, parse_annotations
 from .errors import FieldError
@@ -217,6 +217,8 @@ def admit(experiment: dict[str, Any], config: AdminConfig, old: dict[str, Any] |
                                  "this trial template runs a Python objective function: set the function annotation "
                                  "(the SDK's tune(objective=fn) does), or pick an hf-lora-* template"))
     hparams = _wire_parameters(spec, tt, trainer, bool(llm.function), errors)
+    if trainer:  # peak GPU memory vs. what the admin declares per GPU (core/feasibility.py)
+        feasibility.check(llm, spec, float(config.values["gpu"].get("memoryGiB") or 0), errors, ctx.warnings)
     if trainer and not llm.function and not llm.model:
         errors.append(FieldError(annotation_path("model"), "model.required",
                                  "the trainer needs a model: set hf://<repo>[@<revision>], s3://<bucket>/<prefix> "

@@ -22,6 +22,8 @@ PREFIX = f"{GROUP}/"
 # Annotation names (without the prefix).
 MODEL = "model"
 MODEL_CLASS = "model-class"
+# Parameter count of the model ("7B", "125M"): feeds the feasibility pre-check without I/O.
+MODEL_PARAMETERS = "model-parameters"
 DATASET = "dataset"
 DATASET_CONFIG = "dataset-config"
 TRIAL_TEMPLATE = "trial-template"
@@ -44,7 +46,7 @@ ENV = "env"
 ADMITTED = "admitted"
 
 KNOWN_ANNOTATIONS = {
-    MODEL, MODEL_CLASS, DATASET, DATASET_CONFIG, TRIAL_TEMPLATE, WORKERS, PROCS_PER_WORKER,
+    MODEL, MODEL_CLASS, MODEL_PARAMETERS, DATASET, DATASET_CONFIG, TRIAL_TEMPLATE, WORKERS, PROCS_PER_WORKER,
     RESOURCES_PER_WORKER, TRAINING_ARGS, LORA_CONFIG, VOLUME_CLAIM, RETAIN_VOLUME, RETAIN_TRIALS, FUNCTION,
     PACKAGES, PIP_INDEX_URLS, BASE_IMAGE, ENV, ADMITTED,
 }
@@ -91,6 +93,7 @@ class LLMSpec:
 
     model: StorageURI | None = None
     model_class: str = DEFAULT_MODEL_CLASS
+    model_parameters: int | None = None
     dataset: StorageURI | None = None
     dataset_config: dict[str, Any] = field(default_factory=dict)
     trial_template: str | None = None
@@ -232,6 +235,14 @@ def parse_annotations(experiment: dict[str, Any], providers: set[str],
                                      + ", ".join(SUPPORTED_MODEL_CLASSES)))
         else:
             spec.model_class = value
+    if MODEL_PARAMETERS in ours:
+        from .feasibility import parse_parameter_count
+
+        spec.model_parameters = parse_parameter_count(ours[MODEL_PARAMETERS])
+        if spec.model_parameters is None:
+            errors.append(FieldError(annotation_path(MODEL_PARAMETERS), "model-parameters.format",
+                                     f"must be a parameter count such as \"7B\", \"1.5B\", \"125M\" or "
+                                     f"\"6738415616\", got {ours[MODEL_PARAMETERS]!r}"))
     if TRIAL_TEMPLATE in ours:
         spec.trial_template = ours[TRIAL_TEMPLATE].strip()
     if WORKERS in ours:

@@ -1,0 +1,128 @@
+"""Feasibility pre-check: the admission core rejects a search space that cannot fit the GPU."""
+
+from __future__ import annotations
+
+import pytest
+
+from katib_llm.core.admit import admit
+from katib_llm.core.config import load_config
+from katib_llm.core.feasibility import (GIB, Shape, TrialConfig, estimate, parameters_from_name,
+                                        parse_parameter_count)
+from katib_llm.loader import load_templates
+
+ANN = "llm.katib.kubeflow.org/"
+
+
+def _config(memory_gib: float):
+    config, errors = load_config({"gpu": {"memoryGiB": memory_gib}}, load_templates())
+    assert not errors
+    return config
+
+
+@pytest.mark.parametrize("text,count", [("7B", 7_000_000_000), ("1.5b", 1_500_000_000), ("125M", 125_000_000),
+                                        ("6738415616", 6_738_415_616), (" 70m ", 70_000_000)])
+def test_parameter_count_annotation_forms(text, count):
+    assert parse_parameter_count(text) == count
+
+
+@pytest.mark.parametrize("text", ["", "seven", "7 GB", "-7B", "0"])
+def test_bad_parameter_counts_are_none(text):
+    assert parse_parameter_count(text) is None
+
+
+@pytest.mark.parametrize("repo,count", [("meta-llama/Llama-2-7b-hf", 7e9), ("Qwen/Qwen2.5-1.5B-Instruct", 1.5e9),
+                                        ("facebook/opt-125m", 1.25e8), ("mistralai/Mixtral-8x7B-v0.1", 5.6e10),
+                                        ("google-bert/bert-base-cased", None), ("gpt2", None)])
+def test_size_from_repo_name(repo, count):
+    assert parameters_from_name(repo) == (int(count) if count else None)
+
+
+def test_estimate_grows_with_each_knob():
+    shape = Shape.from_parameters(1_000_000_000)
+    base = estimate(shape, TrialConfig())
+    assert estimate(shape, TrialConfig(batch_size=16)).activations > base.activations
+    assert estimate(shape, TrialConfig(seq_len=512)).activations > base.activations
+    assert estimate(shape, TrialConfig(rank=64)).lora == 8 * base.lora
+    assert estimate(shape, TrialConfig(half=True)).weights == base.weights // 2
+    assert estimate(shape, TrialConfig(optim="sgd")).optimizer == 0
+    assert estimate(shape, TrialConfig(checkpointing=True)).activations < base.activations
+    assert estimate(shape, TrialConfig(causal=True)).activations > base.activations
+    assert base.total == base.weights + base.lora + base.grads + base.optimizer + base.activations + base.overhead
+
+
+def _gpu_experiment(experiment, model="hf://meta-llama/Llama-2-7b-hf", gpu=1, workers="1"):
+    ann = experiment["metadata"]["annotations"]
+    ann[ANN + "model"] = model
+    ann[ANN + "model-class"] = "AutoModelForCausalLM"
+    ann[ANN + "resources-per-worker"] = '{"gpu": %d, "cpu": 4, "memory": "32Gi"}' % gpu
+    ann[ANN + "workers"] = workers
+    ann[ANN + "procs-per-worker"] = "1"
+    return experiment
+
+
+def test_impossible_space_is_denied_naming_the_batch_size_parameter(experiment):
+    exp = _gpu_experiment(experiment)
+    exp["metadata"]["annotations"][ANN + "dataset-config"] = '{"max_length": 4096}'
+    exp["metadata"]["annotations"][ANN + "training-args"] = '{"bf16": true}'
+    result = admit(exp, _config(16))
+    assert not result.allowed
+    [err] = [e for e in result.errors if e.code.startswith("feasibility")]
+    # spec.parameters[1] is per_device_train_batch_size in the example
+    assert exp["spec"]["parameters"][1]["name"] == "per_device_train_batch_size"
+    assert err.path == "spec.parameters[1]" and err.code == "feasibility.memory"
+    assert "per_device_train_batch_size=8" in err.message and "GiB per GPU" in err.message
+    assert "16 GiB" in err.message
+
+
+def test_model_too_big_for_the_gpu_is_denied_at_the_model_annotation(experiment):
+    exp = _gpu_experiment(experiment, model="hf://meta-llama/Llama-2-70b-hf")
+    result = admit(exp, _config(80))
+    [err] = [e for e in result.errors if e.code.startswith("feasibility")]
+    assert err.path == f"metadata.annotations[{ANN}model]" and err.code == "feasibility.model"
+    assert "280.0 GiB" not in err.message and "80 GiB" in err.message
+
+
+def test_annotation_overrides_name_and_partial_fit_warns(experiment):
+    exp = _gpu_experiment(experiment, model="hf://org/my-finetune")
+    exp["metadata"]["annotations"][ANN + "model-parameters"] = "1.5B"
+    result = admit(exp, _config(24))
+    assert result.allowed, result.errors
+    [warning] = [w for w in result.warnings if "feasibility.partial" in w]
+    assert warning.startswith("spec.parameters[1]") and "per_device_train_batch_size up to 64" in warning
+
+
+def test_whole_space_fits_without_warning(experiment):
+    exp = _gpu_experiment(experiment, model="hf://facebook/opt-125m")
+    result = admit(exp, _config(80))
+    assert result.allowed and not [w for w in result.warnings if "feasibility" in w]
+
+
+def test_cpu_trials_and_unknown_sizes_are_skipped(experiment):
+    cpu = _gpu_experiment(experiment, model="hf://meta-llama/Llama-2-70b-hf", gpu=0)
+    assert admit(cpu, _config(1)).allowed
+    unknown = _gpu_experiment(experiment, model="hf://google-bert/bert-base-cased")
+    result = admit(unknown, _config(1))
+    assert result.allowed and not [w for w in result.warnings if "feasibility" in w]
+
+
+def test_bad_model_parameters_annotation_is_denied(experiment):
+    experiment["metadata"]["annotations"][ANN + "model-parameters"] = "seven billion"
+    result = admit(experiment, _config(80))
+    assert [e.code for e in result.errors] == ["model-parameters.format"]
+    assert "7B" in result.errors[0].message
+
+
+def test_gradient_checkpointing_in_the_space_rescues_the_smallest_configuration(experiment):
+    exp = _gpu_experiment(experiment)
+    exp["metadata"]["annotations"][ANN + "dataset-config"] = '{"max_length": 4096}'
+    exp["metadata"]["annotations"][ANN + "training-args"] = '{"bf16": true}'
+    exp["spec"]["parameters"].append({"name": "gradient_checkpointing", "parameterType": "categorical",
+                                      "feasibleSpace": {"list": ["true", "false"]}})
+    exp["spec"]["parameters"][1]["feasibleSpace"] = {"min": "1", "max": "8"}
+    result = admit(exp, _config(24))
+    assert result.allowed, result.errors
+    assert any("feasibility.partial" in w for w in result.warnings)
+
+
+def test_gib_constant():
+    assert GIB == 2 ** 30
