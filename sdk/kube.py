@@ -7,6 +7,7 @@ server) or from kubeconfig / in-cluster config on first use.
 
 from __future__ import annotations
 
+import os
 from typing import Any, Iterator
 
 GROUP = "kubeflow.org"
@@ -28,6 +29,8 @@ def load_configuration(config_file: str | None = None, context: str | None = Non
         return configuration
     except config.ConfigException:
         pass
+    # KUBECONFIG is read now, not when the kubernetes package was imported.
+    config_file = config_file or os.environ.get("KUBECONFIG") or None
     try:
         config.load_kube_config(config_file=config_file, context=context, client_configuration=configuration)
     except (config.ConfigException, OSError, TypeError) as exc:

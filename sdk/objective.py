@@ -122,6 +122,8 @@ def _is_search(value: Any) -> bool:
 def _jsonable(value: Any) -> Any:
     if isinstance(value, enum.Enum):
         return _jsonable(value.value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, (set, frozenset)):
         return sorted(_jsonable(v) for v in value)
     if isinstance(value, (list, tuple)):
