@@ -129,7 +129,7 @@ class KatibClient(_UpstreamKatibClient):
              trial_active_deadline_seconds: int | None = None, early_stopping: Any = None,
              trial_template: str | None = None, dataset_config: dict[str, Any] | None = None,
              dry_run: bool = False, values: Any = None, workdir: str | None = None,
-             progress: Callable[..., Any] | bool | None = None, **deprecated: Any) -> dict[str, Any] | Any:
+             progress: bool | None = None, **deprecated: Any) -> dict[str, Any] | Any:
         """Tune the hyperparameters of an LLM fine-tuning (or of a Python function) with Katib.
 
         Accepts the seed's signature (``hp_space``, ``objective``, ``resources_per_trial``,
@@ -222,7 +222,7 @@ class KatibClient(_UpstreamKatibClient):
             from katib_llm import local
 
             return local.run_experiment(experiment, workdir or self.workdir or f"katib-llm-runs/{name}",
-                                        values=values, progress=progress)
+                                        values=values, progress=True if progress is None else bool(progress))
         api = self._api()
         created = submit_experiment(experiment, spec.namespace, api)
         if request:

@@ -134,6 +134,11 @@ def to_katib_parameter(name: str, value: Any, argument: str) -> dict[str, Any]:
                 space[key] = str(getattr(fs, key))
         if getattr(fs, "list", None) is not None:
             space["list"] = [str(v) for v in fs.list]
+        elif value.parameter_type in ("categorical", "discrete") and isinstance(fs.distribution, (list, tuple)):
+            # kubeflow-katib 0.19's search.categorical passes the list positionally, so it lands
+            # in feasible_space.distribution (katib#2625): read it back as the list.
+            space.pop("distribution", None)
+            space["list"] = [str(v) for v in fs.distribution]
         return {"name": name, "parameterType": value.parameter_type, "feasibleSpace": space}
     if isinstance(value, dict) and "parameterType" in value:
         out = {"name": name, **{k: v for k, v in value.items() if k != "name"}}
