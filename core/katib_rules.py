@@ -272,7 +272,8 @@ def _validate_trial_template(spec: dict[str, Any]) -> list[FieldError]:
     text = trial_template_text(trial_spec)
     names: set[str] = set()
     refs: set[str] = set()
-    param_names = {p.get("name") for p in spec.get("parameters") or [] if isinstance(p, dict)}
+    param_names = {p.get("name") for p in spec.get("parameters") or []
+                   if isinstance(p, dict) and isinstance(p.get("name"), str)}
     tps = tt["trialParameters"]
     if not isinstance(tps, list):
         return errors + [_err(f"{path}.trialParameters", "trial-template", "must be a list")]
@@ -379,15 +380,20 @@ def apply_katib_defaults(exp: dict[str, Any]) -> None:
     obj = spec.get("objective")
     if isinstance(obj, dict):
         strategies = obj.setdefault("metricStrategies", [])
-        named = {s.get("name") for s in strategies if isinstance(s, dict)}
-        value = {"minimize": "min", "maximize": "max"}.get(obj.get("type"), "latest")
-        for metric in [obj.get("objectiveMetricName")] + list(obj.get("additionalMetricNames") or []):
-            if metric and metric not in named:
+        named = {s.get("name") for s in strategies if isinstance(s, dict) and isinstance(s.get("name"), str)} \
+            if isinstance(strategies, list) else set()
+        otype = obj.get("type")
+        value = {"minimize": "min", "maximize": "max"}.get(otype if isinstance(otype, str) else "", "latest")
+        extra = obj.get("additionalMetricNames")
+        metrics = [obj.get("objectiveMetricName")] + (list(extra) if isinstance(extra, list) else [])
+        for metric in metrics if isinstance(strategies, list) else []:  # malformed: the validator reports it
+            if isinstance(metric, str) and metric and metric not in named:
                 strategies.append({"name": metric, "value": value})
                 named.add(metric)
     tt = spec.get("trialTemplate")
     if isinstance(tt, dict) and isinstance(tt.get("trialSpec"), dict):
-        kind = JOB_KINDS.get(tt["trialSpec"].get("kind", ""))
+        job_kind_name = tt["trialSpec"].get("kind", "")
+        kind = JOB_KINDS.get(job_kind_name) if isinstance(job_kind_name, str) else None
         if kind is not None and kind.kind == "Job":
             tt.setdefault("successCondition", JOB_SUCCESS)
             tt.setdefault("failureCondition", JOB_FAILURE)
@@ -413,7 +419,8 @@ def apply_katib_defaults(exp: dict[str, Any]) -> None:
         http.setdefault("path", "/metrics")
         if not http.get("port"):
             http["port"] = 8080
-    for p in spec.get("parameters") or []:
+    parameters = spec.get("parameters")
+    for p in parameters if isinstance(parameters, list) else []:
         if isinstance(p, dict) and isinstance(p.get("feasibleSpace"), dict):
             if not p["feasibleSpace"].get("distribution"):
                 p["feasibleSpace"]["distribution"] = "uniform"
