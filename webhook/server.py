@@ -53,9 +53,22 @@ class WebhookServer(BaseApplication):
         from .app import create_app
         from .sources import ConfigSource, KubeLookup
 
+        _setup_logging(str(self.cfg.loglevel))
         o = self.options
         lookup = KubeLookup() if o.kube_api else None
         return create_app(ConfigSource(o.config_file), lookup, noop_endpoint=o.noop_endpoint)
+
+
+def _setup_logging(level: str) -> None:
+    """Our loggers write to stderr beside gunicorn's, in each worker."""
+    import logging
+
+    logger = logging.getLogger("katib_llm")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(level.upper())
 
 
 def run(options: ServerOptions) -> int:

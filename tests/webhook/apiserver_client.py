@@ -134,16 +134,18 @@ class ApiserverClient:
 
 def build_review(obj: dict[str, Any] | None, operation: str = "CREATE", old: dict[str, Any] | None = None,
                  dry_run: bool = False) -> dict[str, Any]:
-    meta = ((obj or old) or {}).get("metadata") or {}
-    namespace = meta.get("namespace", "default")
+    meta = ((obj or old) or {}).get("metadata")
+    meta = meta if isinstance(meta, dict) else {}
+    namespace = meta.get("namespace") if isinstance(meta.get("namespace"), str) else "default"
     if obj is not None:
         obj = copy.deepcopy(obj)
-        obj.setdefault("metadata", {})["namespace"] = namespace  # the apiserver sets it from the URL
+        if isinstance(obj.get("metadata"), dict):
+            obj["metadata"]["namespace"] = namespace  # the apiserver sets it from the URL
     request = {
         "uid": str(uuid.uuid4()),
         "kind": dict(GVK), "resource": dict(GVR),
         "requestKind": dict(GVK), "requestResource": dict(GVR),
-        "name": meta.get("name", ""), "namespace": namespace,
+        "name": meta.get("name") if isinstance(meta.get("name"), str) else "", "namespace": namespace,
         "operation": operation,
         "userInfo": {"username": "kubernetes-admin", "groups": ["kubeadm:cluster-admins", "system:authenticated"]},
         "object": obj, "oldObject": old, "dryRun": dry_run,
