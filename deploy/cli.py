@@ -56,7 +56,7 @@ def _deploy(args: argparse.Namespace) -> int:
         else:
             manifest = inference_service(experiment, config, namespace=args.namespace, from_trial=args.from_trial)
         if args.dry_run:
-            print(dump_yaml(manifest), end="")
+            print(dump_yaml([manifest]), end="")
             return 0
         if args.promotion_job:
             print("error: creating the promotion Job is the reconciler's job; use --dry-run and kubectl apply",

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "bert-lora-experiment.yaml"
 
 
@@ -16,3 +18,23 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "bert-lora-experime
 def experiment() -> dict[str, Any]:
     """The seed's example Experiment (labelled, 4 workers x 2 GPUs)."""
     return copy.deepcopy(yaml.safe_load(EXAMPLE.read_text()))
+
+
+@pytest.fixture(scope="session")
+def tuned_classifier(tmp_path_factory):
+    """(base model dir, trial dir with a LoRA adapter) for a tiny BERT classifier, really trained."""
+    from tuned import sentiment, tiny_model, train_adapter
+
+    root = tmp_path_factory.mktemp("classifier")
+    model = tiny_model(root / "bert", causal=False)
+    return model, train_adapter(model, sentiment(root / "data"), root / "trial", causal=False)
+
+
+@pytest.fixture(scope="session")
+def tuned_causal(tmp_path_factory):
+    """(base model dir, trial dir with a LoRA adapter) for a tiny GPT-2, really trained."""
+    from tuned import sentiment, tiny_model, train_adapter
+
+    root = tmp_path_factory.mktemp("causal")
+    model = tiny_model(root / "gpt2", causal=True)
+    return model, train_adapter(model, sentiment(root / "text", text_only=True), root / "trial", causal=True)
