@@ -248,6 +248,14 @@ class KatibClient(_UpstreamKatibClient):
         """The Experiment as a plain dict."""
         return self._api().get("experiments", namespace or self.namespace, name)
 
+    def list_trial_dicts(self, name: str, namespace: str | None = None) -> list[dict[str, Any]]:
+        """The Experiment's Trials as plain dicts (by Katib's ``katib.kubeflow.org/experiment`` label).
+
+        kubeflow-katib 0.19's ``list_trials`` cannot deserialize Trials that carry labels with the
+        kubernetes 37 client (its ApiClient does not parse the ``Dict[str, str]`` type names).
+        """
+        return self._api().list("trials", namespace or self.namespace, f"katib.kubeflow.org/experiment={name}")
+
     def get_optimal_hyperparameters(self, name: str, namespace: str | None = None,
                                     timeout: int | None = None) -> OptimalHyperparameters | None:
         """The best trial's hyperparameters, typed (float/int/str by parameter type), and its

@@ -155,6 +155,8 @@ class ApiServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, and chunked watch streams as kube-apiserver sends
+
             def log_message(self, *args: Any) -> None:  # keep test output clean
                 pass
 
@@ -212,7 +214,8 @@ class ApiServer:
                 timeout = float(query.get("timeoutSeconds", ["30"])[0])
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
-                self.end_headers()  # no length: the stream ends when the connection closes
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
                 store = server.store
                 with store.changed:
                     start = len(store.events)
@@ -235,12 +238,17 @@ class ApiServer:
                              if p == plural and n == ns and _matches(o, query)]
                     if not self._write(lines):
                         break
+                self._write([], end=True)
                 self.close_connection = True
 
-            def _write(self, lines: list[str]) -> bool:
+            def _write(self, lines: list[str], end: bool = False) -> bool:
+                """Send watch events, one chunk per line (a zero chunk ends the stream)."""
                 try:
                     for line in lines:
-                        self.wfile.write(line.encode() + b"\n")
+                        data = line.encode() + b"\n"
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                    if end:
+                        self.wfile.write(b"0\r\n\r\n")
                     self.wfile.flush()
                     return True
                 except (BrokenPipeError, ConnectionResetError):
