@@ -159,6 +159,7 @@ def run(options: ReconcilerOptions) -> int:
     from kubernetes.leaderelection.resourcelock.leaselock import LeaseLock
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("leaderelection").setLevel(logging.WARNING)  # it logs every renewal at INFO
     if options.kubeconfig:
         config.load_kube_config(config_file=options.kubeconfig)
     else:
@@ -169,11 +170,16 @@ def run(options: ReconcilerOptions) -> int:
     reconciler = VolumeReconciler(client.CustomObjectsApi(), client.CoreV1Api(), source, options.watch_timeout)
     identity = options.identity or socket.gethostname()
     lock = LeaseLock(options.lease_name, options.lease_namespace or _pod_namespace(), identity)
+
+    def lead(stop: threading.Event) -> None:
+        log.info("%s holds the lease %s/%s: reconciling", identity, lock.namespace, options.lease_name)
+        reconciler.run(stop)
+
     while True:
         stop = threading.Event()
         election = electionconfig.Config(
             lock, lease_duration=options.lease_duration, renew_deadline=options.renew_deadline,
-            retry_period=options.retry_period, onstarted_leading=lambda: reconciler.run(stop),
+            retry_period=options.retry_period, onstarted_leading=lambda: lead(stop),
             onstopped_leading=stop.set)
         leaderelection.LeaderElection(election).run()  # returns when leadership is lost
         stop.set()

@@ -1,0 +1,156 @@
+"""The PVC reconciler against the Kubernetes API stand-in (tests/webhook/kube_standin.py)."""
+
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from katib_llm.webhook.reconciler import VolumeReconciler
+from katib_llm.webhook.sources import ConfigSource
+
+from .conftest import KATIB_LLM, free_port
+from .kube_standin import KubeStandIn
+
+EXAMPLE = yaml.safe_load((Path(__file__).resolve().parents[2] / "examples" / "bert-lora-experiment.yaml").read_text())
+PREFIX = "llm.katib.kubeflow.org/"
+
+
+def experiment(name: str, **annotations: str) -> dict:
+    exp = copy.deepcopy(EXAMPLE)
+    exp["metadata"]["name"] = name
+    exp["metadata"]["annotations"].update({PREFIX + k: v for k, v in annotations.items()})
+    return exp
+
+
+@pytest.fixture
+def standin():
+    s = KubeStandIn().start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def apis(standin):
+    from kubernetes import client
+
+    cfg = client.Configuration()
+    cfg.host = standin.url
+    api = client.ApiClient(cfg)
+    yield client.CustomObjectsApi(api), client.CoreV1Api(api)
+    api.close()
+
+
+def _config_file(tmp_path: Path) -> str:
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump({"storage": {"size": "20Gi", "storageClassName": "nfs-rwx",
+                                                "accessModes": ["ReadWriteMany"]}}))
+    return str(path)
+
+
+def test_creates_the_claim_with_owner_and_admin_storage(standin, apis, tmp_path):
+    exp = standin.put("experiments", experiment("bert-a"))
+    reconciler = VolumeReconciler(*apis, ConfigSource(_config_file(tmp_path)))
+    assert reconciler.reconcile(exp) == "created"
+    pvc = standin.objects["persistentvolumeclaims"][("kubeflow", "bert-a-llm-cache")]
+    assert pvc["spec"] == {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": "20Gi"}},
+                           "storageClassName": "nfs-rwx"}
+    owner = pvc["metadata"]["ownerReferences"][0]
+    assert (owner["kind"], owner["name"], owner["uid"]) == ("Experiment", "bert-a", exp["metadata"]["uid"])
+    assert reconciler.reconcile(exp) == "exists"
+    assert standin.count("POST", "persistentvolumeclaims") == 1
+
+
+def test_retain_named_claim_and_unlabelled(standin, apis):
+    reconciler = VolumeReconciler(*apis, ConfigSource(None))
+    kept = standin.put("experiments", experiment("kept", **{"retain-volume": "true"}))
+    assert reconciler.reconcile(kept) == "created"
+    assert "ownerReferences" not in standin.objects["persistentvolumeclaims"][("kubeflow", "kept-llm-cache")]["metadata"]
+    own = standin.put("experiments", experiment("own", **{"volume-claim": "my-claim"}))
+    plain = experiment("plain")
+    del plain["metadata"]["labels"]
+    assert reconciler.reconcile(own) == "skipped"
+    assert reconciler.reconcile(standin.put("experiments", plain)) == "skipped"
+    assert standin.count("POST", "persistentvolumeclaims") == 1
+
+
+def test_api_errors_are_reported_not_raised(standin, apis):
+    reconciler = VolumeReconciler(*apis, ConfigSource(None))
+    exp = standin.put("experiments", experiment("denied"))
+    standin.fail[("POST", "persistentvolumeclaims")] = 403
+    assert reconciler.reconcile(exp) == "failed"
+    del standin.fail[("POST", "persistentvolumeclaims")]
+    assert reconciler.reconcile(exp) == "created"  # a failure is not remembered as done
+
+
+def test_list_then_watch_picks_up_new_experiments(standin, apis):
+    standin.put("experiments", experiment("before"))
+    reconciler = VolumeReconciler(*apis, ConfigSource(None), watch_timeout=2)
+    stop = threading.Event()
+    thread = threading.Thread(target=reconciler.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        _wait(lambda: ("kubeflow", "before-llm-cache") in standin.objects["persistentvolumeclaims"])
+        standin.put("experiments", experiment("after"))
+        _wait(lambda: ("kubeflow", "after-llm-cache") in standin.objects["persistentvolumeclaims"])
+        assert any("watch=true" in p for _, p in standin.requests)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+
+
+def _wait(cond, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+def _replica(standin: KubeStandIn, tmp_path: Path, identity: str) -> subprocess.Popen:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(standin.kubeconfig())
+    log = (tmp_path / f"{identity}.log").open("wb")
+    return subprocess.Popen(
+        [KATIB_LLM, "reconcile", "--kubeconfig", str(kubeconfig), "--lease-namespace", "katib-llm",
+         "--identity", identity, "--health-port", str(free_port()), "--lease-duration", "4",
+         "--renew-deadline", "3", "--retry-period", "1", "--watch-timeout", "3"],
+        stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+
+
+@pytest.mark.slow
+def test_two_replicas_one_leader_and_failover(standin, tmp_path):
+    """Two real ``katib-llm reconcile`` processes: only the Lease holder writes; when it dies the
+    other takes over and keeps creating claims."""
+    replicas = {name: _replica(standin, tmp_path, name) for name in ("replica-a", "replica-b")}
+    try:
+        standin.put("experiments", experiment("exp-1"))
+        _wait(lambda: ("kubeflow", "exp-1-llm-cache") in standin.objects["persistentvolumeclaims"])
+        lease = standin.objects["leases"][("katib-llm", "katib-llm-reconciler")]
+        leader = lease["spec"]["holderIdentity"]
+        assert leader in replicas and lease["spec"]["leaseDurationSeconds"] == 4
+        time.sleep(2)  # both replicas alive; the follower must not have written
+        assert standin.count("POST", "persistentvolumeclaims") == 1
+        replicas[leader].terminate()
+        replicas[leader].wait(timeout=15)
+        follower = next(n for n in replicas if n != leader)
+        _wait(lambda: standin.objects["leases"][("katib-llm", "katib-llm-reconciler")]["spec"]["holderIdentity"]
+              == follower)
+        standin.put("experiments", experiment("exp-2"))
+        _wait(lambda: ("kubeflow", "exp-2-llm-cache") in standin.objects["persistentvolumeclaims"])
+        assert replicas[follower].poll() is None
+    finally:
+        for proc in replicas.values():
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(timeout=15)
+    logs = "".join((tmp_path / f"{n}.log").read_text() for n in replicas)
+    assert "Traceback" not in logs, logs
