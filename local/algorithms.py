@@ -76,6 +76,14 @@ def _tpe(multivariate: bool) -> Callable[..., Plan]:
     return build
 
 
+class _Grid(GridSampler):
+    """GridSampler without its ``study.stop()`` (only valid inside ``optimize``); the runner
+    stops at the grid's size instead (:attr:`Plan.max_trials`)."""
+
+    def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+        return None
+
+
 def _grid(s: Settings, space: list[Parameter], seed: int | None, where: str) -> Plan:
     t = _take(s, {"random_state": int}, where)
     grid: dict[str, list[Any]] = {}
@@ -86,18 +94,16 @@ def _grid(s: Settings, space: list[Parameter], seed: int | None, where: str) -> 
     size = 1
     for values in grid.values():
         size *= len(values)
-    return Plan(GridSampler(grid, seed=_seed(t, seed)), NopPruner(), max_trials=size)
+    return Plan(_Grid(grid, seed=_seed(t, seed)), NopPruner(), max_trials=size)
 
 
 def _cmaes(s: Settings, space: list[Parameter], seed: int | None, where: str) -> Plan:
     t = _take(s, {"random_state": int, "sigma": float, "restart_strategy": str}, where)
-    restart = t.get("restart_strategy")
-    if restart in ("none", ""):
-        restart = None
-    if restart not in (None, "ipop", "bipop"):
+    if t.get("restart_strategy", "none") not in ("none", "", "ipop", "bipop"):
         raise AlgorithmError(f"{where}: restart_strategy must be none, ipop or bipop")
-    return Plan(CmaEsSampler(sigma0=t.get("sigma"), seed=_seed(t, seed), restart_strategy=restart,
-                             warn_independent_sampling=False), NopPruner())
+    # Optuna >= 4.4 ignores restart_strategy (accepted for Katib compatibility; docs/local.md).
+    kwargs: dict[str, Any] = {"sigma0": t["sigma"]} if "sigma" in t else {}
+    return Plan(CmaEsSampler(seed=_seed(t, seed), warn_independent_sampling=False, **kwargs), NopPruner())
 
 
 def _sobol(s: Settings, space: list[Parameter], seed: int | None, where: str) -> Plan:

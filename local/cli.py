@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     from rich.console import Console
 
-    console = Console()
+    console = Console() if sys.stdout.isatty() else Console(width=160)
     console.print(results_table(result))
     if result.best is not None:
         console.print(f"Best trial: {result.best.name}  {result.experiment['spec']['objective']['objectiveMetricName']}"
@@ -88,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
         console.print("No trial succeeded.")
     for label, path in sorted(result.artifacts.items()):
         console.print(f"  {label}: {path}")
-    return 0 if result.condition == "Succeeded" else 1
+    # Non-zero when the experiment failed or no trial succeeded: there is nothing to use.
+    return 0 if result.condition == "Succeeded" and result.best is not None else 1
 
 
 def _submit(experiment: dict[str, Any], namespace: str | None) -> int:

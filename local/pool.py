@@ -19,10 +19,12 @@ import json
 import multiprocessing
 import os
 import runpy
+import select
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,8 +42,21 @@ def context() -> Any:
     global _ctx
     if _ctx is None:
         _ctx = multiprocessing.get_context("forkserver")
-        _ctx.set_forkserver_preload([PRELOAD_MODULE])
+        # KATIB_LLM_PRELOAD: comma-separated modules to preload instead (empty: none).
+        preload = os.environ.get("KATIB_LLM_PRELOAD")
+        modules = [m for m in preload.split(",") if m] if preload is not None else [PRELOAD_MODULE]
+        _ctx.set_forkserver_preload(modules)
     return _ctx
+
+
+def warm_up() -> float:
+    """Start the forkserver (it imports the heavy modules once); return the seconds it took."""
+    import multiprocessing.forkserver as forkserver
+
+    start = time.time()
+    context()
+    forkserver.ensure_running()
+    return time.time() - start
 
 
 def _torchrun_nproc(argv: list[str]) -> tuple[int, list[str]] | None:
@@ -141,19 +156,50 @@ def run_steps(steps: list[Step], base_env: dict[str, str], cwd: str, timing_file
     return rc
 
 
-def _die_with_parent() -> None:
-    # The forkserver is our parent; it exits when the runner dies, so the trial goes with it.
+def _die_with_runner(runner_pid: int) -> None:
+    """Kill this trial's process group as soon as the runner is gone (e.g. SIGKILLed).
+
+    Our parent is the forkserver, which outlives the runner by its interpreter teardown, so a
+    parent-death signal alone would let a trial run on unobserved. A pidfd on the runner
+    becomes readable the moment it exits, with no pid-reuse race.
+    """
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+    try:
+        fd = os.pidfd_open(runner_pid)
+    except (OSError, AttributeError):
+        fd = None
+    if fd is None and not _pid_alive(runner_pid):
+        os.killpg(0, signal.SIGKILL)
+
+    def watch() -> None:
+        if fd is not None:
+            select.select([fd], [], [])
+        else:
+            while _pid_alive(runner_pid):
+                time.sleep(0.2)
+        os.killpg(0, signal.SIGKILL)
+
+    threading.Thread(target=watch, name="katib-llm-runner-watch", daemon=True).start()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
 
 
 def _child(steps: list[Step], base_env: dict[str, str], log_path: str, cwd: str, timing_file: str,
-           threads: int, warm: bool) -> None:
+           threads: int, warm: bool, runner_pid: int) -> None:
     """Entry point of a trial child: own process group, fd 1/2 to the trial log, run, exit."""
     os.setsid()
-    _die_with_parent()
+    _die_with_runner(runner_pid)
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
@@ -167,6 +213,11 @@ def _child(steps: list[Step], base_env: dict[str, str], log_path: str, cwd: str,
     try:
         rc = run_steps(steps, base_env, cwd, timing_file, warm)
     finally:
+        try:  # release semaphores the trial created, so the resource tracker does not warn
+            from multiprocessing import util
+            util._run_finalizers()
+        except Exception:  # noqa: BLE001
+            pass
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(rc if 0 <= rc < 256 else 1)  # skip interpreter teardown: it costs ~1 s
@@ -215,13 +266,15 @@ def start_trial(steps: list[Step], env: dict[str, str], trial_dir: Path, threads
     log_path = trial_dir / "stdout.log"
     base_env = dict(env)
     base_env.setdefault("OMP_NUM_THREADS", str(threads))
+    base_env.setdefault("KATIB_LLM_NUM_THREADS", str(threads))
     if mode == "warm":
         proc = context().Process(target=_child, args=(steps, base_env, str(log_path), str(trial_dir),
-                                                     str(trial_dir / "steps.json"), threads, True), daemon=False)
+                                                     str(trial_dir / "steps.json"), threads, True, os.getpid()),
+                                    daemon=False)
     elif mode == "fresh":
         proc = multiprocessing.get_context("fork").Process(
             target=_child, args=(steps, base_env, str(log_path), str(trial_dir), str(trial_dir / "steps.json"),
-                                 threads, False), daemon=False)
+                                 threads, False, os.getpid()), daemon=False)
     else:
         raise ValueError(f"mode: {mode!r}; accepted: warm, fresh")
     started = time.time()

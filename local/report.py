@@ -22,9 +22,18 @@ def results_table(result: LocalResult) -> Any:
         table.add_column(col, justify="right" if col not in ("trial", "state") else "left")
     for t in sorted(result.trials, key=lambda t: t.number):
         mark = " *" if result.best is not None and t.number == result.best.number else ""
-        table.add_row(t.name + mark, t.state, _fmt(t.objective), *[t.assignments.get(n, "") for n in names],
+        table.add_row(t.name + mark, t.state, _fmt(t.objective), *[_short(t.assignments.get(n, "")) for n in names],
                       _fmt(t.wall_time, 1), _fmt(t.overhead, 2))
     return table
+
+
+def _short(value: str) -> str:
+    """Parameter values at 4 significant digits for the table (results.json keeps them all)."""
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    return value if number.is_integer() and "." not in value and "e" not in value else f"{number:.4g}"
 
 
 def _fmt(value: float | None, digits: int = 4) -> str:

@@ -186,6 +186,7 @@ class Runner:
         self.on_event = on_event or (lambda kind, runner: None)
         self.study: optuna.Study | None = None
         self.stop: tuple[str, str] | None = None
+        self.pool_start_seconds: float | None = None
 
     # ---- state ---------------------------------------------------------------------------
     def _prepare_workdir(self) -> None:
@@ -373,6 +374,8 @@ class Runner:
                 raise LocalRunError(f"another run is using {self.paths.root}; wait for it or use another --workdir") from None
             self.study = self._open_study()
             queue = self._resume()
+            if self.mode == "warm":
+                self.pool_start_seconds = pool.warm_up()
             try:
                 self._loop(queue)
             except BaseException:

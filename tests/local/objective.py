@@ -1,0 +1,30 @@
+"""A cheap trial for local-backend tests: a known curve of x, printed as Katib metric lines.
+
+Env: KATIB_LLM_HPARAMS (x), OBJ_STEPS, OBJ_SLEEP (seconds per step), OBJ_FAIL_ABOVE (exit 3
+when x is above it), OBJ_SILENT (print no metric), OBJ_LEDGER (append "<trial> done" when the
+trial completes, to count completions across runs).
+"""
+
+import json
+import os
+import sys
+import time
+
+from katib_llm.core.metrics import format_metric_line
+
+hp = json.loads(os.environ["KATIB_LLM_HPARAMS"])
+x = float(hp.get("x", 0.5))
+steps = int(os.environ.get("OBJ_STEPS", "4"))
+pause = float(os.environ.get("OBJ_SLEEP", "0.02"))
+print(f"objective: x={x} pid={os.getpid()}", flush=True)
+if "OBJ_FAIL_ABOVE" in os.environ and x > float(os.environ["OBJ_FAIL_ABOVE"]):
+    print("objective: failing on purpose", file=sys.stderr, flush=True)
+    sys.exit(3)
+for s in range(1, steps + 1):
+    time.sleep(pause)
+    if not os.environ.get("OBJ_SILENT"):
+        # Rises with the step; the final level is highest at x = 0.3.
+        print(format_metric_line("score", (1.0 - (x - 0.3) ** 2) * s / steps), flush=True)
+if os.environ.get("OBJ_LEDGER"):
+    with open(os.environ["OBJ_LEDGER"], "a") as f:
+        f.write(f"{os.environ.get('TRIAL_NAME', '?')} done\n")

@@ -1,0 +1,60 @@
+"""Katib trial states locally: EarlyStopped by medianstop (promptly), Failed, MetricsUnavailable."""
+
+from __future__ import annotations
+
+from conftest import cheap_experiment
+
+from katib_llm.local import run_experiment
+
+
+def test_medianstop_marks_trials_early_stopped_and_stops_them_promptly(tmp_path, cache_dir):
+    """After 2 finished trials, a trial below the median at step >= start_step is killed."""
+    params = [{"name": "x", "parameterType": "double", "feasibleSpace": {"min": "0.0", "max": "1.0"}}]
+    exp = cheap_experiment(
+        "median2", algorithm="random", settings={"random_state": "0"}, max_trials=6, parallel=1,
+        parameters=params, env={"OBJ_STEPS": "8", "OBJ_SLEEP": "0.15"},
+        earlyStopping={"algorithmName": "medianstop",
+                       "algorithmSettings": [{"name": "min_trials_required", "value": "2"},
+                                             {"name": "start_step", "value": "3"}]})
+    result = run_experiment(exp, tmp_path / "run", progress=False, cache_dir=cache_dir, report=False)
+    stopped = [t for t in result.trials if t.state == "EarlyStopped"]
+    assert stopped, [(t.assignments, t.state, t.objective) for t in result.trials]
+    for t in stopped:
+        assert 3 <= len(t.metrics["score"]) < 8  # stopped at or after start_step, before the end
+        assert t.wall_time < 8 * 0.15 + 0.5
+    assert all(t.state in ("Succeeded", "EarlyStopped") for t in result.trials)
+    assert result.best.state == "Succeeded"
+
+
+def test_failed_trials_count_against_max_failed_trial_count(tmp_path, cache_dir):
+    exp = cheap_experiment("fails", max_trials=20, parallel=1, env={"OBJ_FAIL_ABOVE": "-1"},
+                           maxFailedTrialCount=2)
+    result = run_experiment(exp, tmp_path / "run", progress=False, cache_dir=cache_dir, report=False)
+    # Katib fails the experiment once failed trials exceed maxFailedTrialCount.
+    assert [t.state for t in result.trials] == ["Failed"] * 3
+    assert (result.condition, result.reason) == ("Failed", "ExperimentMaxFailedTrialsReached")
+    assert result.best is None and result.optimal_hyperparameters == {}
+    assert "failing on purpose" in (result.trials[0].directory / "stdout.log").read_text()
+
+
+def test_mixed_failures_within_the_budget_do_not_stop_the_experiment(tmp_path, cache_dir):
+    exp = cheap_experiment("somefail", algorithm="random", settings={"random_state": "5"}, max_trials=6,
+                           parallel=2, env={"OBJ_FAIL_ABOVE": "0.5"}, maxFailedTrialCount=6)
+    result = run_experiment(exp, tmp_path / "run", progress=False, cache_dir=cache_dir, report=False)
+    assert len(result.trials) == 6 and result.condition == "Succeeded"
+    for t in result.trials:
+        assert t.state == ("Failed" if t.parameters["x"] > 0.5 else "Succeeded")
+
+
+def test_no_metrics_is_metrics_unavailable(tmp_path, cache_dir):
+    exp = cheap_experiment("silent", max_trials=2, parallel=2, env={"OBJ_SILENT": "1"})
+    result = run_experiment(exp, tmp_path / "run", progress=False, cache_dir=cache_dir, report=False)
+    assert [t.state for t in result.trials] == ["MetricsUnavailable"] * 2
+    assert result.best is None
+
+
+def test_goal_stops_the_experiment(tmp_path, cache_dir):
+    exp = cheap_experiment("goal", max_trials=20, parallel=1)
+    exp["spec"]["objective"]["goal"] = -1.0  # any trial reaches it
+    result = run_experiment(exp, tmp_path / "run", progress=False, cache_dir=cache_dir, report=False)
+    assert len(result.trials) == 1 and result.reason == "ExperimentGoalReached"
