@@ -189,6 +189,7 @@ def build() -> dict[str, Any]:
                                    "scrapeTimeout": s("scrape timeout", pattern=DURATION),
                                    "labels": strmap("extra ServiceMonitor labels")}),
             "tests": obj({"enabled": b("render the helm test pod")}),
+        "cleanupHook": obj({"enabled": b("render the pre-delete hook that removes the webhook configurations")}),
             "trialTemplates": obj({"enabled": b("publish the trial templates ConfigMap")}),
             "config": config,
         }, required=["image", "replicas", "service", "webhook", "certificates", "config"]),

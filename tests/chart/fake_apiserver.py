@@ -1,8 +1,9 @@
-"""A stand-in kube-apiserver on 127.0.0.1 (HTTPS) for Helm's ``lookup`` during an emulated upgrade.
+"""A stand-in kube-apiserver on 127.0.0.1 (HTTPS) for Helm's ``lookup`` and for the cleanup hook.
 
-It serves exactly what Helm's ``lookup`` needs for core/v1 objects: discovery of ``/api/v1``
-(to map a kind to its resource) and ``GET /api/v1/namespaces/<ns>/<resource>/<name>`` answering
-the stored object or a Kubernetes ``Status`` 404. Requests must carry the bearer token. Every
+It serves what Helm's ``lookup`` needs for core/v1 objects: discovery of ``/api/v1`` (to map a
+kind to its resource) and ``GET /api/v1/namespaces/<ns>/<resource>/<name>``; and ``DELETE`` of
+cluster-scoped webhook configurations (``/apis/admissionregistration.k8s.io/v1/...``), answering
+the stored object, a ``Status`` or a Kubernetes ``Status`` 404. Requests must carry the bearer token. Every
 request path is recorded so tests can assert what Helm asked for. It serves TLS with its own
 certificate (client-go sends a bearer token only over TLS), which the client verifies.
 """
@@ -26,37 +27,66 @@ from cryptography.x509.oid import NameOID
 
 TOKEN = "chart-tests-token"
 RESOURCES = {"Secret": "secrets", "ConfigMap": "configmaps", "Service": "services"}
+CLUSTER_RESOURCES = {"MutatingWebhookConfiguration": "mutatingwebhookconfigurations",
+                     "ValidatingWebhookConfiguration": "validatingwebhookconfigurations"}
+
+
+def object_path(obj: dict[str, Any]) -> str | None:
+    """The REST path of ``obj``, or None for kinds this stand-in does not serve."""
+    kind, meta = obj["kind"], obj["metadata"]
+    if kind in RESOURCES:
+        return f"/api/v1/namespaces/{meta['namespace']}/{RESOURCES[kind]}/{meta['name']}"
+    if kind in CLUSTER_RESOURCES:
+        return f"/apis/{obj['apiVersion']}/{CLUSTER_RESOURCES[kind]}/{meta['name']}"
+    return None
 
 
 class FakeApiserver:
     """Holds objects by (resource, namespace, name); start with ``with FakeApiserver(objs) as api``."""
 
     def __init__(self, objects: list[dict[str, Any]] = ()) -> None:
-        self.objects = {(RESOURCES[o["kind"]], o["metadata"]["namespace"], o["metadata"]["name"]): o
-                        for o in objects if o["kind"] in RESOURCES}
-        self.requests: list[str] = []
+        self.objects = {object_path(o): o for o in objects if object_path(o)}
+        self.requests: list[str] = []  # "GET /path?query", "DELETE /path"
         api = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_GET(self) -> None:  # noqa: N802 (http.server naming)
-                api.requests.append(self.path)
+            def _authorized(self) -> bool:
+                api.requests.append(f"{self.command} {self.path}")
                 if self.headers.get("Authorization") != f"Bearer {TOKEN}":
-                    return self._send(401, _status(401, "Unauthorized"))
+                    self._send(401, _status(401, "Unauthorized"))
+                    return False
+                return True
+
+            def do_DELETE(self) -> None:  # noqa: N802 (http.server naming)
+                if not self._authorized():
+                    return
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(length)  # DeleteOptions
                 path = self.path.split("?", 1)[0].rstrip("/")
-                parts = path.split("/")
+                obj = api.objects.pop(path, None)
+                if obj is None:
+                    name = path.rsplit("/", 1)[-1]
+                    return self._send(404, _status(404, f'"{name}" not found', "NotFound"))
+                return self._send(200, {"kind": "Status", "apiVersion": "v1", "status": "Success",
+                                        "details": {"name": obj["metadata"]["name"]}})
+
+            def do_GET(self) -> None:  # noqa: N802 (http.server naming)
+                if not self._authorized():
+                    return
+                path = self.path.split("?", 1)[0].rstrip("/")
                 if path == "/api":
                     return self._send(200, {"kind": "APIVersions", "versions": ["v1"]})
                 if path == "/api/v1":
                     return self._send(200, {"kind": "APIResourceList", "groupVersion": "v1", "resources": [
                         {"name": res, "singularName": kind.lower(), "namespaced": True, "kind": kind,
                          "verbs": ["get", "list"]} for kind, res in RESOURCES.items()]})
-                if len(parts) == 7 and parts[:4] == ["", "api", "v1", "namespaces"]:
-                    obj = api.objects.get((parts[5], parts[4], parts[6]))
-                    if obj is not None:
-                        return self._send(200, obj)
-                    return self._send(404, _status(404, f'{parts[5]} "{parts[6]}" not found', "NotFound"))
+                if path in api.objects:
+                    return self._send(200, api.objects[path])
+                if path.startswith("/api/v1/namespaces/") and path.count("/") == 6:
+                    _, _, _, _, _, resource, name = path.split("/")
+                    return self._send(404, _status(404, f'{resource} "{name}" not found', "NotFound"))
                 return self._send(404, _status(404, "the server could not find the requested resource", "NotFound"))
 
             def _send(self, code: int, body: dict[str, Any]) -> None:
@@ -77,6 +107,15 @@ class FakeApiserver:
         ctx.load_cert_chain(Path(self._dir.name) / "tls.crt", Path(self._dir.name) / "tls.key")
         self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def kubeconfig(self, path: Path) -> Path:
+        """A kubeconfig for this server (for clients that read one, e.g. the kubernetes package)."""
+        path.write_text(json.dumps({
+            "apiVersion": "v1", "kind": "Config", "current-context": "fake",
+            "clusters": [{"name": "fake", "cluster": {"server": self.url, "certificate-authority": self.ca_file}}],
+            "users": [{"name": "fake", "user": {"token": TOKEN}}],
+            "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake"}}]}))
+        return path
 
     @property
     def url(self) -> str:

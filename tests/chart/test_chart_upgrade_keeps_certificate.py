@@ -43,7 +43,7 @@ def test_upgrade_reuses_the_installed_certificate(helm_home):
     secret = installed.one("Secret")
     with FakeApiserver([secret]) as api:
         upgraded = upgrade(api, {"replicas": 3})
-    assert SECRET_PATH in [p.split("?")[0] for p in api.requests], api.requests
+    assert "GET " + SECRET_PATH in [p.split("?")[0] for p in api.requests], api.requests
     assert upgraded.one("Deployment")["spec"]["replicas"] == 3
     assert upgraded.one("Secret")["data"] == secret["data"]
     assert _bundles(upgraded) == {secret_pem(secret)["ca.crt"]}
@@ -57,7 +57,7 @@ def test_two_installs_generate_different_certificates():
 def test_upgrade_without_the_secret_generates_a_consistent_new_one(helm_home):
     with FakeApiserver([]) as api:
         upgraded = upgrade(api)
-    assert SECRET_PATH in [p.split("?")[0] for p in api.requests]
+    assert "GET " + SECRET_PATH in [p.split("?")[0] for p in api.requests]
     pem = secret_pem(upgraded.one("Secret"))
     assert _bundles(upgraded) == {pem["ca.crt"]}
 

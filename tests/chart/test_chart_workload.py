@@ -66,9 +66,12 @@ def test_pod_security_restricted(scenario):
     assert set(volumes) == {"tls", "config", "tmp"} and "hostPath" not in str(volumes)
     # Rotated certificates reach the server only through whole-directory mounts (no subPath).
     assert not any("subPath" in m for c in pod["containers"] for m in c["volumeMounts"])
-    test_pod = rendered.one("Pod")["spec"]
-    assert test_pod["securityContext"]["runAsNonRoot"] is True
-    assert test_pod["containers"][0]["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    for hook_pod in (rendered.one("Pod")["spec"], rendered.one("Job")["spec"]["template"]["spec"]):
+        assert hook_pod["securityContext"]["runAsNonRoot"] is True
+        assert hook_pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        sc = hook_pod["containers"][0]["securityContext"]
+        assert sc["capabilities"] == {"drop": ["ALL"]} and sc["allowPrivilegeEscalation"] is False
+        assert sc["readOnlyRootFilesystem"] is True
 
 
 def test_anti_affinity_and_pdb(default_render):
@@ -104,7 +107,7 @@ def test_non_default_workload_values():
     assert rendered.one("PodDisruptionBudget")["spec"]["minAvailable"] == "50%"
     # Neither the reconciler nor --kube-api: the pods need no API access at all.
     assert pod["automountServiceAccountToken"] is False
-    assert not rendered.find("ClusterRole") and not rendered.find("Role")
+    assert not rendered.find("ClusterRole", "katib-llm-webhook") and not rendered.find("Role")
 
 
 def test_single_replica_renders_no_pdb():
@@ -112,7 +115,7 @@ def test_single_replica_renders_no_pdb():
 
 
 def test_rbac_is_least_privilege(default_render):
-    rules = default_render.one("ClusterRole")["rules"]
+    rules = default_render.one("ClusterRole", "katib-llm-webhook")["rules"]
     granted = {(g, r, v) for rule in rules for g in rule["apiGroups"] for r in rule["resources"] for v in rule["verbs"]}
     assert granted == {
         ("kubeflow.org", "experiments", "get"), ("kubeflow.org", "experiments", "list"),
@@ -127,8 +130,8 @@ def test_rbac_is_least_privilege(default_render):
     for obj in default_render.find("ClusterRole") + default_render.find("Role"):
         for rule in obj["rules"]:
             assert "secrets" not in rule["resources"] and "*" not in rule["resources"] + rule["verbs"]
-    sa = default_render.one("ServiceAccount")["metadata"]["name"]
-    for binding in default_render.find("ClusterRoleBinding") + default_render.find("RoleBinding"):
+    sa = default_render.one("ServiceAccount", "katib-llm-webhook")["metadata"]["name"]
+    for binding in default_render.find("ClusterRoleBinding", "katib-llm-webhook") + default_render.find("RoleBinding"):
         assert binding["subjects"] == [{"kind": "ServiceAccount", "name": sa, "namespace": "katib-llm"}]
     assert _pod(default_render)["serviceAccountName"] == sa
 
