@@ -11,10 +11,10 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-import jsonpatch
 import yaml
 
 from . import feasibility, inject, katib_rules, params
+from .patch import make_patch
 from .config import FUNCTION_MODULE, AdminConfig
 from .contract import LLMSpec, annotation_path, is_labelled, parse_annotations
 from .errors import FieldError
@@ -239,7 +239,7 @@ def admit(experiment: dict[str, Any], config: AdminConfig, old: dict[str, Any] |
     errors.extend(katib_rules.validate_experiment(exp, old))
     if errors:
         return _deny(experiment, _unique(errors), ctx.warnings)
-    patch = jsonpatch.make_patch(experiment, exp).patch
+    patch = make_patch(experiment, exp)
     return AdmissionResult(True, exp, patch, _unique(ctx.warnings), [])
 
 

@@ -91,3 +91,24 @@ def test_katib_019_style_function_objective_with_parameters():
     assert json.loads(env["KATIB_LLM_PACKAGES"]) == ["numpy"]
     assert json.loads(env["KATIB_LLM_PIP_INDEX_URLS"]) == ["https://pypi.org/simple"]
     assert env["KATIB_LLM_FUNCTION"] == admitted["metadata"]["annotations"]["llm.katib.kubeflow.org/function"]
+
+
+def test_distributed_function_objective_with_resource_requirements():
+    """num_workers > 1 selects the function-pytorchjob template; a V1ResourceRequirements per
+    trial is split over the workers."""
+    from kubernetes import client as k8s
+
+    from katib_llm import KatibClient, search
+
+    def objective(parameters):
+        return {"loss": parameters["x"] ** 2}
+
+    admitted = KatibClient(namespace="kubeflow").tune(
+        name="fn-distributed", objective=objective, hp_space={"x": search.double(-2, 2)},
+        objective_metric_name="loss", objective_type="minimize", max_trial_count=2, num_workers=2,
+        resources_per_trial=k8s.V1ResourceRequirements(limits={"cpu": "4", "memory": "8Gi"}), dry_run=True)
+    assert admitted_errors(admitted) == []
+    job = substitute(admitted)
+    assert job["kind"] == "PyTorchJob"
+    for replica in job["spec"]["pytorchReplicaSpecs"].values():
+        assert replica["template"]["spec"]["containers"][0]["resources"]["limits"] == {"cpu": "2", "memory": "4Gi"}
