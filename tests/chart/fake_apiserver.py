@@ -1,9 +1,10 @@
-"""A stand-in kube-apiserver on 127.0.0.1 (HTTPS) for Helm's ``lookup`` and for the cleanup hook.
+"""A stand-in kube-apiserver on 127.0.0.1 (HTTPS) for Helm's ``lookup``, the hook and the webhook.
 
 It serves what Helm's ``lookup`` needs for core/v1 objects: discovery of ``/api/v1`` (to map a
 kind to its resource) and ``GET /api/v1/namespaces/<ns>/<resource>/<name>``; and ``DELETE`` of
 cluster-scoped webhook configurations (``/apis/admissionregistration.k8s.io/v1/...``), answering
-the stored object, a ``Status`` or a Kubernetes ``Status`` 404. Requests must carry the bearer token. Every
+the stored object, a ``Status`` or a Kubernetes ``Status`` 404; and ``GET`` of namespaced lists
+with an equality ``labelSelector`` (what the webhook's ``--kube-api`` reads). Requests must carry the bearer token. Every
 request path is recorded so tests can assert what Helm asked for. It serves TLS with its own
 certificate (client-go sends a bearer token only over TLS), which the client verifies.
 """
@@ -84,6 +85,8 @@ class FakeApiserver:
                          "verbs": ["get", "list"]} for kind, res in RESOURCES.items()]})
                 if path in api.objects:
                     return self._send(200, api.objects[path])
+                if path.startswith("/api/v1/namespaces/") and path.count("/") == 5:
+                    return self._send(200, api.list_namespaced(path, self.path.partition("?")[2]))
                 if path.startswith("/api/v1/namespaces/") and path.count("/") == 6:
                     _, _, _, _, _, resource, name = path.split("/")
                     return self._send(404, _status(404, f'{resource} "{name}" not found', "NotFound"))
@@ -107,6 +110,17 @@ class FakeApiserver:
         ctx.load_cert_chain(Path(self._dir.name) / "tls.crt", Path(self._dir.name) / "tls.key")
         self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def list_namespaced(self, path: str, query: str) -> dict[str, Any]:
+        """A ``<Kind>List`` of the stored objects under ``path``, filtered by an equality labelSelector."""
+        from urllib.parse import parse_qs
+
+        selector = parse_qs(query).get("labelSelector", [""])[0]
+        wanted = dict(term.split("=", 1) for term in selector.split(",") if "=" in term)
+        items = [o for p, o in self.objects.items() if p.rsplit("/", 1)[0] == path
+                 and wanted.items() <= ((o["metadata"].get("labels") or {}).items())]
+        kind = next((k for k, r in RESOURCES.items() if path.endswith("/" + r)), "Object")
+        return {"kind": f"{kind}List", "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": items}
 
     def kubeconfig(self, path: Path) -> Path:
         """A kubeconfig for this server (for clients that read one, e.g. the kubernetes package)."""

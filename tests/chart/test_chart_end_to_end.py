@@ -2,8 +2,9 @@
 
 The chart is rendered (self-signed mode) by the real Helm engine; the Secret and ConfigMap are
 written to files as the kubelet projects them; ``katib-llm webhook`` starts with the argv of the
-rendered Deployment (only paths, port and bind address changed; ``--kube-api`` dropped since no
-API server runs here); then a labelled Experiment is sent as kube-apiserver would, using the
+rendered Deployment (only paths, port and bind address changed; ``--kube-api`` is kept and
+reaches a stand-in API server on 127.0.0.1 through KUBECONFIG instead of the pod's service
+account); then a labelled Experiment is sent as kube-apiserver would, using the
 rendered webhook configurations: HTTP/1.1, TLS with SNI ``<service>.<namespace>.svc`` verified
 with the rendered ``caBundle``, ``POST <path>?timeout=<timeoutSeconds>s``, AdmissionReview v1.
 The patch is applied and the result checked like the cluster would (``katib_checks``).
@@ -27,17 +28,28 @@ import yaml
 
 from katib_checks import admitted_errors
 
+from .fake_apiserver import FakeApiserver
 from .helpers import REPO, Render, render
 
 CLIENT_MODULE = REPO / "tests" / "webhook" / "apiserver_client.py"
 EXAMPLE = REPO / "examples" / "bert-lora-experiment.yaml"
 KATIB_LLM = str(Path(sys.executable).with_name("katib-llm"))
 RUNTIME_IMAGE = "registry.example.com/ml/katib-llm-runtime:0.1.0-e2e"
+LAKEFS_IMAGE = "registry.example.com/lakefs-fetch:1.2"
+# A custom provider declared by a data scientist in the Experiment's namespace (core.providers).
+PROVIDER_CONFIGMAP = {
+    "apiVersion": "v1", "kind": "ConfigMap",
+    "metadata": {"name": "lakefs-provider", "namespace": "kubeflow",
+                 "labels": {"llm.katib.kubeflow.org/provider": "true"}},
+    "data": {"provider.yaml": yaml.safe_dump({
+        "scheme": "lakefs", "image": LAKEFS_IMAGE, "command": ["python", "-m", "lakefs_fetch"],
+        "args": ["{uri}", "--out", "{target}"]})},
+}
 VALUES = {
     "server": {"workers": 1, "threads": 4},  # one process: the machine is shared
     "config": {"images": {"runtime": RUNTIME_IMAGE},
                "credentials": {"hfTokenSecret": "hf-token"},
-               "allowedModelSources": ["hf://google-bert/", "hf://yelp_review_full"]},
+               "allowedModelSources": ["hf://google-bert/", "hf://yelp_review_full", "lakefs://"]},
 }
 
 
@@ -91,7 +103,6 @@ def _argv(rendered: Render, mounts: dict[str, Path], port: int) -> list[str]:
     assert argv[0] == "katib-llm"
     argv[0] = KATIB_LLM
     argv[argv.index("--port") + 1] = str(port)
-    argv.remove("--kube-api")
     return argv + ["--bind", "127.0.0.1"]
 
 
@@ -102,8 +113,10 @@ def deployed(tmp_path_factory) -> Iterator[tuple[Render, int, Path, Any]]:
     mounts = _project(rendered, root)
     port = _free_port()
     argv = _argv(rendered, mounts, port)
+    assert "--kube-api" in argv
+    api = FakeApiserver([PROVIDER_CONFIGMAP]).__enter__()
     log = root / "webhook.log"
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env = dict(os.environ, PYTHONUNBUFFERED="1", KUBECONFIG=str(api.kubeconfig(root / "kubeconfig")))
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     with log.open("wb") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
@@ -113,6 +126,7 @@ def deployed(tmp_path_factory) -> Iterator[tuple[Render, int, Path, Any]]:
     deadline = time.monotonic() + 60
     while True:
         if proc.poll() is not None:
+            api.__exit__()
             pytest.fail(f"webhook exited {proc.returncode}:\n{log.read_text()}")
         try:
             ctx = ssl.create_default_context(cafile=str(ca_file))
@@ -125,11 +139,13 @@ def deployed(tmp_path_factory) -> Iterator[tuple[Render, int, Path, Any]]:
             pass
         if time.monotonic() > deadline:
             proc.terminate()
+            api.__exit__()
             pytest.fail(f"webhook not ready in 60 s:\n{log.read_text()}")
         time.sleep(0.2)
     try:
         yield rendered, port, ca_file, _apiserver_client_module()
     finally:
+        api.__exit__()
         proc.terminate()
         try:
             proc.wait(timeout=30)
@@ -181,6 +197,24 @@ def test_rendered_admin_config_denies_a_source_it_does_not_allow(deployed):
         client.close()
     assert response["allowed"] is False
     assert "not an allowed source" in response["status"]["message"] and "hf://google-bert/" in response["status"]["message"]
+
+
+def test_custom_provider_configmap_is_read_through_kube_api(deployed):
+    """--kube-api (granted ConfigMap get/list by the chart's ClusterRole) finds the provider."""
+    experiment = yaml.safe_load(EXAMPLE.read_text())
+    experiment["metadata"]["annotations"]["llm.katib.kubeflow.org/model"] = "lakefs://models/bert-base-cased"
+    client, path, module = _client(deployed, "MutatingWebhookConfiguration")
+    try:
+        reply = client.review(experiment, path=path)
+    finally:
+        client.close()
+    response = reply.response
+    assert response["allowed"] is True, response
+    admitted = module.apply_patch(reply.request["request"]["object"], response)
+    assert admitted_errors(admitted) == []
+    init_images = [c["image"] for spec in admitted["spec"]["trialTemplate"]["trialSpec"]["spec"]["pytorchReplicaSpecs"].values()
+                   for c in spec["template"]["spec"].get("initContainers", [])]
+    assert LAKEFS_IMAGE in init_images, init_images
 
 
 def test_helm_test_hook_script_passes_against_the_server(deployed):
