@@ -28,6 +28,9 @@ def register(sub: Any) -> None:
     v.add_argument("--values")
     v.add_argument("--configmap", action="append", default=[], metavar="FILE")
     v.set_defaults(func=_validate)
+    from katib_llm.sdk import provider_cli  # provider register|list|delete
+
+    provider_cli.register(sub)
 
 
 def _load(args: argparse.Namespace) -> tuple[Any, list[dict[str, Any]], Any] | None:
