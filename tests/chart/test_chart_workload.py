@@ -153,3 +153,7 @@ def test_helm_test_hook_checks_healthz_through_the_service(default_render):
     [volume] = pod["spec"]["volumes"]
     assert volume["secret"]["secretName"] == default_render.one("Secret")["metadata"]["name"]
     assert not render({"tests": {"enabled": False}}).find("Pod")
+    # existingSecret mode: the CA comes from the ConfigMap rendered from the caBundle value.
+    rendered = render(SCENARIOS["existing-secret"])
+    [volume] = rendered.one("Pod")["spec"]["volumes"]
+    assert rendered.one("ConfigMap", volume["configMap"]["name"])["data"]["ca.crt"]
