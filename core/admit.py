@@ -111,7 +111,8 @@ def _wire_parameters(spec: dict[str, Any], tt: dict[str, Any], trainer: bool, fu
     by_ref = {tp.get("reference"): tp.get("name") for tp in tps if isinstance(tp, dict)}
     taken = {tp.get("name") for tp in tps if isinstance(tp, dict)}
     hparams: dict[str, str] = {}
-    for i, p in enumerate(spec.get("parameters") or []):
+    parameters = spec.get("parameters")
+    for i, p in enumerate(parameters if isinstance(parameters, list) else []):  # malformed: Katib's rules report it
         if not isinstance(p, dict) or not isinstance(p.get("name"), str) or not p["name"]:
             continue
         name = p["name"]

@@ -241,8 +241,10 @@ def check(llm: Any, spec: dict[str, Any], gpu_memory_gib: float, errors: list[Fi
         return
     source = annotation_path(MODEL_PARAMETERS if llm.model_parameters else MODEL)
     shape = Shape.from_parameters(count)
-    params = [p for p in (spec.get("parameters") or [])]
+    params = spec.get("parameters") if isinstance(spec.get("parameters"), list) else []
     ta, lc = llm.training_args, llm.lora_config
+    if not isinstance(llm.dataset_config, dict):
+        return
     batch = _axis(params, "per_device_train_batch_size", _int(ta.get("per_device_train_batch_size"), DEFAULT_BATCH), "number")
     rank = _axis(params, "lora_config.r", _int(lc.get("r"), DEFAULT_RANK), "number")
     ckpt = _axis(params, "gradient_checkpointing", bool(ta.get("gradient_checkpointing")), "flag")

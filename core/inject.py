@@ -215,12 +215,14 @@ def inject_storage(ctx: Context, job: dict[str, Any]) -> None:
         return
     inits = [c for c in (_init_container(ctx, "model"), _init_container(ctx, "dataset")) if c]
     mount = {"name": VOLUME_NAME, "mountPath": ctx.config.mount_path}
-    for _, tmpl in ctx.kind.pod_templates(job):
+    for path, tmpl in ctx.kind.pod_templates(job):
         pod = tmpl.setdefault("spec", {})
         _upsert(pod.setdefault("volumes", []),
                 {"name": VOLUME_NAME, "persistentVolumeClaim": {"claimName": claim_name(ctx)}})
         existing = pod.setdefault("initContainers", [])
-        for init in inits:
+        # A launcher (MPIJob) reads no data: it only starts the workers' processes.
+        launcher = ctx.kind.launcher is not None and ctx.kind.role_of(path) == ctx.kind.launcher
+        for init in [] if launcher else inits:
             _upsert(existing, json.loads(json.dumps(init)))
         for c in containers(tmpl):
             _upsert(c.setdefault("volumeMounts", []), dict(mount))
@@ -249,7 +251,9 @@ def inject_resources(ctx: Context, job: dict[str, Any]) -> None:
         trainer = job.setdefault("spec", {}).setdefault("trainer", {})
         trainer["resourcesPerNode"] = {"requests": dict(limits), "limits": dict(limits)}
         return
-    for _, c in _primary_containers(ctx, job):
+    for path, c in _primary_containers(ctx, job):
+        if ctx.kind.launcher is not None and ctx.kind.role_of(path) == ctx.kind.launcher:
+            continue  # the launcher only runs mpirun: no accelerator, the operator's defaults
         resources = c.setdefault("resources", {})
         resources.setdefault("requests", {}).update(limits)
         resources.setdefault("limits", {}).update(limits)

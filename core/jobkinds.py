@@ -37,6 +37,16 @@ class JobKind:
     worker: str | None = None
     # Kinds that carry no pod template (Kubeflow Trainer's TrainJob): env only.
     has_pod_templates: bool = True
+    # A replica type that only launches the others (MPIJob's Launcher runs mpirun): it is not
+    # one of the ``workers``, reads no data and needs no accelerator.
+    launcher: str | None = None
+
+    def role_of(self, path: str) -> str | None:
+        """The replica type of a pod template path from :meth:`pod_templates`."""
+        if self.replica_specs is None:
+            return None
+        prefix = f"spec.{self.replica_specs}."
+        return path[len(prefix):].split(".", 1)[0] if path.startswith(prefix) else None
 
     def pod_templates(self, job: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
         """Yield ``(path, podTemplateSpec)`` for every pod template, creating nothing."""
@@ -62,6 +72,14 @@ class JobKind:
         if self.replica_specs is None or self.master is None:
             return
         replicas = job.setdefault("spec", {}).setdefault(self.replica_specs, {})
+        if self.launcher is not None:
+            # Launcher 1 + Worker n; each worker offers `procs` MPI slots (hostfile slots=).
+            if isinstance(replicas.get(self.launcher), dict):
+                replicas[self.launcher]["replicas"] = 1
+            if isinstance(replicas.get(self.worker), dict):
+                replicas[self.worker]["replicas"] = workers
+            job["spec"]["slotsPerWorker"] = procs
+            return
         if self.master in replicas:
             replicas[self.master]["replicas"] = 1
         if workers > 1:
@@ -90,9 +108,11 @@ JOB_KINDS: dict[str, JobKind] = {
         _kubeflow("XGBoostJob", "xgbReplicaSpecs", "xgboost", "Master", "Worker"),
         _kubeflow("PaddleJob", "paddleReplicaSpecs", "paddle", "Master", "Worker"),
         _kubeflow("JAXJob", "jaxReplicaSpecs", "jax", "Worker", "Worker"),
-        # MPIJob: the launcher is the primary pod; workers run the processes.
+        # MPIJob: the launcher is the primary pod (mpirun forwards every rank's output to it);
+        # workers run the processes. training-operator labels the launcher pod
+        # mpi-job-role=launcher (pkg/controller.v1/mpi, as Katib's mpijob-horovod example uses).
         JobKind(("kubeflow.org/v1",), "MPIJob", "mpiReplicaSpecs", "mpi", KUBEFLOW_SUCCESS,
-                KUBEFLOW_FAILURE, {"training.kubeflow.org/job-role": "launcher"}, "Launcher", "Worker"),
+                KUBEFLOW_FAILURE, {"mpi-job-role": "launcher"}, "Launcher", "Worker", launcher="Launcher"),
         JobKind(("trainer.kubeflow.org/v1alpha1",), "TrainJob", None, "node",
                 'status.conditions.#(type=="Complete")#|#(status=="True")#',
                 'status.conditions.#(type=="Failed")#|#(status=="True")#',
