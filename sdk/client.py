@@ -65,17 +65,19 @@ class KatibClient(_UpstreamKatibClient):
     ``tune(..., dry_run=True)`` and ``KatibClient(backend="local")`` work anywhere.
 
     Args:
-        namespace: default namespace of Experiments.
-        config_file, context: kubeconfig to use (default: in-cluster, then ~/.kube/config).
+        config_file, context: kubeconfig to use (default: in-cluster, then $KUBECONFIG or
+            ~/.kube/config).
         client_configuration: a ready ``kubernetes.client.Configuration``.
+        namespace: default namespace of Experiments.
         backend: ``"kubernetes"`` (submit to the cluster) or ``"local"`` (run here).
         values: admin values (dict or path to the chart's values.yaml) used for local admission.
         workdir: the local backend's working directory.
     """
 
-    def __init__(self, namespace: str | None = None, config_file: str | None = None,
-                 context: str | None = None, client_configuration: Any = None,
+    def __init__(self, config_file: str | None = None, context: str | None = None,
+                 client_configuration: Any = None, namespace: str | None = None, *,
                  backend: str = "kubernetes", values: Any = None, workdir: str | None = None):
+        # Positional order as kubeflow-katib's constructor, so code written for it runs unchanged.
         if backend not in ("kubernetes", "local"):
             raise TuneArgumentError("backend", f'must be "kubernetes" or "local", got {backend!r}')
         self.backend = backend

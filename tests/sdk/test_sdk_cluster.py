@@ -191,3 +191,20 @@ def test_trials_suggestions_and_inherited_calls(client, apiserver):
     assert client.get_suggestion("llm-hp-optimization-test").spec.requests == 2
     client.delete_experiment("llm-hp-optimization-test")
     assert ("experiments", "kubeflow", "llm-hp-optimization-test") not in apiserver.store.objects
+
+
+def test_bad_arguments_send_nothing(client, apiserver):
+    with pytest.raises(TuneArgumentError):
+        _tune(client, parallel_trial_count=9)
+    with pytest.raises(ExperimentDenied):
+        _tune(client, objective=_llm(model="gcs://bucket/model"))
+    assert [r for r in apiserver.store.requests if r[0] != "GET"] == []
+
+
+def test_dry_run_equals_what_the_webhook_stores(client, apiserver):
+    """One core: the Experiment tune(dry_run=True) returns is the one admission stores."""
+    dry = _tune(client, dry_run=True)
+    created = _tune(client)
+    strip = ("uid", "resourceVersion", "creationTimestamp")
+    created["metadata"] = {k: v for k, v in created["metadata"].items() if k not in strip}
+    assert created == dry
