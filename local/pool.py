@@ -54,9 +54,16 @@ def warm_up() -> float:
     import multiprocessing.forkserver as forkserver
 
     start = time.time()
-    context()
+    ctx = context()
     forkserver.ensure_running()
+    probe = ctx.Process(target=_noop)  # returns once the preload finished
+    probe.start()
+    probe.join()
     return time.time() - start
+
+
+def _noop() -> None:
+    os._exit(0)
 
 
 def _torchrun_nproc(argv: list[str]) -> tuple[int, list[str]] | None:
