@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from katib_llm.core import contract, katib_rules
 from katib_llm.core import params as core_params

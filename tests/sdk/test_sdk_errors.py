@@ -96,6 +96,9 @@ def test_no_cluster_needed_for_dry_run(tmp_path, monkeypatch):
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing"))
     monkeypatch.setenv("HOME", str(tmp_path))
     client = KatibClient()
+    from kubeflow.katib import KatibClient as UpstreamKatibClient
+
+    assert isinstance(client, UpstreamKatibClient)
     assert _tune()["kind"] == "Experiment"
     from katib_llm.sdk.kube import ClusterUnavailable
 
