@@ -104,3 +104,16 @@ def test_no_cluster_needed_for_dry_run(tmp_path, monkeypatch):
 
     with pytest.raises(ClusterUnavailable, match="dry_run=True"):
         client.get_optimal_hyperparameters("anything")
+
+
+def test_env_per_trial_accepts_env_vars_and_refuses_secret_references():
+    from kubernetes import client as k8s
+
+    exp = _tune(env_per_trial=[k8s.V1EnvVar(name="HF_HUB_OFFLINE", value="1")])
+    assert exp["metadata"]["annotations"]["llm.katib.kubeflow.org/env"] == '{"HF_HUB_OFFLINE": "1"}'
+    for bad in ([k8s.V1EnvFromSource(secret_ref=k8s.V1SecretEnvSource(name="hf"))],
+                [k8s.V1EnvVar(name="X", value_from=k8s.V1EnvVarSource(
+                    secret_key_ref=k8s.V1SecretKeySelector(name="s", key="k")))]):
+        with pytest.raises(TuneArgumentError, match="Secret") as info:
+            _tune(env_per_trial=bad)
+        assert info.value.argument == "env_per_trial"
