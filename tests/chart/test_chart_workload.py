@@ -157,3 +157,11 @@ def test_helm_test_hook_checks_healthz_through_the_service(default_render):
     rendered = render(SCENARIOS["existing-secret"])
     [volume] = rendered.one("Pod")["spec"]["volumes"]
     assert rendered.one("ConfigMap", volume["configMap"]["name"])["data"]["ca.crt"]
+
+
+def test_a_pdb_that_would_block_every_drain_is_refused():
+    from helm_python import HelmError
+
+    with pytest.raises(HelmError, match=r"podDisruptionBudget.minAvailable \(2\) must be below replicas \(2\)"):
+        render({"podDisruptionBudget": {"minAvailable": 2}})
+    assert render({"replicas": 3, "podDisruptionBudget": {"minAvailable": 2}}).one("PodDisruptionBudget")
