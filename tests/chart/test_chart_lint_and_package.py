@@ -13,7 +13,7 @@ from .helpers import CHART, parse
 from .scenarios import SCENARIOS
 
 
-@pytest.mark.parametrize("name", ["defaults", "cert-manager", "existing-secret", "non-default"])
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_lint_is_clean(name):
     report = helm.lint(CHART, SCENARIOS[name], strict=True, namespace="katib-llm", kube_version="v1.33.0")
     assert report["errors"] == [] and report["messages"] == [], report
