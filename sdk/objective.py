@@ -98,6 +98,9 @@ def encode_function(fn: Callable[..., Any], argument: str = "objective") -> str:
     except (OSError, TypeError) as exc:
         raise TuneArgumentError(argument, f"the function's source is not available ({exc}); define it in a "
                                           "file or notebook cell") from None
+    if "TrainingClient" in source and ".train(" in source:
+        raise TuneArgumentError(argument, f"{name}() builds the LLM objective with TrainingClient().train(...): "
+                                          f"pass its result, objective={name}(exp_name), not the function")
     if fn.__code__.co_freevars:
         raise TuneArgumentError(argument, "the function uses variables from an enclosing function "
                                           f"({', '.join(fn.__code__.co_freevars)}); trials only get its source")

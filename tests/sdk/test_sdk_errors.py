@@ -117,3 +117,15 @@ def test_env_per_trial_accepts_env_vars_and_refuses_secret_references():
         with pytest.raises(TuneArgumentError, match="Secret") as info:
             _tune(env_per_trial=bad)
         assert info.value.argument == "env_per_trial"
+
+
+def seed_style_objective(exp_name):
+    result = TrainingClient().train(name=exp_name, model_provider_parameters="hf://a/b",
+                                    dataset_provider_parameters="hf://c/d")
+    return result.metrics
+
+
+def test_uncalled_seed_objective_says_to_call_it():
+    with pytest.raises(TuneArgumentError, match=r"objective=seed_style_objective\(exp_name\)"):
+        _tune(objective=seed_style_objective)
+    assert _tune(objective=seed_style_objective("errs"))["kind"] == "Experiment"
