@@ -278,7 +278,9 @@ def run(inputs: TrialInputs) -> dict[str, float]:
         _save_adapter(trainer.model, inputs.output_dir)
     _write_json(inputs.output_dir / "metrics.json",
                 {"final": final, "history": printer.history, "hyperparameters": inputs.hparams,
-                 "model_class": inputs.model_class})
+                 "settings": {"training_args": inputs.settings.training_args,
+                              "lora_config": inputs.settings.lora_config},
+                 "model_class": inputs.model_class, "world_size": int(os.environ.get("WORLD_SIZE", "1"))})
     return final
 
 

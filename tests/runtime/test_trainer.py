@@ -1,0 +1,115 @@
+"""Real LoRA fine-tuning on CPU with tiny models: metrics Katib can parse, adapter, metrics.json."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from katib_llm.core.metrics import METRICS_FILTER, parse_metrics
+from katib_llm.runtime.trainer import main
+
+ADAPTER_FILES = {"adapter_model.safetensors", "adapter_config.json", "metrics.json"}
+
+
+def _env(model: Path, data: Path, out: Path, **extra: str) -> dict[str, str]:
+    return {"KATIB_LLM_MODEL_DIR": str(model), "KATIB_LLM_DATASET_DIR": str(data), "KATIB_LLM_OUTPUT_DIR": str(out),
+            "KATIB_LLM_NUM_THREADS": "1", **extra}
+
+
+def _check_outputs(out: Path, stdout: str, names: list[str], evals: int) -> dict:
+    observations = parse_metrics(stdout.splitlines(), names, [METRICS_FILTER])
+    for name in names:
+        values = [o.value for o in observations if o.name == name]
+        assert len(values) >= evals, (name, values, stdout[-2000:])
+        assert all(float(v) == float(v) for v in values)  # numbers, not 'unavailable'
+    assert all(o.timestamp.endswith("Z") for o in observations)
+    assert {p.name for p in out.iterdir()} == ADAPTER_FILES  # only the adapter (and metrics.json)
+    config = json.loads((out / "adapter_config.json").read_text())
+    assert config["peft_type"] == "LORA"
+    return json.loads((out / "metrics.json").read_text())
+
+
+def test_sequence_classification_trial_as_a_process(tiny_bert, sentiment_dir, tmp_path):
+    out = tmp_path / "trial"
+    env = {**os.environ, **_env(tiny_bert, sentiment_dir, out,
+                                KATIB_LLM_MODEL_CLASS="AutoModelForSequenceClassification",
+                                KATIB_LLM_HPARAMS=json.dumps({"learning_rate": "0.001", "num_train_epochs": "2",
+                                                              "per_device_train_batch_size": "8",
+                                                              "lora_config.r": "4", "warmup_ratio": "0.1"}),
+                                KATIB_LLM_METRICS_FILE=str(tmp_path / "metrics.log"))}
+    done = subprocess.run([sys.executable, "-m", "katib_llm.runtime.trainer"], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    metrics = _check_outputs(out, done.stdout, ["eval_loss", "eval_accuracy", "epoch"], evals=2)
+    assert 0.0 <= metrics["final"]["eval_accuracy"] <= 1.0 and metrics["final"]["epoch"] == 2.0
+    assert len(metrics["history"]) == 2  # one per epoch: intermediate values for early stopping
+    assert metrics["settings"]["training_args"]["warmup_steps"] == 0.1
+    assert metrics["settings"]["lora_config"]["r"] == 4
+    # The metrics file carries the same lines the collector reads from stdout.
+    from_file = parse_metrics((tmp_path / "metrics.log").read_text().splitlines(), ["eval_accuracy"], [METRICS_FILTER])
+    assert len(from_file) == 2
+
+
+def test_causal_lm_trial_reports_loss_and_perplexity(tiny_gpt2, tmp_path, capsys):
+    from runtime_helpers import sentiment_rows, write_jsonl
+
+    data = write_jsonl(tmp_path / "text", [{"text": r["text"]} for r in sentiment_rows(24)], name="corpus.json")
+    out = tmp_path / "trial"
+    args = ["--model-class", "AutoModelForCausalLM", "--hparams", '{"learning_rate": "5e-3", "max_steps": "4"}',
+            "--training-args", '{"eval_strategy": "steps", "eval_steps": 2, "logging_steps": 2}',
+            "--dataset-config", '{"eval_fraction": 0.25, "max_length": 32}']
+    assert main(args, _env(tiny_gpt2, data, out)) == 0
+    metrics = _check_outputs(out, capsys.readouterr().out, ["eval_loss", "eval_perplexity"], evals=2)
+    final = metrics["final"]
+    assert final["eval_perplexity"] == pytest.approx(__import__("math").exp(final["eval_loss"]))
+
+
+@pytest.mark.slow
+def test_two_process_torchrun_trial_on_gloo(tiny_bert, sentiment_dir, tmp_path):
+    out = tmp_path / "trial"
+    env = {**os.environ, **_env(tiny_bert, sentiment_dir, out,
+                                KATIB_LLM_HPARAMS='{"num_train_epochs": "1", "per_device_train_batch_size": "4"}'),
+           "OMP_NUM_THREADS": "1"}
+    torchrun = str(Path(sys.executable).with_name("torchrun"))
+    with socket.socket() as sock:  # torchrun's static rendezvous hangs with --master-port=0
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    done = subprocess.run([torchrun, "--nproc-per-node=2", f"--master-port={port}", "--master-addr=127.0.0.1", "-m", "katib_llm.runtime.trainer"],
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    metrics = _check_outputs(out, done.stdout, ["eval_loss", "eval_accuracy"], evals=1)
+    assert metrics["world_size"] == 2
+    # Only the main process prints metrics: one line per metric per evaluation, not two.
+    assert len(parse_metrics(done.stdout.splitlines(), ["eval_accuracy"], [METRICS_FILTER])) == 1
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"KATIB_LLM_HPARAMS": '{"learning_rate": '}, "KATIB_LLM_HPARAMS is not valid JSON"),
+    ({"KATIB_LLM_HPARAMS": '{"learning_rat": "1e-5"}'}, "unknown hyperparameter 'learning_rat'"),
+    ({"KATIB_LLM_HPARAMS": '{"per_device_train_batch_size": "eight"}'}, "per_device_train_batch_size takes a"),
+    ({"KATIB_LLM_MODEL_DIR": "/nonexistent/model"}, "KATIB_LLM_MODEL_DIR /nonexistent/model holds no model"),
+    ({"KATIB_LLM_OUTPUT_DIR": ""}, "KATIB_LLM_OUTPUT_DIR is not set"),
+    ({"KATIB_LLM_MODEL_CLASS": "AutoModelForMagic"}, "KATIB_LLM_MODEL_CLASS 'AutoModelForMagic' is not supported"),
+    ({"KATIB_LLM_DATASET_CONFIG": '{"txt_column": "x"}'}, "unknown key(s) ['txt_column']"),
+    ({"KATIB_LLM_DATASET_CONFIG": '{"text_column": "body"}'}, "lacks column(s) ['body']"),
+    ({"KATIB_LLM_DATASET_DIR": "/nonexistent/data"}, "KATIB_LLM_DATASET_DIR /nonexistent/data is not a directory"),
+    ({"KATIB_LLM_DATASET_SPLIT": "validation"}, "validation"),
+])
+def test_bad_input_exits_2_with_one_clear_line(tiny_bert, sentiment_dir, tmp_path, capsys, change, message):
+    out = tmp_path / "trial"
+    env = {**_env(tiny_bert, sentiment_dir, out), **change}
+    assert main([], env) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("katib-llm trainer: error: ") and message in err[0], err
+    assert not out.exists() or not any(out.iterdir())  # nothing half-written
+
+
+def test_unknown_option_is_one_line(capsys):
+    assert main(["--learning-rate", "1e-5"], {}) == 2
+    assert "unrecognized arguments: --learning-rate" in capsys.readouterr().err
