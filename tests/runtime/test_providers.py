@@ -136,3 +136,12 @@ def test_full_disk_is_one_clear_line_and_leaves_no_partial(tiny_bert, small_disk
     assert "no space left on device" in line and f"file://{tiny_bert}" in line
     assert list((small_disk / "cache" / "partial").iterdir()) == []
     assert list((small_disk / "cache" / "entries").iterdir()) == []
+
+
+def test_katib_llm_initialize_subcommand_calls_the_same_entrypoint(tiny_bert, tmp_path, capsys):
+    from katib_llm.sdk.cli import main as cli
+
+    assert cli(["initialize", "model", f"file://{tiny_bert}", "--target", str(tmp_path / "t"),
+                "--cache-dir", str(tmp_path / "c")]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["downloaded"] is True
+    assert tree_digest(tmp_path / "t") == tree_digest(tiny_bert)
