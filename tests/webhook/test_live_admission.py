@@ -133,3 +133,29 @@ def test_many_concurrent_apiserver_clients(server, experiment):
     with ThreadPoolExecutor(32) as pool:
         problems = [p for ps in pool.map(one_client, range(32)) for p in ps]
     assert problems == []
+
+
+def test_tls_is_verified_for_the_service_name_and_at_least_1_2(server):
+    import ssl
+    import warnings
+
+    good = server.client()
+    assert good.get("/healthz").status == 200
+    assert good._conn.sock.version() in ("TLSv1.2", "TLSv1.3")
+    good.close()
+    from .apiserver_client import ApiserverClient
+
+    wrong = ApiserverClient(server.port, str(server.certs / "ca.crt"), "katib-llm-webhook", "other-namespace")
+    with pytest.raises(ssl.SSLCertVerificationError):
+        wrong.get("/healthz")
+    wrong.close()
+    old = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    old.check_hostname = False
+    old.verify_mode = ssl.CERT_NONE
+    with warnings.catch_warnings():  # TLS 1.1 is deprecated: that is the point of the check
+        warnings.simplefilter("ignore", DeprecationWarning)
+        old.maximum_version = ssl.TLSVersion.TLSv1_1
+    import socket
+
+    with socket.create_connection(("127.0.0.1", server.port)) as raw, pytest.raises(ssl.SSLError):
+        old.wrap_socket(raw, server_hostname=good.host).do_handshake()
