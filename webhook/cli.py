@@ -85,6 +85,16 @@ def _webhook(args: argparse.Namespace) -> int:
     problem = _check_inputs(args.config, args.tls_cert_file, args.tls_private_key_file)
     if problem:
         return _fail(problem)
+    if args.kube_api:
+        from kubernetes import config as kube_config
+
+        try:
+            kube_config.load_incluster_config()
+        except kube_config.ConfigException:
+            try:
+                kube_config.load_kube_config()
+            except Exception as exc:  # noqa: BLE001 (any kubeconfig problem: one clear message)
+                return _fail(f"--kube-api: no in-cluster service account and no usable kubeconfig ({exc})")
     from .server import ServerOptions, run
 
     return run(ServerOptions(port=args.port, certfile=args.tls_cert_file, keyfile=args.tls_private_key_file,

@@ -50,3 +50,14 @@ def test_webhook_rejects_unusable_inputs_before_starting(tmp_path, certs):
 def test_reconcile_rejects_bad_lease_timings():
     result = _run("reconcile", "--lease-duration", "2", "--renew-deadline", "5")
     assert result.returncode == 2 and "--lease-duration" in result.stderr
+
+
+def test_kube_api_without_any_cluster_config_is_a_clear_error(tmp_path, certs):
+    import os
+
+    env = dict(os.environ, KUBECONFIG=str(tmp_path / "missing"), HOME=str(tmp_path))
+    env.pop("KUBERNETES_SERVICE_HOST", None)
+    result = subprocess.run([KATIB_LLM, "webhook", "--port", str(free_port()), "--tls-cert-file", str(certs / "tls.crt"),
+                             "--tls-private-key-file", str(certs / "tls.key"), "--kube-api"],
+                            capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 2 and "--kube-api" in result.stderr and "Traceback" not in result.stderr
