@@ -81,8 +81,8 @@ def mutated_experiments(draw, plausible: bool):
     return exp
 
 
-def _check(client, body: bytes, request: dict | None = None, recheck: bool = False) -> None:
-    reply = client.post("/mutate", body)
+def _check(client, body: bytes, request: dict | None = None, recheck: bool = False, path: str = "/mutate") -> None:
+    reply = client.post(path, body)
     assert reply.status < 500, (reply.status, reply.body[:500])
     assert reply.status in (200, 400, 413), reply.status
     if reply.status == 200:
@@ -113,10 +113,11 @@ def test_arbitrary_review_requests(client, request_fields):
 
 
 @SETTINGS
-@given(mutated_experiments(plausible=False), st.sampled_from(["CREATE", "UPDATE"]), st.booleans())
-def test_mangled_experiments(client, experiment, operation, dry_run):
+@given(mutated_experiments(plausible=False), st.sampled_from(["CREATE", "UPDATE"]), st.booleans(),
+       st.sampled_from(["/mutate", "/validate"]))
+def test_mangled_experiments(client, experiment, operation, dry_run, path):
     request = build_review(experiment, operation, EXAMPLE if operation == "UPDATE" else None, dry_run)
-    _check(client, json.dumps(request).encode(), request)
+    _check(client, json.dumps(request).encode(), request, path=path)
 
 
 @SETTINGS
