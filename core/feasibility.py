@@ -13,7 +13,9 @@ skipped silently. The estimate of one trial's peak memory per GPU (bytes) is::
                    term because transformers' default SDPA/flash kernels do not store the
                    score matrix; with gradient checkpointing:
                    L * 2 * s * b * d * (w/2) + one layer's full activations)
-                 + causal LM logits: 2 * b * s * V * 4   (logits and their gradient, fp32)
+                 + causal LM logits: 6 * b * s * V * 4   (fp32 logits, the shifted copy and the
+                   log-softmax the loss makes, and the gradient of each; measured in
+                   docs/advanced.md, this term dominates small causal LMs)
     overhead     = 1 GiB                      CUDA context, allocator slack
 
 where ``N_lora = L * r * sum(d_in + d_out over target modules)``, hidden size ``d`` and depth
@@ -38,6 +40,7 @@ DEFAULT_BATCH = 8          # the trainer's default per_device_train_batch_size
 DEFAULT_RANK = 8           # the trainer's default lora r
 DEFAULT_SEQ = 128          # runtime DatasetConfig.max_length default
 DEFAULT_VOCAB = 32_000     # causal LM logits when the vocabulary is unknown
+LOGIT_COPIES = 6           # logits, shifted copy, log-softmax, and a gradient of each
 # Modules whose LoRA pair is d x 4d (MLP) rather than d x d (attention).
 _MLP_NAMES = ("mlp", "fc", "up", "down", "gate", "w1", "w2", "w3", "ffn", "intermediate", "output.dense", "wi", "wo")
 _DEFAULT_TARGETS = ("q", "v")  # what PEFT targets by default for common architectures
@@ -152,7 +155,7 @@ def estimate(shape: Shape, trial: TrialConfig) -> MemoryEstimate:
     full_layer = 34 * s * b * d * (w / 2)
     acts = layers * 2 * s * b * d * (w / 2) + full_layer if trial.checkpointing else layers * full_layer
     if trial.causal:
-        acts += 2 * b * s * shape.vocab * 4
+        acts += LOGIT_COPIES * b * s * shape.vocab * 4
     return MemoryEstimate(weights=shape.parameters * w, lora=n_lora * 4, grads=n_lora * 4,
                           optimizer=n_lora * optimizer_bytes(trial.optim), activations=int(acts))
 
