@@ -13,8 +13,8 @@ from typing import Any
 
 from katib_llm.core.uris import StorageURI
 
-from ..errors import RuntimeInputError
-from .base import FileEntry, Provider, Source
+from .errors import RuntimeInputError
+from .provider_base import FileEntry, Provider, Source
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 

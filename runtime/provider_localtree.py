@@ -6,7 +6,7 @@ import hashlib
 import shutil
 from pathlib import Path
 
-from .base import FileEntry
+from .provider_base import FileEntry
 
 
 def list_tree(root: Path) -> tuple[tuple[FileEntry, ...], str]:

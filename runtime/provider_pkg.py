@@ -11,9 +11,9 @@ from pathlib import Path
 
 from katib_llm.core.uris import StorageURI
 
-from ..errors import RuntimeInputError
-from .base import Provider, Source
-from .localtree import copy_tree, list_tree
+from .errors import RuntimeInputError
+from .provider_base import Provider, Source
+from .provider_localtree import copy_tree, list_tree
 
 
 class PackageProvider(Provider):

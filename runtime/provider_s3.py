@@ -14,8 +14,8 @@ from typing import Any
 
 from katib_llm.core.uris import StorageURI
 
-from ..errors import RuntimeInputError
-from .base import FileEntry, Provider, Source
+from .errors import RuntimeInputError
+from .provider_base import FileEntry, Provider, Source
 
 _DENIED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403", "401", "ExpiredToken",
            "InvalidToken"}

@@ -1,12 +1,13 @@
-"""Storage providers for the initializer, one module per scheme (see ``base.Provider``)."""
+"""Storage providers for the initializer: the registry. One module per scheme (``provider_<scheme>.py``),
+all implementing ``provider_base.Provider``."""
 
 from __future__ import annotations
 
-from .base import FileEntry, Provider, Source
-from .file import FileProvider
-from .hf import HuggingFaceProvider
-from .pkg import PackageProvider
-from .s3 import S3Provider
+from .provider_base import FileEntry, Provider, Source
+from .provider_file import FileProvider
+from .provider_hf import HuggingFaceProvider
+from .provider_pkg import PackageProvider
+from .provider_s3 import S3Provider
 
 PROVIDERS: dict[str, type[Provider]] = {p.scheme: p for p in (HuggingFaceProvider, S3Provider, FileProvider,
                                                               PackageProvider)}

