@@ -125,6 +125,20 @@ def _rss_sampler(master_pid: int, stop: threading.Event, peak: dict[int, int]) -
         stop.wait(0.2)
 
 
+def _server_cpu(master_pid: int) -> float:
+    """CPU seconds used so far by the server's worker processes."""
+    import psutil
+
+    total = 0.0
+    for child in psutil.Process(master_pid).children():
+        try:
+            t = child.cpu_times()
+            total += t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] * 1000
@@ -172,16 +186,19 @@ def run(clients: list[int], requests: int, rounds: int, workers: int, threads: i
                 _phase(port, ca, path, min(8, max(clients)), 10, body)
             for n in clients:
                 per_client = max(5, requests // n)
-                data = {"/noop": ([], 0, 0.0), "/mutate": ([], 0, 0.0)}
+                data = {"/noop": ([], 0, 0.0, 0.0), "/mutate": ([], 0, 0.0, 0.0)}
                 for _ in range(rounds):  # alternate so both endpoints see the same machine load
                     for path in ("/noop", "/mutate"):
+                        cpu0 = _server_cpu(proc.pid)
                         lat, err, wall = _phase(port, ca, path, n, per_client, body)
+                        cpu = _server_cpu(proc.pid) - cpu0
                         old = data[path]
-                        data[path] = (old[0] + lat, old[1] + err, old[2] + wall)
+                        data[path] = (old[0] + lat, old[1] + err, old[2] + wall, old[3] + cpu)
                 row = {"clients": n}
-                for path, (lat, err, wall) in data.items():
+                for path, (lat, err, wall, cpu) in data.items():
                     row[path] = {"p50": _pct(lat, 0.50), "p99": _pct(lat, 0.99), "rps": len(lat) / wall,
-                                 "errors": err, "requests": len(lat), "mean": statistics.fmean(lat) * 1000}
+                                 "errors": err, "requests": len(lat), "mean": statistics.fmean(lat) * 1000,
+                                 "cpu_ms": cpu / max(1, len(lat)) * 1000}
                 rows.append(row)
         finally:
             stop.set()
@@ -193,16 +210,17 @@ def run(clients: list[int], requests: int, rounds: int, workers: int, threads: i
 
 
 def table(result: dict) -> str:
-    lines = ["| clients | endpoint | requests | errors | p50 ms | p99 ms | req/s |",
-             "|---:|---|---:|---:|---:|---:|---:|"]
+    lines = ["| clients | endpoint | requests | errors | p50 ms | p99 ms | req/s | server CPU ms/req |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|"]
     for row in result["rows"]:
         for path in ("/noop", "/mutate"):
             r = row[path]
             lines.append(f"| {row['clients']} | `{path}` | {r['requests']} | {r['errors']} | {r['p50']:.2f} | "
-                         f"{r['p99']:.2f} | {r['rps']:.0f} |")
+                         f"{r['p99']:.2f} | {r['rps']:.0f} | {r['cpu_ms']:.2f} |")
         m, n = row["/mutate"], row["/noop"]
+        cpu_ratio = m["cpu_ms"] / n["cpu_ms"] if n["cpu_ms"] else float("nan")
         lines.append(f"| {row['clients']} | **ratio** mutate/noop | | | **{m['p50'] / n['p50']:.2f}** | "
-                     f"**{m['p99'] / n['p99']:.2f}** | **{m['rps'] / n['rps']:.2f}** |")
+                     f"**{m['p99'] / n['p99']:.2f}** | **{m['rps'] / n['rps']:.2f}** | **{cpu_ratio:.2f}** |")
     rss = result["rss_mib"]
     lines.append("")
     lines.append(f"Resident memory per worker under this load (peak, {result['workers']} gunicorn gthread workers x "
@@ -224,7 +242,8 @@ def verdict(result: dict) -> str:
     return "Targets: " + "; ".join(parts) + "."
 
 
-READING = """How to read it: clients are closed-loop (each sends its next review as soon as the answer
+READING = """How to read it: "server CPU ms/req" is the CPU time of the gunicorn worker processes per request
+(psutil), the noise-robust view of what an admission costs. Clients are closed-loop (each sends its next review as soon as the answer
 arrives) and share the machine's CPUs with the server, so from 8 clients on the server is
 CPU-bound and latency ~ clients / throughput: the ratios then measure the CPU cost of an admission
 relative to the stack's own cost per request (TLS record, gunicorn HTTP parsing, Flask, decoding
@@ -241,7 +260,7 @@ def write_docs(text: str) -> None:
     if SECTION in current:
         head, _, rest = current.partition(SECTION)
         nxt = rest.find("\n## ")
-        current = head + section + (rest[nxt + 1:] if nxt >= 0 else "")
+        current = head + section + ("\n" + rest[nxt + 1:] if nxt >= 0 else "")
     else:
         current = current.rstrip("\n") + "\n\n" + section
     DOCS.write_text(current)
