@@ -7,14 +7,14 @@ the RFC 6902 patch is the diff between the request and the result.
 
 from __future__ import annotations
 
-import copy
+
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import yaml
 
 from . import feasibility, inject, katib_rules, params
-from .patch import make_patch
+from .patch import clone, make_patch
 from .config import FUNCTION_MODULE, AdminConfig
 from .contract import LLMSpec, annotation_path, is_labelled, parse_annotations
 from .errors import FieldError
@@ -54,7 +54,7 @@ def _resolve_template(spec: dict[str, Any], llm: LLMSpec, config: AdminConfig,
         if name not in config.templates:
             errors.append(FieldError(path, "template.unknown", f"unknown trial template {name!r}; shipped: {known}"))
             return None, False
-        return {"trialSpec": copy.deepcopy(config.templates[name]), "trialParameters": []}, True
+        return {"trialSpec": clone(config.templates[name]), "trialParameters": []}, True
     if not isinstance(tt, dict):
         errors.append(FieldError("spec.trialTemplate", "template.type", "must be an object"))
         return None, False
@@ -70,8 +70,8 @@ def _resolve_template(spec: dict[str, Any], llm: LLMSpec, config: AdminConfig,
                                          + ", ".join(f"{n}.yaml" for n in sorted(config.templates))))
                 return None, False
             # A reference cannot carry per-experiment injection: inline it (brief, trap 7).
-            inlined = {k: copy.deepcopy(v) for k, v in tt.items() if k != "configMap"}
-            inlined["trialSpec"] = copy.deepcopy(config.templates[name])
+            inlined = {k: clone(v) for k, v in tt.items() if k != "configMap"}
+            inlined["trialSpec"] = clone(config.templates[name])
             return inlined, True
         key = (str(cm.get("configMapNamespace")), str(cm.get("configMapName"))) if isinstance(cm, dict) else None
         data = (configmaps or {}).get(key) if key else None
@@ -95,7 +95,7 @@ def _resolve_template(spec: dict[str, Any], llm: LLMSpec, config: AdminConfig,
                                          "the referenced template must be a job manifest"))
             return None, False
         # Inlined so per-experiment injection can be carried (brief, trap 7).
-        inlined = {k: copy.deepcopy(v) for k, v in tt.items() if k != "configMap"}
+        inlined = {k: clone(v) for k, v in tt.items() if k != "configMap"}
         inlined["trialSpec"] = trial_spec
         return inlined, False
     return tt, False
@@ -171,7 +171,7 @@ def admit(experiment: dict[str, Any], config: AdminConfig, old: dict[str, Any] |
         return _deny({}, [FieldError("object", "experiment.type", "must be a Katib Experiment object")])
     if not is_labelled(experiment):
         return AdmissionResult(True, experiment, [], [], [], labelled=False)
-    exp = copy.deepcopy(experiment)
+    exp = clone(experiment)
     errors: list[FieldError] = []
     if not isinstance(exp.get("metadata"), dict):
         return _deny(experiment, [FieldError("metadata", "experiment.type", "must be an object")])

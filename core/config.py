@@ -8,6 +8,7 @@ manifests so the core stays free of I/O.
 from __future__ import annotations
 
 import copy
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -137,7 +138,7 @@ class AdminConfig:
     def mount_path(self) -> str:
         return self.values["storage"]["mountPath"]
 
-    @property
+    @functools.cached_property
     def providers(self) -> dict[str, Provider]:
         merged: dict[str, Provider] = {}
         creds = self.values["credentials"]

@@ -17,6 +17,7 @@ from .errors import FieldError
 from .jobkinds import JobKind, containers
 from .metrics import METRICS_FILTER
 from .params import HPARAMS_ENV
+from .patch import clone
 
 VOLUME_NAME = "katib-llm-storage"
 INIT_PREFIX = "storage-initializer-"
@@ -223,7 +224,7 @@ def inject_storage(ctx: Context, job: dict[str, Any]) -> None:
         # A launcher (MPIJob) reads no data: it only starts the workers' processes.
         launcher = ctx.kind.launcher is not None and ctx.kind.role_of(path) == ctx.kind.launcher
         for init in [] if launcher else inits:
-            _upsert(existing, json.loads(json.dumps(init)))
+            _upsert(existing, clone(init))
         for c in containers(tmpl):
             _upsert(c.setdefault("volumeMounts", []), dict(mount))
     if not ctx.kind.has_pod_templates and inits:

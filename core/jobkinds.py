@@ -84,8 +84,9 @@ class JobKind:
             replicas[self.master]["replicas"] = 1
         if workers > 1:
             if self.worker not in replicas and self.master in replicas:
-                import copy
-                replicas[self.worker] = copy.deepcopy(replicas[self.master])
+                from .patch import clone
+
+                replicas[self.worker] = clone(replicas[self.master])
             replicas[self.worker]["replicas"] = workers - 1
         else:
             replicas.pop(self.worker, None)
