@@ -289,9 +289,13 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     env = os.environ if environ is None else environ
     try:
         inputs = read_inputs(argv, env)
-        import torch
+        threads = env.get("KATIB_LLM_NUM_THREADS", "")
+        if threads:
+            if not threads.isdigit() or int(threads) < 1:
+                raise RuntimeInputError(f"KATIB_LLM_NUM_THREADS must be a positive integer, got {threads!r}")
+            import torch
 
-        torch.set_num_threads(max(1, int(env.get("KATIB_LLM_NUM_THREADS", "0")) or torch.get_num_threads()))
+            torch.set_num_threads(int(threads))
         run(inputs)
     except RuntimeInputError as exc:
         print(f"katib-llm trainer: error: {exc}", file=sys.stderr, flush=True)
