@@ -16,8 +16,8 @@ them.
 
 from __future__ import annotations
 
-from .adapters import PromotionError, PromotionResult, TrialResult, promote, promotion_job
+from .adapters import PromotionError, PromotionResult, TrialResult, promote, promote_local, promotion_job
 from .kserve import DeployError, deploy_best, inference_service
 
 __all__ = ["DeployError", "PromotionError", "PromotionResult", "TrialResult", "deploy_best",
-           "inference_service", "promote", "promotion_job"]
+           "inference_service", "promote", "promote_local", "promotion_job"]

@@ -116,6 +116,23 @@ def promote(experiment_dir: str | Path, trials: Sequence[TrialResult], best: str
     return result
 
 
+def promote_local(result: Any, retain: bool | None = None) -> PromotionResult | None:
+    """Promote (and prune) the trials of a local run: ``katib_llm.local.run_experiment``'s result.
+
+    The local backend keeps trial outputs where the cluster does (``<volume>/experiments/<exp>/
+    <trial>``); ``retain`` defaults to the Experiment's ``retain-trials`` annotation. Returns None
+    when the run has no best trial.
+    """
+    best = getattr(result, "best", None)
+    if best is None or getattr(best, "output_dir", None) is None:
+        return None
+    if retain is None:
+        annotations = ((result.experiment.get("metadata") or {}).get("annotations") or {})
+        retain = str(annotations.get("llm.katib.kubeflow.org/retain-trials", "")).strip().lower() == "true"
+    trials = [TrialResult(t.name, t.objective, str(t.state) == "Succeeded") for t in result.trials]
+    return promote(Path(best.output_dir).parent, trials, best.name, retain=retain)
+
+
 def _replace_dir(source: Path, target: Path, info: dict[str, Any]) -> None:
     """Copy ``source`` to ``target`` atomically: stage, then swap by rename."""
     staging = target.with_name(f".{target.name}.tmp")

@@ -166,3 +166,37 @@ def test_merged_model_for_kserve_predicts_like_base_plus_adapter(classifier_serv
     served = requests.post(f"{server.url}:predict", json={"instances": texts}, timeout=30).json()["predictions"]
     assert [x for row in probs for x in row] == pytest.approx(
         [x for p in served for x in p["probabilities"]], abs=1e-5)
+
+
+def test_end_to_end_local_run_promote_and_serve(tmp_path):
+    """The local backend tunes, promote_local prunes, `deploy --local` serves its best adapter."""
+    from tuned import sentiment, tiny_model
+
+    from katib_llm.deploy import promote_local
+    from katib_llm.local import run_experiment
+
+    model = tiny_model(tmp_path / "bert", causal=False)
+    data = sentiment(tmp_path / "data")
+    exp = {"apiVersion": "kubeflow.org/v1beta1", "kind": "Experiment",
+           "metadata": {"name": "tiny-e2e", "labels": {ANN + "tune": "true"}, "annotations": {
+               ANN + "model": f"file://{model}", ANN + "dataset": f"file://{data}",
+               ANN + "trial-template": "hf-lora-job", ANN + "training-args": '{"max_steps": 3}',
+               ANN + "dataset-config": '{"max_length": 32, "eval_fraction": 0.25}'}},
+           "spec": {"objective": {"type": "maximize", "objectiveMetricName": "eval_accuracy"},
+                    "algorithm": {"algorithmName": "random"}, "maxTrialCount": 2, "parallelTrialCount": 1,
+                    "parameters": [{"name": "learning_rate", "parameterType": "double",
+                                    "feasibleSpace": {"min": "0.001", "max": "0.01"}}]}}
+    work, cache = tmp_path / "run", tmp_path / "cache"
+    result = run_experiment(exp, work, progress=False, cache_dir=cache, seed=1)
+    assert result.best is not None and len(result.trials) == 2
+    promoted = promote_local(result)
+    experiments = work / "volume" / "experiments" / "tiny-e2e"
+    assert promoted.trial == result.best.name and len(promoted.pruned) == 1
+    assert sorted(p.name for p in experiments.iterdir()) == sorted(["best", result.best.name])
+    server = _Server(work, cache)
+    try:
+        assert server.name == "tiny-e2e"
+        reply = requests.post(f"{server.url}:predict", json={"instances": ["the film was great"]}, timeout=30)
+        assert reply.status_code == 200 and len(reply.json()["predictions"][0]["probabilities"]) == 2
+    finally:
+        server.close()
