@@ -80,14 +80,15 @@ def run(args: argparse.Namespace) -> int:
 
     console = Console() if sys.stdout.isatty() else Console(width=160)
     console.print(results_table(result))
+    say = lambda text: console.print(text, highlight=False, markup=False)  # noqa: E731
     if result.best is not None:
-        console.print(f"Best trial: {result.best.name}  {result.experiment['spec']['objective']['objectiveMetricName']}"
+        say(f"Best trial: {result.best.name}  {result.experiment['spec']['objective']['objectiveMetricName']}"
                       f" = {result.best.objective}")
-        console.print("Optimal hyperparameters: " + ", ".join(f"{k}={v}" for k, v in result.optimal_hyperparameters.items()))
+        say("Optimal hyperparameters: " + ", ".join(f"{k}={v}" for k, v in result.optimal_hyperparameters.items()))
     else:
-        console.print("No trial succeeded.")
+        say("No trial succeeded.")
     for label, path in sorted(result.artifacts.items()):
-        console.print(f"  {label}: {path}")
+        say(f"  {label}: {path}")
     # Non-zero when the experiment failed or no trial succeeded: there is nothing to use.
     return 0 if result.condition == "Succeeded" and result.best is not None else 1
 
