@@ -214,15 +214,14 @@ def _write_json(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
-def run(inputs: TrialInputs) -> dict[str, float]:
-    """Fine-tune, evaluate, print metrics, save the adapter. Returns the final metrics."""
+def _prepare(inputs: TrialInputs, causal: bool) -> tuple[Any, Any, Any, Any]:
+    """Dataset, tokenization and the LoRA-wrapped model: (model, train, eval, collator)."""
     import transformers
     from peft import get_peft_model
-    from transformers import AutoTokenizer, DataCollatorForLanguageModeling, DataCollatorWithPadding, Trainer
+    from transformers import AutoTokenizer, DataCollatorForLanguageModeling, DataCollatorWithPadding
 
     from . import data
 
-    causal = inputs.model_class == "AutoModelForCausalLM"
     cfg = inputs.dataset
     train_raw, eval_raw = data.load_splits(inputs.dataset_dir, inputs.dataset_split, inputs.dataset_name, cfg)
     columns = [cfg.text_column] + ([] if causal else [cfg.label_column]) + \
@@ -259,10 +258,20 @@ def run(inputs: TrialInputs) -> dict[str, float]:
     except ValueError as exc:
         raise RuntimeInputError(f"cannot apply LoRA: {str(exc).splitlines()[0]} "
                                 "(set lora_config.target_modules)") from None
+    return model, train_ds, eval_ds, collator
 
+
+def run(inputs: TrialInputs) -> dict[str, float]:
+    """Fine-tune, evaluate, print metrics, save the adapter. Returns the final metrics."""
+    from transformers import Trainer
+
+    causal = inputs.model_class == "AutoModelForCausalLM"
     printer = MetricPrinter(inputs.metrics_file, causal)
     with tempfile.TemporaryDirectory(prefix="katib-llm-trainer-") as scratch:
         args = _training_arguments(inputs, scratch)
+        # Under torchrun, rank 0 builds the datasets cache first; the others then read it.
+        with args.main_process_first(desc="dataset preparation"):
+            model, train_ds, eval_ds, collator = _prepare(inputs, causal)
         trainer = Trainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
                           data_collator=collator, callbacks=[_callback(printer)],
                           compute_metrics=None if causal else _accuracy,
