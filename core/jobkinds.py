@@ -80,6 +80,11 @@ class JobKind:
                 replicas[self.worker]["replicas"] = workers
             job["spec"]["slotsPerWorker"] = procs
             return
+        if self.master == self.worker:
+            # One replica type for all (JAXJob's Worker): it holds every worker.
+            if isinstance(replicas.get(self.worker), dict):
+                replicas[self.worker]["replicas"] = workers
+            return
         if self.master in replicas:
             replicas[self.master]["replicas"] = 1
         if workers > 1:

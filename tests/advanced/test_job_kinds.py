@@ -152,3 +152,23 @@ def test_the_emulated_mpijob_schema_catches_mistakes(experiment, admin_config):
     assert any("slotPerWorker: unknown field" in e for e in errors)
     assert any("Worker.replicas: expected int" in e for e in errors)
     assert any("containers.0.env" in e for e in errors)
+
+
+def test_a_users_own_jaxjob_is_scaled_and_schema_valid(experiment, admin_config):
+    """JAXJob has one replica type: `workers` is its replica count (no master to subtract)."""
+    experiment["spec"]["trialTemplate"] = {"primaryContainerName": "jax", "trialSpec": {
+        "apiVersion": "kubeflow.org/v1", "kind": "JAXJob", "spec": {"jaxReplicaSpecs": {"Worker": {
+            "replicas": 1, "restartPolicy": "OnFailure", "template": {"spec": {"containers": [{
+                "name": "jax", "image": "example.com/jax-lora:1", "command": ["python", "-m", "katib_llm.runtime.trainer"]}]}}}}}}}
+    exp = _experiment(experiment, "unused", 3, 1)
+    del exp["metadata"]["annotations"][ANN + "trial-template"]
+    result = admit(exp, admin_config)
+    assert result.allowed, result.errors
+    # training-operator labels JAX worker 0 job-role=master (JAXJobReconciler.IsMasterRole: index 0)
+    assert result.experiment["spec"]["trialTemplate"]["primaryPodLabels"] == {"training.kubeflow.org/job-role": "master"}
+    job = substitute(result.experiment)
+    assert job["spec"]["jaxReplicaSpecs"]["Worker"]["replicas"] == 3
+    assert kubeflow_job_errors(job) == []
+    pod = job["spec"]["jaxReplicaSpecs"]["Worker"]["template"]["spec"]
+    assert [c["name"] for c in pod["initContainers"]] == [INIT_PREFIX + "model", INIT_PREFIX + "dataset"]
+    assert result.experiment["spec"]["trialTemplate"]["successCondition"] == JOB_KINDS["JAXJob"].success_condition
