@@ -216,8 +216,15 @@ def deploy_best(client: Any, name: str, namespace: str | None = None, *, values:
     """
     from katib_llm.loader import admin_config
 
+    from kubernetes.client.rest import ApiException
+
     ns = namespace or getattr(client, "namespace", None) or "default"
-    experiment = client.get_experiment_dict(name, ns)
+    try:
+        experiment = client.get_experiment_dict(name, ns)
+    except ApiException as exc:
+        if exc.status == 404:
+            raise DeployError(f"Experiment {ns}/{name} not found") from None
+        raise DeployError(f"reading Experiment {ns}/{name} failed: {exc.status} {exc.reason}") from None
     manifest = inference_service(experiment, admin_config(values), namespace=ns, from_trial=from_trial)
     if dry_run:
         return manifest

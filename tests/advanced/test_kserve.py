@@ -147,3 +147,33 @@ def test_cli_dry_run_prints_the_manifest(experiment, tmp_path):
     assert bad.returncode == 1 and bad.stderr.startswith("error: ") and "Traceback" not in bad.stderr
     missing = subprocess.run([sys.executable, "-m", "katib_llm.sdk.cli", "deploy"], capture_output=True, text=True)
     assert missing.returncode == 2 and "EXPERIMENT" in missing.stderr
+
+
+def test_deploy_best_creates_then_replaces_through_the_kubernetes_api(experiment):
+    from kserve_api import KubeApi
+
+    from katib_llm import KatibClient
+
+    exp = _succeeded(experiment, causal=True)
+    with KubeApi({("kubeflow", "llm-hp-optimization-test"): exp}) as api:
+        client = KatibClient(namespace="kubeflow", client_configuration=api.configuration())
+        created = deploy_best(client, "llm-hp-optimization-test")
+        assert created["metadata"]["resourceVersion"] == "1"
+        stored = api.isvcs[("kubeflow", "llm-hp-optimization-test")]
+        assert stored["spec"]["predictor"]["model"]["args"][-1].endswith("/experiments/llm-hp-optimization-test/best")
+        again = deploy_best(client, "llm-hp-optimization-test")  # exists: replaced, not an error
+        assert again["metadata"]["resourceVersion"] == "2"
+        assert [m for m, _ in api.requests if "inferenceservices" in _] == ["POST", "POST", "GET", "PUT"]
+
+
+def test_deploy_best_without_kserve_or_experiment_says_so(experiment):
+    from kserve_api import KubeApi
+
+    from katib_llm import KatibClient
+
+    with KubeApi({("kubeflow", "llm-hp-optimization-test"): _succeeded(experiment)}, kserve=False) as api:
+        client = KatibClient(namespace="kubeflow", client_configuration=api.configuration())
+        with pytest.raises(DeployError, match="install KServe"):
+            deploy_best(client, "llm-hp-optimization-test")
+        with pytest.raises(DeployError, match="kubeflow/missing not found"):
+            deploy_best(client, "missing")
