@@ -126,3 +126,42 @@ def test_gradient_checkpointing_in_the_space_rescues_the_smallest_configuration(
 
 def test_gib_constant():
     assert GIB == 2 ** 30
+
+
+def test_validate_cli_rejects_the_impossible_space_naming_parameter_and_memory(experiment, tmp_path):
+    """`katib-llm validate` runs the validating webhook's core: the same denial, as a user sees it."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    exp = _gpu_experiment(experiment)
+    exp["metadata"]["annotations"][ANN + "dataset-config"] = '{"max_length": 4096}'
+    exp["metadata"]["annotations"][ANN + "training-args"] = '{"bf16": true}'
+    (tmp_path / "exp.yaml").write_text(yaml.safe_dump(exp))
+    (tmp_path / "values.yaml").write_text(yaml.safe_dump({"config": {"gpu": {"memoryGiB": 16}}}))
+    done = subprocess.run([sys.executable, "-m", "katib_llm.sdk.cli", "validate", str(tmp_path / "exp.yaml"),
+                           "--values", str(tmp_path / "values.yaml")], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    output = done.stdout + done.stderr
+    assert "spec.parameters[1]" in output and "feasibility.memory" in output
+    assert "GiB per GPU" in output and "16 GiB" in output and "Traceback" not in output
+
+
+def test_sdk_tune_gets_the_pre_check_for_free():
+    """tune() admits through the core: an impossible space is denied before anything is submitted."""
+    from katib_llm import KatibClient, TrainingClient, search
+    from katib_llm.sdk.errors import ExperimentDenied
+
+    objective = TrainingClient().train(
+        model_provider_parameters={"model_uri": "hf://meta-llama/Llama-2-70b-hf",
+                                   "transformer_type": "AutoModelForCausalLM"},
+        dataset_provider_parameters={"repo_id": "yelp_review_full", "split": "train[:3000]"}).metrics
+    with pytest.raises(ExperimentDenied) as denied:
+        KatibClient(namespace="kubeflow").tune(
+            name="too-big", hp_space={"per_device_train_batch_size": search.int(min=1, max=8)},
+            objective=objective, objective_metric_name="eval_loss", objective_type="minimize",
+            resources_per_worker={"gpu": 1, "cpu": 4, "memory": "64Gi"}, max_trial_count=2,
+            dry_run=True, values={"gpu": {"memoryGiB": 24}})
+    codes = [e.code for e in denied.value.errors]
+    assert codes == ["feasibility.model"] and "24 GiB" in denied.value.errors[0].message
