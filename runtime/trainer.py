@@ -90,7 +90,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def read_inputs(argv: Sequence[str] | None, environ: Mapping[str, str]) -> TrialInputs:
     """Parse and type the trial's inputs; raises RuntimeInputError naming the bad one."""
-    args = vars(_parser().parse_args(list(argv) if argv is not None else None))
+    args = vars(_parser().parse_args(list(argv or [])))
     raw = {k: (args[k] if args[k] is not None else environ.get(env)) for k, env in ENV.items()}
     for key in REQUIRED:
         if not raw[key]:
@@ -294,7 +294,11 @@ def run(inputs: TrialInputs) -> dict[str, float]:
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
-    """Entrypoint: 0 on success, 2 with a one-line error on bad input."""
+    """Run one trial: 0 on success, 2 with a one-line error on bad input.
+
+    ``argv`` holds trainer options only (None = none: a forked worker's ``sys.argv`` belongs to
+    its parent); ``environ`` defaults to ``os.environ``. ``python -m`` passes ``sys.argv[1:]``.
+    """
     env = os.environ if environ is None else environ
     try:
         inputs = read_inputs(argv, env)
@@ -317,4 +321,4 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

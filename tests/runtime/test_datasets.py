@@ -1,10 +1,8 @@
-"""Dataset layouts the trainer reads, and preimport() for warm workers (no training here)."""
+"""Dataset layouts the trainer reads (no training here)."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -56,12 +54,3 @@ def test_empty_dataset_dir_is_a_clear_error(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(RuntimeInputError, match="holds no dataset"):
         load_splits(tmp_path / "empty", None, None, DatasetConfig())
-
-
-def test_preimport_starts_no_threads_so_workers_can_fork():
-    code = ("import threading, sys; from katib_llm.runtime.trainer import preimport; preimport(); "
-            "assert {'torch', 'transformers', 'peft', 'datasets'} <= set(sys.modules); "
-            "print(threading.active_count())")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip() == "1"
