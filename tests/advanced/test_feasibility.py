@@ -165,3 +165,35 @@ def test_sdk_tune_gets_the_pre_check_for_free():
             dry_run=True, values={"gpu": {"memoryGiB": 24}})
     codes = [e.code for e in denied.value.errors]
     assert codes == ["feasibility.model"] and "24 GiB" in denied.value.errors[0].message
+
+
+def test_validating_webhook_denies_with_a_cause_per_field(experiment, tmp_path):
+    """The webhook's /validate answers the AdmissionReview with the core's feasibility denial."""
+    import json
+    import uuid
+
+    import yaml
+
+    from katib_llm.webhook.app import create_app
+    from katib_llm.webhook.sources import ConfigSource
+
+    exp = _gpu_experiment(experiment)
+    exp["metadata"]["annotations"][ANN + "dataset-config"] = '{"max_length": 4096}'
+    exp["metadata"]["annotations"][ANN + "training-args"] = '{"bf16": true}'
+    values = tmp_path / "config.yaml"
+    values.write_text(yaml.safe_dump({"gpu": {"memoryGiB": 16}}))
+    uid = str(uuid.uuid4())
+    review = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+        "uid": uid, "kind": {"group": "kubeflow.org", "version": "v1beta1", "kind": "Experiment"},
+        "resource": {"group": "kubeflow.org", "version": "v1beta1", "resource": "experiments"},
+        "namespace": "kubeflow", "operation": "CREATE", "object": exp, "dryRun": False,
+        "userInfo": {"username": "alice"}}}
+    app = create_app(ConfigSource(str(values)))
+    reply = app.test_client().post("/validate?timeout=10s", data=json.dumps(review),
+                                   content_type="application/json")
+    assert reply.status_code == 200
+    response = reply.get_json()["response"]
+    assert response["uid"] == uid and response["allowed"] is False
+    causes = response["status"]["details"]["causes"]
+    assert [(c["field"], c["reason"]) for c in causes] == [("spec.parameters[1]", "feasibility.memory")]
+    assert "16 GiB" in causes[0]["message"]
