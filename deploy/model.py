@@ -78,18 +78,18 @@ class Predictor:
 
     # -- requests --------------------------------------------------------------------------
     @staticmethod
-    def _texts(instances: Any) -> list[str]:
+    def _texts(instances: Any, field: str = "instances") -> list[str]:
         if not isinstance(instances, list) or not instances:
-            raise BadRequest('"instances" must be a non-empty list of strings, or of objects {"text": "..."}')
+            raise BadRequest(f'"{field}" must be a non-empty list of strings, or of objects {{"text": "..."}}')
         if len(instances) > MAX_INSTANCES:
-            raise BadRequest(f'"instances" holds {len(instances)} items; at most {MAX_INSTANCES} per request')
+            raise BadRequest(f'"{field}" holds {len(instances)} items; at most {MAX_INSTANCES} per request')
         texts = []
         for i, item in enumerate(instances):
             text = item.get("text") if isinstance(item, dict) else item
             if not isinstance(text, str) or not text.strip():
-                raise BadRequest(f'instances[{i}] must be a non-empty string or an object {{"text": "..."}}')
+                raise BadRequest(f'{field}[{i}] must be a non-empty string or an object {{"text": "..."}}')
             if len(text) > MAX_CHARS:
-                raise BadRequest(f"instances[{i}] is {len(text)} characters; at most {MAX_CHARS}")
+                raise BadRequest(f"{field}[{i}] is {len(text)} characters; at most {MAX_CHARS}")
             texts.append(text)
         return texts
 

@@ -183,9 +183,9 @@ class _Handler(BaseHTTPRequestHandler):
             raise BadRequest(f'"model" must be {self.server.model_name!r}, got {model!r}')
         prompt = body.get("prompt")
         prompts = [prompt] if isinstance(prompt, str) else prompt
-        texts = predictor._texts(prompts if isinstance(prompts, list) else None) if prompt is not None else None
-        if texts is None:
+        if not isinstance(prompts, list):
             raise BadRequest('"prompt" must be a string or a list of strings')
+        texts = predictor._texts(prompts, "prompt")
         n = predictor._max_tokens(body, "max_tokens", 16)
         choices = [{"index": i, "text": predictor.generate(t, n), "finish_reason": "length", "logprobs": None}
                    for i, t in enumerate(texts)]

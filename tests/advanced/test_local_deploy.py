@@ -129,6 +129,10 @@ def test_causal_lm_answers_completions_and_predict(tuned_causal, tmp_path):
         assert predict.status_code == 200 and predict.json()["predictions"] == [body["choices"][0]["text"]]
         bad = requests.post(f"{server.base}/v1/completions", json={"prompt": "x", "max_tokens": 10_000}, timeout=30)
         assert bad.status_code == 400 and "max_tokens" in bad.json()["error"]
+        for body, fragment in (({"prompt": 7}, '"prompt" must be a string'), ({"prompt": ["ok", ""]}, "prompt[1]"),
+                               ({"prompt": "x", "max_tokens": True}, "max_tokens")):
+            reply = requests.post(f"{server.base}/v1/completions", json=body, timeout=30)
+            assert reply.status_code == 400 and fragment in reply.json()["error"], reply.text
         wrong = requests.post(f"{server.base}/v1/completions", json={"model": "other", "prompt": "x"}, timeout=30)
         assert wrong.status_code == 400 and "'gen'" in wrong.json()["error"]
     finally:
