@@ -219,7 +219,7 @@ def admit(experiment: dict[str, Any], config: AdminConfig, old: dict[str, Any] |
                                  "(the SDK's tune(objective=fn) does), or pick an hf-lora-* template"))
     hparams = _wire_parameters(spec, tt, trainer, bool(llm.function), errors)
     if trainer:  # peak GPU memory vs. what the admin declares per GPU (core/feasibility.py)
-        feasibility.check(llm, spec, float(config.values["gpu"].get("memoryGiB") or 0), errors, ctx.warnings)
+        feasibility.check(llm, spec, config, errors, ctx.warnings)
     if trainer and not llm.function and not llm.model:
         errors.append(FieldError(annotation_path("model"), "model.required",
                                  "the trainer needs a model: set hf://<repo>[@<revision>], s3://<bucket>/<prefix> "

@@ -227,16 +227,22 @@ def _gib(n: float) -> str:
     return f"{n / GIB:.1f} GiB"
 
 
-def check(llm: Any, spec: dict[str, Any], gpu_memory_gib: float, errors: list[FieldError],
-          warnings: list[str]) -> None:
+def check(llm: Any, spec: dict[str, Any], config: Any, errors: list[FieldError], warnings: list[str]) -> None:
     """Deny an Experiment whose smallest configuration cannot fit; warn when only part fits.
 
-    ``llm`` is the parsed :class:`~katib_llm.core.contract.LLMSpec`. Skipped for CPU trials,
+    ``llm`` is the parsed :class:`~katib_llm.core.contract.LLMSpec`, ``config`` the
+    :class:`~katib_llm.core.config.AdminConfig` (``gpu.memoryGiB``; GPUs per worker from
+    ``defaultResourcesPerWorker`` when the Experiment sets none). Skipped for CPU trials,
     function trials and models of unknown size.
     """
     from .contract import MODEL, MODEL_PARAMETERS, TRAINING_ARGS, annotation_path
 
-    gpu = llm.resources.gpu if llm.resources else 0
+    try:
+        gpu_memory_gib = float(config.values["gpu"].get("memoryGiB") or 0)
+        default_gpu = float((config.values.get("defaultResourcesPerWorker") or {}).get("gpu") or 0)
+    except (TypeError, ValueError, AttributeError):
+        return  # a malformed admin value is the config checker's business
+    gpu = llm.resources.gpu if llm.resources else default_gpu
     if not gpu or llm.function or not gpu_memory_gib:
         return
     count = llm.model_parameters or (parameters_from_name(llm.model.location) if llm.model else None)

@@ -197,3 +197,13 @@ def test_validating_webhook_denies_with_a_cause_per_field(experiment, tmp_path):
     causes = response["status"]["details"]["causes"]
     assert [(c["field"], c["reason"]) for c in causes] == [("spec.parameters[1]", "feasibility.memory")]
     assert "16 GiB" in causes[0]["message"]
+
+
+def test_admin_default_gpus_count_when_the_experiment_sets_none(experiment):
+    exp = _gpu_experiment(experiment, model="hf://meta-llama/Llama-2-70b-hf")
+    del exp["metadata"]["annotations"][ANN + "resources-per-worker"]
+    config, errors = load_config({"gpu": {"memoryGiB": 40},
+                                  "defaultResourcesPerWorker": {"gpu": 1, "cpu": "4", "memory": "32Gi"}},
+                                 load_templates())
+    assert not errors
+    assert [e.code for e in admit(exp, config).errors] == ["feasibility.model"]
