@@ -26,6 +26,12 @@ MODEL_CLASS = "model-class"
 MODEL_PARAMETERS = "model-parameters"
 DATASET = "dataset"
 DATASET_CONFIG = "dataset-config"
+# Keys of the dataset-config annotation and their JSON types; the trainer reads exactly these
+# (katib_llm.runtime.data.DatasetConfig), so a misspelt key is denied at admission, not at trial time.
+DATASET_CONFIG_KEYS: dict[str, tuple[type, ...]] = {
+    "text_column": (str,), "text_pair_column": (str,), "label_column": (str,), "eval_split": (str,),
+    "eval_fraction": (float, int), "max_length": (int,), "num_labels": (int,), "seed": (int,),
+}
 TRIAL_TEMPLATE = "trial-template"
 WORKERS = "workers"
 PROCS_PER_WORKER = "procs-per-worker"
@@ -112,6 +118,18 @@ class LLMSpec:
     env: dict[str, str] = field(default_factory=dict)
     # Annotation names the user actually set (defaults must not override a user's own spec).
     given: set[str] = field(default_factory=set)
+
+
+def _check_dataset_config(raw: dict[str, Any], errors: list[FieldError]) -> None:
+    """Known keys with values of the right JSON type (null allowed: the runtime default)."""
+    for key, value in raw.items():
+        types = DATASET_CONFIG_KEYS.get(key)
+        if types is None:
+            errors.append(FieldError(annotation_path(DATASET_CONFIG), "dataset-config.key",
+                                     f"unknown key {key!r}; accepted: " + ", ".join(sorted(DATASET_CONFIG_KEYS))))
+        elif value is not None and (isinstance(value, bool) or not isinstance(value, types)):
+            errors.append(FieldError(annotation_path(DATASET_CONFIG), "dataset-config.type",
+                                     f"{key} takes a {types[0].__name__}, got {value!r}"))
 
 
 def _json(raw: str, name: str, errors: list[FieldError], expect: type, form: str) -> Any:
@@ -258,6 +276,8 @@ def parse_annotations(experiment: dict[str, Any], providers: set[str],
                        (DATASET_CONFIG, "dataset_config")):
         if name in ours:
             raw = _json(ours[name], name, errors, dict, "a JSON object of field names to values")
+            if raw is not None and name == DATASET_CONFIG:
+                _check_dataset_config(raw, errors)
             if raw is not None:
                 setattr(spec, attr, raw)
     if VOLUME_CLAIM in ours:

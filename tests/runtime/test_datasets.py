@@ -54,3 +54,25 @@ def test_empty_dataset_dir_is_a_clear_error(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(RuntimeInputError, match="holds no dataset"):
         load_splits(tmp_path / "empty", None, None, DatasetConfig())
+
+
+def test_admission_knows_exactly_the_keys_the_trainer_reads(admin_config):
+    import copy
+
+    import yaml
+    from katib_checks import REPO
+
+    from katib_llm.core.admit import admit
+    from katib_llm.core.contract import DATASET_CONFIG_KEYS
+
+    assert set(DATASET_CONFIG_KEYS) == set(DatasetConfig.__dataclass_fields__)
+    exp = yaml.safe_load((REPO / "examples" / "bert-lora-experiment.yaml").read_text())
+    bad = copy.deepcopy(exp)
+    bad["metadata"]["annotations"]["llm.katib.kubeflow.org/dataset-config"] = '{"txt_column": "body", "max_length": "64"}'
+    result = admit(bad, admin_config)
+    assert not result.allowed
+    codes = {e.code for e in result.errors}
+    assert {"dataset-config.key", "dataset-config.type"} <= codes
+    good = copy.deepcopy(exp)
+    good["metadata"]["annotations"]["llm.katib.kubeflow.org/dataset-config"] = '{"text_column": "body", "max_length": 64}'
+    assert admit(good, admin_config).allowed
