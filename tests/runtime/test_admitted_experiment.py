@@ -17,6 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 from katib_checks import REPO, substitute
 
@@ -56,6 +57,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_admitted_master_pod_runs_for_real_under_katibs_sh_c_rewrite(admin_config, hub, tmp_path):
     result = admit(_experiment(), admin_config)
     assert result.allowed, result.errors

@@ -113,3 +113,14 @@ def test_bad_input_exits_2_with_one_clear_line(tiny_bert, sentiment_dir, tmp_pat
 def test_unknown_option_is_one_line(capsys):
     assert main(["--learning-rate", "1e-5"], {}) == 2
     assert "unrecognized arguments: --learning-rate" in capsys.readouterr().err
+
+
+def test_katib_llm_train_subcommand_calls_the_same_entrypoint(tiny_bert, tmp_path, capsys, monkeypatch):
+    from katib_llm.sdk.cli import main as cli
+
+    for name in ("KATIB_LLM_DATASET_DIR", "KATIB_LLM_OUTPUT_DIR", "KATIB_LLM_HPARAMS"):
+        monkeypatch.delenv(name, raising=False)
+    assert cli(["train", "--model-dir", str(tiny_bert), "--dataset-dir", str(tmp_path / "none"),
+                "--output-dir", str(tmp_path / "out"), "--hparams", '{"lora_config.r": "x"}']) == 2
+    err = capsys.readouterr().err
+    assert "hyperparameter lora_config.r takes a number" in err, err
