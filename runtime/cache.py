@@ -55,13 +55,16 @@ def _verify(source: Source, data: Path) -> None:
         if size != entry.size:
             raise RuntimeInputError(f"{source.kind} {source.uri.raw}: {entry.path} has {size} bytes, "
                                     f"expected {entry.size}")
-        if entry.sha256:
-            digest = hashlib.sha256()
+        checks = [(name, expected) for name, expected in (("sha256", entry.sha256), ("md5", entry.md5)) if expected]
+        if checks:
+            digests = {name: hashlib.new(name) for name, _ in checks}
             with path.open("rb") as fh:
                 for block in iter(lambda: fh.read(1 << 20), b""):
-                    digest.update(block)
-            if digest.hexdigest() != entry.sha256:
-                raise RuntimeInputError(f"{source.kind} {source.uri.raw}: {entry.path} fails its sha256 check")
+                    for digest in digests.values():
+                        digest.update(block)
+            for name, expected in checks:
+                if digests[name].hexdigest() != expected:
+                    raise RuntimeInputError(f"{source.kind} {source.uri.raw}: {entry.path} fails its {name} check")
 
 
 def _fsync_dir(path: Path) -> None:

@@ -24,11 +24,12 @@ from katib_llm.core.uris import StorageURI
 
 @dataclass(frozen=True)
 class FileEntry:
-    """One file the fetched tree must contain: relative path, size, optional sha256."""
+    """One file the fetched tree must contain: relative path, size, optional sha256 / md5."""
 
     path: str
     size: int
     sha256: str | None = None
+    md5: str | None = None  # S3 single-part uploads publish the body's MD5 as their ETag
 
 
 @dataclass(frozen=True)

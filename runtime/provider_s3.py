@@ -76,7 +76,8 @@ class S3Provider(Provider):
             raise RuntimeInputError(f"{kind} {uri.raw}: no objects under prefix {prefix!r} in bucket {bucket!r}")
         objects.sort()
         digest = hashlib.sha256("".join(f"{k}\0{s}\0{e}\n" for _, k, s, e in objects).encode()).hexdigest()
-        files = tuple(FileEntry(rel, size) for rel, _, size, _ in objects)
+        files = tuple(FileEntry(rel, size, md5=etag if len(etag) == 32 and "-" not in etag else None)
+                      for rel, _, size, etag in objects)
         return Source(uri, kind, digest, files, {"bucket": bucket, "keys": {rel: key for rel, key, _, _ in objects}})
 
     def fetch(self, source: Source, dest: Path) -> None:

@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from katib_llm.core.uris import parse_uri
+from katib_llm.runtime.cache import ensure
 from katib_llm.runtime.errors import RuntimeInputError
+from katib_llm.runtime.provider_hf import HuggingFaceProvider
 from katib_llm.runtime.storage_initializer import initialize, main
 from runtime_helpers import minilm_dir, run_initializer, tree_digest
 
@@ -145,3 +148,19 @@ def test_katib_llm_initialize_subcommand_calls_the_same_entrypoint(tiny_bert, tm
                 "--cache-dir", str(tmp_path / "c")]) == 0
     assert json.loads(capsys.readouterr().out.splitlines()[-1])["downloaded"] is True
     assert tree_digest(tmp_path / "t") == tree_digest(tiny_bert)
+
+
+def test_a_corrupted_download_is_rejected_and_not_cached(hub, tmp_path):
+    """The listing's LFS sha256 is checked: a body of the right size but other bytes is refused."""
+    repo = hub.repos[("model", "tiny/bert")]
+    good = repo.files["model.safetensors"]
+    provider = HuggingFaceProvider()
+    source = provider.resolve(parse_uri("hf://tiny/bert", "uri", "model", {"hf"}, []), "model")
+    repo.files["model.safetensors"] = bytes(len(good))  # served from now on, after the listing
+    try:
+        with pytest.raises(RuntimeInputError, match="model.safetensors fails its sha256 check"):
+            ensure(provider, source, tmp_path / "c")
+        assert list((tmp_path / "c" / "entries").iterdir()) == []
+        assert list((tmp_path / "c" / "partial").iterdir()) == []
+    finally:
+        repo.files["model.safetensors"] = good
