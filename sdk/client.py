@@ -292,6 +292,13 @@ class KatibClient(_UpstreamKatibClient):
         finally:
             show(None)
 
+    def deploy_best(self, name: str, namespace: str | None = None, dry_run: bool = False) -> dict[str, Any]:
+        """Serve Experiment ``name``'s best trial with KServe (base model + its LoRA adapter from
+        the shared volume); returns the InferenceService manifest (not created with ``dry_run``)."""
+        from katib_llm.deploy import deploy_best
+
+        return deploy_best(self, name, namespace, values=self.values, dry_run=dry_run)
+
     # -- custom providers ------------------------------------------------------------------
     def register_provider(self, name: str, image: str, command: list[str], args: list[str] | None = None,
                           secret: str | None = None, namespace: str | None = None) -> dict[str, Any]:

@@ -177,3 +177,19 @@ def test_deploy_best_without_kserve_or_experiment_says_so(experiment):
             deploy_best(client, "llm-hp-optimization-test")
         with pytest.raises(DeployError, match="kubeflow/missing not found"):
             deploy_best(client, "missing")
+
+
+def test_client_deploy_best_method(experiment):
+    """The SDK's `KatibClient.deploy_best` is the same path as `katib_llm.deploy.deploy_best`."""
+    from kserve_api import KubeApi
+
+    from katib_llm import KatibClient
+
+    with KubeApi({("kubeflow", "llm-hp-optimization-test"): _succeeded(experiment, causal=True)}) as api:
+        client = KatibClient(namespace="kubeflow", client_configuration=api.configuration())
+        manifest = client.deploy_best("llm-hp-optimization-test", dry_run=True)
+        assert manifest == deploy_best(client, "llm-hp-optimization-test", dry_run=True)
+        assert manifest["kind"] == "InferenceService"
+        assert ("kubeflow", "llm-hp-optimization-test") not in api.isvcs  # dry run created nothing
+        client.deploy_best("llm-hp-optimization-test")
+        assert ("kubeflow", "llm-hp-optimization-test") in api.isvcs
