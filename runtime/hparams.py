@@ -131,17 +131,19 @@ def _unknown(name: str, source: str) -> RuntimeInputError:
                              f"(learning_rate) or {LORA_PREFIX}<LoraConfig field> (lora_config.r){hint}")
 
 
-def _translate(args: dict[str, Any]) -> None:
-    """warmup_ratio was removed in transformers 5; warmup_steps < 1 is read as a ratio."""
-    if "warmup_ratio" not in args:
-        return
-    ratio = args.pop("warmup_ratio")
-    if ratio is None:
-        return
-    if not 0.0 <= ratio < 1.0:
-        raise RuntimeInputError(f"warmup_ratio must be in [0, 1), got {ratio!r}")
-    if "warmup_steps" not in args:
-        args["warmup_steps"] = ratio
+def _put(args: dict[str, Any], field_name: str, value: Any) -> None:
+    """Set a TrainingArguments value; later calls win (fixed settings first, then tuned ones).
+
+    warmup_ratio was removed in transformers 5 (brief trap 4); warmup_steps < 1 is read as a
+    ratio of the total steps, so the ratio becomes warmup_steps.
+    """
+    if field_name == "warmup_ratio":
+        if value is None:
+            return
+        if not 0.0 <= value < 1.0:
+            raise RuntimeInputError(f"warmup_ratio must be in [0, 1), got {value!r}")
+        field_name = "warmup_steps"
+    args[field_name] = value
 
 
 def settings_from(hparams: Mapping[str, Any], training_args: Mapping[str, Any],
@@ -152,7 +154,7 @@ def settings_from(hparams: Mapping[str, Any], training_args: Mapping[str, Any],
         ref = resolve(key)
         if ref is None or ref.section != "training_args":
             raise _unknown(key, "KATIB_LLM_TRAINING_ARGS")
-        out.training_args[ref.field] = coerce(value, ref.spec, f"KATIB_LLM_TRAINING_ARGS.{key}")
+        _put(out.training_args, ref.field, coerce(value, ref.spec, f"KATIB_LLM_TRAINING_ARGS.{key}"))
     for key, value in lora_config.items():
         ref = resolve(LORA_PREFIX + key)
         if ref is None:
@@ -163,6 +165,8 @@ def settings_from(hparams: Mapping[str, Any], training_args: Mapping[str, Any],
         if ref is None:
             raise _unknown(name, "KATIB_LLM_HPARAMS")
         typed = coerce(value, ref.spec, f"hyperparameter {name}")
-        (out.lora_config if ref.section == "lora_config" else out.training_args)[ref.field] = typed
-    _translate(out.training_args)
+        if ref.section == "lora_config":
+            out.lora_config[ref.field] = typed
+        else:
+            _put(out.training_args, ref.field, typed)
     return out

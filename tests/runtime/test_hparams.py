@@ -28,6 +28,9 @@ def test_target_modules_as_json_list_and_fixed_settings_merge():
 
 def test_warmup_ratio_becomes_fractional_warmup_steps():
     assert settings_from({"warmup_ratio": "0.1"}, {}, {}).training_args == {"warmup_steps": 0.1}
+    # The tuned value wins over a fixed one, whichever of the two names each uses.
+    assert settings_from({"warmup_ratio": "0.2"}, {"warmup_steps": 10}, {}).training_args == {"warmup_steps": 0.2}
+    assert settings_from({"warmup_steps": "5"}, {"warmup_ratio": 0.1}, {}).training_args == {"warmup_steps": 5.0}
     with pytest.raises(RuntimeInputError, match=r"warmup_ratio must be in \[0, 1\)"):
         settings_from({"warmup_ratio": "1.5"}, {}, {})
 
