@@ -34,4 +34,12 @@ def run_experiment(experiment: dict[str, Any], workdir: str | Path, *, values: d
     result = runner_.result()
     if report:
         write_report(result)
+    if result.condition == "Succeeded" and result.best is not None:
+        # As on the cluster: the best adapter goes to <volume>/experiments/<exp>/best and the
+        # other trials' outputs are pruned unless the Experiment asks to retain its trials.
+        from katib_llm.deploy.adapters import promote_local
+
+        promotion = promote_local(result)
+        if promotion is not None:
+            result.artifacts["promoted"] = promotion.best
     return result

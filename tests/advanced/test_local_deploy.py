@@ -193,9 +193,13 @@ def test_end_to_end_local_run_promote_and_serve(tmp_path):
     work, cache = tmp_path / "run", tmp_path / "cache"
     result = run_experiment(exp, work, progress=False, cache_dir=cache, seed=1)
     assert result.best is not None and len(result.trials) == 2
-    promoted = promote_local(result)
     experiments = work / "volume" / "experiments" / "tiny-e2e"
-    assert promoted.trial == result.best.name and len(promoted.pruned) == 1
+    # run_experiment promoted the best adapter and pruned the other trial (no retain-trials) ...
+    assert result.artifacts["promoted"] == experiments / "best"
+    assert sorted(p.name for p in experiments.iterdir()) == sorted(["best", result.best.name])
+    # ... and promoting again is idempotent.
+    promoted = promote_local(result)
+    assert promoted.trial == result.best.name and promoted.pruned == []
     assert sorted(p.name for p in experiments.iterdir()) == sorted(["best", result.best.name])
     server = _Server(work, cache)
     try:
