@@ -20,35 +20,19 @@ INITIALIZER_MODULE = "katib_llm.runtime.storage_initializer"
 TRAINER_MODULE = "katib_llm.runtime.trainer"
 FUNCTION_MODULE = "katib_llm.runtime.function_trial"
 
-# Built-in providers use the same declaration as custom ones. ``args`` is a template:
-# {kind} (model|dataset), {uri}, {target} (directory the trainer reads), {cache_dir}.
+# Built-in providers use the same declaration as custom ones (core/providers.py). ``args`` is a
+# template: {kind} (model|dataset), {uri}, {target} (directory the trainer reads), {cache_dir}.
+# The schemes: hf://<repo>[@rev], s3://<bucket>/<prefix>, file:///abs/path (a directory on the
+# shared volume or, locally, on this machine) and pkg://<python package>/<subdir> (data a Python
+# package ships, e.g. a small model). One initializer module serves them all.
 BUILTIN_PROVIDERS: dict[str, dict[str, Any]] = {
-    "hf": {
+    scheme: {
         "image": None,  # None = the runtime image
         "command": ["python", "-m", INITIALIZER_MODULE],
         "args": ["{kind}", "{uri}", "--target", "{target}", "--cache-dir", "{cache_dir}"],
         "secret": None,
-    },
-    "s3": {
-        "image": None,
-        "command": ["python", "-m", INITIALIZER_MODULE],
-        "args": ["{kind}", "{uri}", "--target", "{target}", "--cache-dir", "{cache_dir}"],
-        "secret": None,
-    },
-    # file:///abs/path (a directory on the shared volume or, locally, on this machine) and
-    # pkg://<python package>/<subdir> (data a Python package ships, e.g. a small model).
-    "file": {
-        "image": None,
-        "command": ["python", "-m", INITIALIZER_MODULE],
-        "args": ["{kind}", "{uri}", "--target", "{target}", "--cache-dir", "{cache_dir}"],
-        "secret": None,
-    },
-    "pkg": {
-        "image": None,
-        "command": ["python", "-m", INITIALIZER_MODULE],
-        "args": ["{kind}", "{uri}", "--target", "{target}", "--cache-dir", "{cache_dir}"],
-        "secret": None,
-    },
+    }
+    for scheme in ("hf", "s3", "file", "pkg")
 }
 
 DEFAULTS: dict[str, Any] = {
