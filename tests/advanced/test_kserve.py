@@ -150,16 +150,15 @@ def test_cli_dry_run_prints_the_manifest(experiment, tmp_path):
 
 
 def test_deploy_best_creates_then_replaces_through_the_kubernetes_api(experiment):
-    from kserve_api import KubeApi
-
     from katib_llm import KatibClient
+    from kube_apiserver import KubeApiServer
 
     exp = _succeeded(experiment, causal=True)
-    with KubeApi({("kubeflow", "llm-hp-optimization-test"): exp}) as api:
+    with KubeApiServer([exp]) as api:
         client = KatibClient(namespace="kubeflow", client_configuration=api.configuration())
         created = deploy_best(client, "llm-hp-optimization-test")
         assert created["metadata"]["resourceVersion"] == "1"
-        stored = api.isvcs[("kubeflow", "llm-hp-optimization-test")]
+        stored = api.objects_of("inferenceservices")[("kubeflow", "llm-hp-optimization-test")]
         assert stored["spec"]["predictor"]["model"]["args"][-1].endswith("/experiments/llm-hp-optimization-test/best")
         again = deploy_best(client, "llm-hp-optimization-test")  # exists: replaced, not an error
         assert again["metadata"]["resourceVersion"] == "2"
@@ -167,11 +166,10 @@ def test_deploy_best_creates_then_replaces_through_the_kubernetes_api(experiment
 
 
 def test_deploy_best_without_kserve_or_experiment_says_so(experiment):
-    from kserve_api import KubeApi
-
     from katib_llm import KatibClient
+    from kube_apiserver import KubeApiServer
 
-    with KubeApi({("kubeflow", "llm-hp-optimization-test"): _succeeded(experiment)}, kserve=False) as api:
+    with KubeApiServer([_succeeded(experiment)], not_installed=["inferenceservices"]) as api:
         client = KatibClient(namespace="kubeflow", client_configuration=api.configuration())
         with pytest.raises(DeployError, match="install KServe"):
             deploy_best(client, "llm-hp-optimization-test")
@@ -181,15 +179,15 @@ def test_deploy_best_without_kserve_or_experiment_says_so(experiment):
 
 def test_client_deploy_best_method(experiment):
     """The SDK's `KatibClient.deploy_best` is the same path as `katib_llm.deploy.deploy_best`."""
-    from kserve_api import KubeApi
-
     from katib_llm import KatibClient
+    from kube_apiserver import KubeApiServer
 
-    with KubeApi({("kubeflow", "llm-hp-optimization-test"): _succeeded(experiment, causal=True)}) as api:
+    with KubeApiServer([_succeeded(experiment, causal=True)]) as api:
         client = KatibClient(namespace="kubeflow", client_configuration=api.configuration())
         manifest = client.deploy_best("llm-hp-optimization-test", dry_run=True)
         assert manifest == deploy_best(client, "llm-hp-optimization-test", dry_run=True)
         assert manifest["kind"] == "InferenceService"
-        assert ("kubeflow", "llm-hp-optimization-test") not in api.isvcs  # dry run created nothing
+        # The dry run created nothing.
+        assert ("kubeflow", "llm-hp-optimization-test") not in api.objects_of("inferenceservices")
         client.deploy_best("llm-hp-optimization-test")
-        assert ("kubeflow", "llm-hp-optimization-test") in api.isvcs
+        assert ("kubeflow", "llm-hp-optimization-test") in api.objects_of("inferenceservices")

@@ -16,6 +16,8 @@ CHART = REPO / "charts" / "katib-llm"
 RELEASE, NAMESPACE = "katib-llm", "katib-llm"
 # Kubernetes minors every render is validated against (kubernetes-validate ships 1.25-1.37).
 KUBE_VERSIONS = ("1.32", "1.33", "1.34")
+# The bearer token the API server stand-in wants (client-go sends a token only over TLS).
+TOKEN = "chart-tests-token"
 # Objects of CRDs that are not part of Kubernetes: checked structurally, not by kubernetes-validate.
 CRD_KINDS = {("cert-manager.io/v1", "Issuer"), ("cert-manager.io/v1", "Certificate"),
              ("monitoring.coreos.com/v1", "ServiceMonitor")}
@@ -76,3 +78,11 @@ def ca_bundle_pem(webhook: dict[str, Any]) -> str:
 
 def dump_yaml(obj: Any) -> str:
     return yaml.safe_dump(obj, sort_keys=False)
+
+
+def apiserver(objects: list[dict[str, Any]] = ()) -> Any:
+    """The shared API server stand-in (tests/kube_apiserver.py) as Helm's ``lookup``, the cleanup
+    hook and the webhook reach it: HTTPS with its own CA and a bearer token, holding ``objects``."""
+    from kube_apiserver import KubeApiServer
+
+    return KubeApiServer(objects, tls=True, token=TOKEN)

@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 
-from .fake_apiserver import FakeApiserver
+from .helpers import apiserver
 
 
 def _hook_objects(rendered):
@@ -54,11 +54,11 @@ def _run_hook(rendered, kubeconfig) -> subprocess.CompletedProcess:
 def test_hook_script_deletes_both_configurations_and_tolerates_their_absence(default_render, tmp_path):
     ours = [default_render.one(k) for k in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration")]
     katibs = [{**o, "metadata": {"name": "katib.kubeflow.org"}} for o in ours]
-    with FakeApiserver(ours + katibs) as api:
-        kubeconfig = api.kubeconfig(tmp_path / "kubeconfig")
+    with apiserver(ours + katibs) as api:
+        kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig")
         first = _run_hook(default_render, kubeconfig)
         assert first.returncode == 0, first.stdout + first.stderr
-        deletes = [r for r in api.requests if r.startswith("DELETE")]
+        deletes = [f"{m} {p}" for m, p in api.requests if m == "DELETE"]
         assert [d.split("?")[0] for d in deletes] == [
             "DELETE /apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/llm.katib.kubeflow.org",
             "DELETE /apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/llm.katib.kubeflow.org"]

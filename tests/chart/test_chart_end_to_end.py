@@ -28,8 +28,7 @@ import yaml
 
 from katib_checks import admitted_errors
 
-from .fake_apiserver import FakeApiserver
-from .helpers import REPO, Render, render
+from .helpers import REPO, Render, apiserver, render
 
 CLIENT_MODULE = REPO / "tests" / "webhook" / "apiserver_client.py"
 EXAMPLE = REPO / "examples" / "bert-lora-experiment.yaml"
@@ -114,9 +113,9 @@ def deployed(tmp_path_factory) -> Iterator[tuple[Render, int, Path, Any]]:
     port = _free_port()
     argv = _argv(rendered, mounts, port)
     assert "--kube-api" in argv
-    api = FakeApiserver([PROVIDER_CONFIGMAP]).__enter__()
+    api = apiserver([PROVIDER_CONFIGMAP]).__enter__()
     log = root / "webhook.log"
-    env = dict(os.environ, PYTHONUNBUFFERED="1", KUBECONFIG=str(api.kubeconfig(root / "kubeconfig")))
+    env = dict(os.environ, PYTHONUNBUFFERED="1", KUBECONFIG=str(api.write_kubeconfig(root / "kubeconfig")))
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     with log.open("wb") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)

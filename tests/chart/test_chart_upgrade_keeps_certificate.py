@@ -13,8 +13,9 @@ import copy
 import helm_python as helm
 import pytest
 
-from .fake_apiserver import TOKEN, FakeApiserver
-from .helpers import CHART, ca_bundle_pem, render, secret_pem
+from kube_apiserver import KubeApiServer
+
+from .helpers import CHART, TOKEN, apiserver, ca_bundle_pem, render, secret_pem
 
 SECRET_PATH = "/api/v1/namespaces/katib-llm/secrets/katib-llm-webhook-tls"
 
@@ -26,7 +27,7 @@ def helm_home(tmp_path, monkeypatch):
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-kubeconfig"))
 
 
-def upgrade(api: FakeApiserver, values=None):
+def upgrade(api: KubeApiServer, values=None):
     with helm.Config(kube_apiserver=api.url, kube_token=TOKEN, kube_ca_file=api.ca_file,
                      namespace="katib-llm") as cfg, \
             helm.Chart.load(CHART) as chart:
@@ -41,9 +42,9 @@ def _bundles(rendered):
 def test_upgrade_reuses_the_installed_certificate(helm_home):
     installed = render()
     secret = installed.one("Secret")
-    with FakeApiserver([secret]) as api:
+    with apiserver([secret]) as api:
         upgraded = upgrade(api, {"replicas": 3})
-    assert "GET " + SECRET_PATH in [p.split("?")[0] for p in api.requests], api.requests
+    assert "GET " + SECRET_PATH in [f"{m} {p}".split("?")[0] for m, p in api.requests], api.requests
     assert upgraded.one("Deployment")["spec"]["replicas"] == 3
     assert upgraded.one("Secret")["data"] == secret["data"]
     assert _bundles(upgraded) == {secret_pem(secret)["ca.crt"]}
@@ -55,9 +56,9 @@ def test_two_installs_generate_different_certificates():
 
 
 def test_upgrade_without_the_secret_generates_a_consistent_new_one(helm_home):
-    with FakeApiserver([]) as api:
+    with apiserver([]) as api:
         upgraded = upgrade(api)
-    assert "GET " + SECRET_PATH in [p.split("?")[0] for p in api.requests]
+    assert "GET " + SECRET_PATH in [f"{m} {p}".split("?")[0] for m, p in api.requests]
     pem = secret_pem(upgraded.one("Secret"))
     assert _bundles(upgraded) == {pem["ca.crt"]}
 
@@ -65,7 +66,7 @@ def test_upgrade_without_the_secret_generates_a_consistent_new_one(helm_home):
 def test_an_incomplete_secret_is_replaced_not_half_reused(helm_home):
     broken = copy.deepcopy(render().one("Secret"))
     del broken["data"]["ca.crt"]
-    with FakeApiserver([broken]) as api:
+    with apiserver([broken]) as api:
         upgraded = upgrade(api)
     data = upgraded.one("Secret")["data"]
     assert data["tls.crt"] != broken["data"]["tls.crt"] and set(data) == {"ca.crt", "tls.crt", "tls.key"}

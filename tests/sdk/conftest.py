@@ -1,23 +1,46 @@
-"""SDK fixtures: an in-process Kubernetes API server stand-in and a client pointed at it."""
+"""SDK fixtures: the shared Kubernetes API server stand-in (tests/kube_apiserver.py), running
+katib-llm's admission on Experiment create as the mutating webhook would, and a client for it."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from kube_apiserver import KubeApiServer, Rejected
 
-from sdk_apiserver import ApiServer  # noqa: E402
+WEBHOOK = "experiment.llm.katib.kubeflow.org"
+
+
+def admission(server: KubeApiServer, admin_config: Any):
+    """An on-create hook: the admission core with the provider ConfigMaps of the namespace; a
+    denial is a 400 naming the webhook, an admission stores the admitted object."""
+    from katib_llm.core import providers
+    from katib_llm.core.admit import admit
+
+    def hook(namespace: str, experiment: dict[str, Any]) -> dict[str, Any]:
+        declarations = []
+        for (cm_ns, _), cm in server.objects_of("configmaps").items():
+            if cm_ns == namespace and (cm["metadata"].get("labels") or {}).get(providers.PROVIDER_LABEL) == "true":
+                decl, _errors = providers.from_configmap(cm)
+                if decl:
+                    declarations.append(decl)
+        result = admit(experiment, admin_config.with_providers(declarations))
+        if not result.allowed:
+            message = "; ".join(str(e) for e in result.errors)
+            raise Rejected(400, f'admission webhook "{WEBHOOK}" denied the request: {message}')
+        return result.experiment
+
+    return hook
 
 
 @pytest.fixture
 def apiserver(admin_config):
     """A fresh API server (with katib-llm's admission on Experiment create) per test."""
-    server = ApiServer(admin_config).start()
-    yield server
-    server.stop()
+    server = KubeApiServer()
+    server.on_create("experiments", admission(server, admin_config))
+    with server:
+        yield server
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The SDK against the in-process API server stand-in (see sdk_apiserver.py): submit, results,
+"""The SDK against the in-process API server stand-in (see tests/kube_apiserver.py): submit, results,
 progress, providers, volume claims, and kubeflow-katib's inherited Trial/Suggestion calls."""
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def test_wait_for_experiment_follows_the_watch_and_logs_progress(client, apiserv
     assert lines[0].startswith("llm-hp-optimization-test: Pending")
     assert any("Running; trials 0 succeeded, 2 running" in line for line in lines)
     assert lines[-1].endswith("best eval_accuracy=0.613333 (llm-hp-optimization-test-x7k2p9qd)")
-    assert any("watch=true" in path for _, path in apiserver.store.requests)
+    assert any("watch=true" in path for _, path in apiserver.requests)
 
 
 def test_wait_for_failed_experiment_raises(client, apiserver):
@@ -125,20 +125,20 @@ def test_providers_round_trip_and_reach_admission(client, apiserver):
     assert client.list_providers() == []
     with pytest.raises(ExperimentDenied, match="unknown scheme 'lakefs'"):
         _tune(client, name="custom-2", objective=_llm(model="lakefs://repo/main/bert"))
-    assert ("experiments", "kubeflow", "custom-2") not in apiserver.store.objects
+    assert ("kubeflow", "custom-2") not in apiserver.objects_of("experiments")
 
 
 def test_bad_provider_is_refused_before_writing(client, apiserver):
     with pytest.raises(TuneArgumentError) as info:
         client.register_provider("Bad Scheme", image="img:1", command=["fetch"], args=[])
     assert info.value.argument == "scheme"
-    assert not [k for k in apiserver.store.objects if k[0] == "configmaps"]
+    assert not [k for k in apiserver.objects_of("configmaps")]
 
 
 def test_storage_config_creates_the_claim_owned_by_the_experiment(client, apiserver):
     created = _tune(client, storage_config={"size": "20Gi", "storage_class": "nfs-client",
                                             "access_modes": ["ReadWriteMany"]})
-    claim = apiserver.store.objects[("persistentvolumeclaims", "kubeflow", "llm-hp-optimization-test-llm-cache")]
+    claim = apiserver.objects_of("persistentvolumeclaims")[("kubeflow", "llm-hp-optimization-test-llm-cache")]
     assert claim["spec"] == {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": "20Gi"}},
                              "storageClassName": "nfs-client"}
     assert claim["metadata"]["ownerReferences"][0]["uid"] == created["metadata"]["uid"]
@@ -154,7 +154,7 @@ def test_existing_claim_and_retention(client, apiserver):
     assert spec["trialTemplate"]["retain"] is True
     assert spec["earlyStopping"] == {"algorithmName": "medianstop", "algorithmSettings": [
         {"name": "min_trials_required", "value": "2"}, {"name": "start_step", "value": "3"}]}
-    assert not [k for k in apiserver.store.objects if k[0] == "persistentvolumeclaims"]
+    assert not [k for k in apiserver.objects_of("persistentvolumeclaims")]
     claim = spec["trialTemplate"]["trialSpec"]["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["spec"][
         "volumes"][0]["persistentVolumeClaim"]["claimName"]
     assert claim == "team-cache"
@@ -190,7 +190,7 @@ def test_trials_suggestions_and_inherited_calls(client, apiserver):
                                            "spec": {"algorithm": {"algorithmName": "random"}, "requests": 2}})
     assert client.get_suggestion("llm-hp-optimization-test").spec.requests == 2
     client.delete_experiment("llm-hp-optimization-test")
-    assert ("experiments", "kubeflow", "llm-hp-optimization-test") not in apiserver.store.objects
+    assert ("kubeflow", "llm-hp-optimization-test") not in apiserver.objects_of("experiments")
 
 
 def test_bad_arguments_send_nothing(client, apiserver):
@@ -198,7 +198,7 @@ def test_bad_arguments_send_nothing(client, apiserver):
         _tune(client, parallel_trial_count=9)
     with pytest.raises(ExperimentDenied):
         _tune(client, objective=_llm(model="gcs://bucket/model"))
-    assert [r for r in apiserver.store.requests if r[0] != "GET"] == []
+    assert [r for r in apiserver.requests if r[0] != "GET"] == []
 
 
 def test_dry_run_equals_what_the_webhook_stores(client, apiserver):

@@ -145,7 +145,7 @@ def test_seed_example_submits_to_the_cluster_stand_in(apiserver, tmp_path, monke
 
     created, best = seed_example(KatibClient, {})
     assert best is None
-    stored = apiserver.store.objects[("experiments", "kubeflow", "llm-hp-optimization-test")]
+    stored = apiserver.objects_of("experiments")[("kubeflow", "llm-hp-optimization-test")]
     assert stored["metadata"]["uid"] == created["metadata"]["uid"]
     assert admitted_errors(stored) == []
-    assert ("POST", "/apis/kubeflow.org/v1beta1/namespaces/kubeflow/experiments") in apiserver.store.requests
+    assert ("POST", "/apis/kubeflow.org/v1beta1/namespaces/kubeflow/experiments") in apiserver.requests

@@ -14,6 +14,8 @@ from typing import Iterator
 
 import pytest
 
+from kube_apiserver import KubeApiServer
+
 from .apiserver_client import ApiserverClient
 
 REPO = Path(__file__).resolve().parents[2]
@@ -103,3 +105,10 @@ def client(server: Server) -> Iterator[ApiserverClient]:
     c = server.client()
     yield c
     c.close()
+
+
+@pytest.fixture
+def standin() -> Iterator[KubeApiServer]:
+    """A fresh Kubernetes API server stand-in (tests/kube_apiserver.py) per test."""
+    with KubeApiServer() as api:
+        yield api

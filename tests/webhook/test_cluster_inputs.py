@@ -13,8 +13,6 @@ from katib_llm.core.admit import admit
 from katib_llm.core.providers import to_configmap
 from katib_llm.webhook.sources import KubeLookup, cluster_inputs
 
-from .kube_standin import KubeStandIn
-
 EXAMPLE = yaml.safe_load((Path(__file__).resolve().parents[2] / "examples" / "bert-lora-experiment.yaml").read_text())
 PREFIX = "llm.katib.kubeflow.org/"
 LAKEFS = {"scheme": "lakefs", "image": "registry.example.com/lakefs-fetch:1.2",
@@ -22,19 +20,10 @@ LAKEFS = {"scheme": "lakefs", "image": "registry.example.com/lakefs-fetch:1.2",
 
 
 @pytest.fixture
-def standin():
-    s = KubeStandIn().start()
-    yield s
-    s.stop()
-
-
-@pytest.fixture
 def lookup(standin):
     from kubernetes import client
 
-    cfg = client.Configuration()
-    cfg.host = standin.url
-    return KubeLookup(client.CoreV1Api(client.ApiClient(cfg)), ttl=30)
+    return KubeLookup(client.CoreV1Api(client.ApiClient(standin.configuration())), ttl=30)
 
 
 def _lakefs_experiment() -> dict:

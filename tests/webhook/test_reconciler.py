@@ -1,4 +1,4 @@
-"""The PVC reconciler against the Kubernetes API stand-in (tests/webhook/kube_standin.py)."""
+"""The PVC reconciler against the Kubernetes API stand-in (tests/kube_apiserver.py)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ import yaml
 
 from katib_llm.webhook.reconciler import VolumeReconciler
 from katib_llm.webhook.sources import ConfigSource
+from kube_apiserver import KubeApiServer
 
 from .conftest import KATIB_LLM, free_port
-from .kube_standin import KubeStandIn
 
 EXAMPLE = yaml.safe_load((Path(__file__).resolve().parents[2] / "examples" / "bert-lora-experiment.yaml").read_text())
 PREFIX = "llm.katib.kubeflow.org/"
@@ -30,19 +30,10 @@ def experiment(name: str, **annotations: str) -> dict:
 
 
 @pytest.fixture
-def standin():
-    s = KubeStandIn().start()
-    yield s
-    s.stop()
-
-
-@pytest.fixture
 def apis(standin):
     from kubernetes import client
 
-    cfg = client.Configuration()
-    cfg.host = standin.url
-    api = client.ApiClient(cfg)
+    api = client.ApiClient(standin.configuration())
     yield client.CustomObjectsApi(api), client.CoreV1Api(api)
     api.close()
 
@@ -58,7 +49,7 @@ def test_creates_the_claim_with_owner_and_admin_storage(standin, apis, tmp_path)
     exp = standin.put("experiments", experiment("bert-a"))
     reconciler = VolumeReconciler(*apis, ConfigSource(_config_file(tmp_path)))
     assert reconciler.reconcile(exp) == "created"
-    pvc = standin.objects["persistentvolumeclaims"][("kubeflow", "bert-a-llm-cache")]
+    pvc = standin.objects_of("persistentvolumeclaims")[("kubeflow", "bert-a-llm-cache")]
     assert pvc["spec"] == {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": "20Gi"}},
                            "storageClassName": "nfs-rwx"}
     owner = pvc["metadata"]["ownerReferences"][0]
@@ -71,7 +62,8 @@ def test_retain_named_claim_and_unlabelled(standin, apis):
     reconciler = VolumeReconciler(*apis, ConfigSource(None))
     kept = standin.put("experiments", experiment("kept", **{"retain-volume": "true"}))
     assert reconciler.reconcile(kept) == "created"
-    assert "ownerReferences" not in standin.objects["persistentvolumeclaims"][("kubeflow", "kept-llm-cache")]["metadata"]
+    claims = standin.objects_of("persistentvolumeclaims")
+    assert "ownerReferences" not in claims[("kubeflow", "kept-llm-cache")]["metadata"]
     own = standin.put("experiments", experiment("own", **{"volume-claim": "my-claim"}))
     plain = experiment("plain")
     del plain["metadata"]["labels"]
@@ -96,9 +88,9 @@ def test_list_then_watch_picks_up_new_experiments(standin, apis):
     thread = threading.Thread(target=reconciler.run, args=(stop,), daemon=True)
     thread.start()
     try:
-        _wait(lambda: ("kubeflow", "before-llm-cache") in standin.objects["persistentvolumeclaims"])
+        _wait(lambda: ("kubeflow", "before-llm-cache") in standin.objects_of("persistentvolumeclaims"))
         standin.put("experiments", experiment("after"))
-        _wait(lambda: ("kubeflow", "after-llm-cache") in standin.objects["persistentvolumeclaims"])
+        _wait(lambda: ("kubeflow", "after-llm-cache") in standin.objects_of("persistentvolumeclaims"))
         assert any("watch=true" in p for _, p in standin.requests)
     finally:
         stop.set()
@@ -115,9 +107,8 @@ def _wait(cond, timeout: float = 20.0) -> None:
     raise AssertionError("condition not met in time")
 
 
-def _replica(standin: KubeStandIn, tmp_path: Path, identity: str) -> subprocess.Popen:
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(standin.kubeconfig())
+def _replica(standin: KubeApiServer, tmp_path: Path, identity: str) -> subprocess.Popen:
+    kubeconfig = standin.write_kubeconfig(tmp_path / "kubeconfig")
     log = (tmp_path / f"{identity}.log").open("wb")
     return subprocess.Popen(
         [KATIB_LLM, "reconcile", "--kubeconfig", str(kubeconfig), "--lease-namespace", "katib-llm",
@@ -133,8 +124,8 @@ def test_two_replicas_one_leader_and_failover(standin, tmp_path):
     replicas = {name: _replica(standin, tmp_path, name) for name in ("replica-a", "replica-b")}
     try:
         standin.put("experiments", experiment("exp-1"))
-        _wait(lambda: ("kubeflow", "exp-1-llm-cache") in standin.objects["persistentvolumeclaims"])
-        lease = standin.objects["leases"][("katib-llm", "katib-llm-reconciler")]
+        _wait(lambda: ("kubeflow", "exp-1-llm-cache") in standin.objects_of("persistentvolumeclaims"))
+        lease = standin.objects_of("leases")[("katib-llm", "katib-llm-reconciler")]
         leader = lease["spec"]["holderIdentity"]
         assert leader in replicas and lease["spec"]["leaseDurationSeconds"] == 4
         time.sleep(2)  # both replicas alive; the follower must not have written
@@ -142,10 +133,10 @@ def test_two_replicas_one_leader_and_failover(standin, tmp_path):
         replicas[leader].terminate()
         replicas[leader].wait(timeout=15)
         follower = next(n for n in replicas if n != leader)
-        _wait(lambda: standin.objects["leases"][("katib-llm", "katib-llm-reconciler")]["spec"]["holderIdentity"]
+        _wait(lambda: standin.objects_of("leases")[("katib-llm", "katib-llm-reconciler")]["spec"]["holderIdentity"]
               == follower)
         standin.put("experiments", experiment("exp-2"))
-        _wait(lambda: ("kubeflow", "exp-2-llm-cache") in standin.objects["persistentvolumeclaims"])
+        _wait(lambda: ("kubeflow", "exp-2-llm-cache") in standin.objects_of("persistentvolumeclaims"))
         assert replicas[follower].poll() is None
     finally:
         for proc in replicas.values():
