@@ -34,12 +34,20 @@ def run_experiment(experiment: dict[str, Any], workdir: str | Path, *, values: d
     result = runner_.result()
     if report:
         write_report(result)
-    if result.condition == "Succeeded" and result.best is not None:
+    best_dir = result.best.output_dir if result.best is not None else None
+    if result.condition == "Succeeded" and best_dir is not None and Path(best_dir).is_dir():
         # As on the cluster: the best adapter goes to <volume>/experiments/<exp>/best and the
         # other trials' outputs are pruned unless the Experiment asks to retain its trials.
-        from katib_llm.deploy.adapters import promote_local
+        # Trials that write no adapter (function objectives) have nothing to promote.
+        import warnings
 
-        promotion = promote_local(result)
-        if promotion is not None:
-            result.artifacts["promoted"] = promotion.best
+        from katib_llm.deploy.adapters import PromotionError, promote_local
+
+        try:
+            promotion = promote_local(result)
+        except PromotionError as exc:
+            warnings.warn(f"best trial not promoted: {exc}", stacklevel=2)
+        else:
+            if promotion is not None:
+                result.artifacts["promoted"] = promotion.best
     return result
