@@ -45,7 +45,7 @@ def _err(path: str, code: str, msg: str) -> FieldError:
 
 def trial_template_text(trial_spec: dict[str, Any]) -> str:
     """The JSON text Katib substitutes placeholders into (it marshals the unstructured spec)."""
-    return json.dumps(trial_spec, separators=(",", ":"), sort_keys=True)
+    return json.dumps(trial_spec, separators=(",", ":"))
 
 
 def _is_meta_reference(reference: str) -> bool:
