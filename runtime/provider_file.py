@@ -14,13 +14,18 @@ from .provider_localtree import copy_tree, list_tree
 class FileProvider(Provider):
     scheme = "file"
 
-    def resolve(self, uri: StorageURI, kind: str) -> Source:
+    def root(self, uri: StorageURI, kind: str) -> tuple[Path, str]:
+        """The local directory ``uri`` names, and how to call it in an error message."""
         root = Path(uri.location)
         if not root.is_dir():
             raise RuntimeInputError(f"{kind} {uri.raw}: {root} is not a directory")
+        return root, f"directory {root}"
+
+    def resolve(self, uri: StorageURI, kind: str) -> Source:
+        root, what = self.root(uri, kind)
         files, revision = list_tree(root)
         if not files:
-            raise RuntimeInputError(f"{kind} {uri.raw}: directory {root} is empty")
+            raise RuntimeInputError(f"{kind} {uri.raw}: {what} is empty")
         return Source(uri, kind, revision, files, {"root": str(root)})
 
     def fetch(self, source: Source, dest: Path) -> None:

@@ -12,14 +12,15 @@ from pathlib import Path
 from katib_llm.core.uris import StorageURI
 
 from .errors import RuntimeInputError
-from .provider_base import Provider, Source
-from .provider_localtree import copy_tree, list_tree
+from .provider_file import FileProvider
 
 
-class PackageProvider(Provider):
+class PackageProvider(FileProvider):
+    """A local directory, found inside an installed package instead of by absolute path."""
+
     scheme = "pkg"
 
-    def resolve(self, uri: StorageURI, kind: str) -> Source:
+    def root(self, uri: StorageURI, kind: str) -> tuple[Path, str]:
         package, _, subdir = uri.location.partition("/")
         try:
             importlib.import_module(package)
@@ -29,10 +30,4 @@ class PackageProvider(Provider):
         root = Path(str(resources.files(package).joinpath(*[p for p in subdir.split("/") if p])))
         if not root.is_dir():
             raise RuntimeInputError(f"{kind} {uri.raw}: package {package!r} has no folder {subdir!r}")
-        files, revision = list_tree(root)
-        if not files:
-            raise RuntimeInputError(f"{kind} {uri.raw}: folder {subdir!r} of {package!r} is empty")
-        return Source(uri, kind, revision, files, {"root": str(root)})
-
-    def fetch(self, source: Source, dest: Path) -> None:
-        copy_tree(Path(source.details["root"]), source.files, dest)
+        return root, f"folder {subdir!r} of {package!r}"
