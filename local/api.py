@@ -26,8 +26,10 @@ def run_experiment(experiment: dict[str, Any], workdir: str | Path, *, values: d
     no ``random_state``.
     """
     admitted, mount = admit_for_local(experiment, values)
-    runner_ = Runner(admitted, Path(workdir), mount=mount, mode=mode,
-                     cache_dir=Path(cache_dir) if cache_dir else None, seed=seed)
+    # Absolute paths: each trial runs in its own directory, so a relative work dir (the CLI's
+    # default is runs/<name>) would otherwise resolve inside every trial's folder.
+    runner_ = Runner(admitted, Path(workdir).resolve(), mount=mount, mode=mode,
+                     cache_dir=Path(cache_dir).resolve() if cache_dir else None, seed=seed)
     with Progress(progress) as display:
         runner_.on_event = display
         runner_.run()

@@ -113,7 +113,7 @@ class _Paths:
 
 
 def default_cache_dir() -> Path:
-    return Path(os.environ.get("KATIB_LLM_CACHE_DIR") or Path.home() / ".cache" / "katib-llm")
+    return Path(os.environ.get("KATIB_LLM_CACHE_DIR") or Path.home() / ".cache" / "katib-llm").resolve()
 
 
 def admit_for_local(experiment: dict[str, Any],
