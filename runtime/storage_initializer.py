@@ -21,19 +21,15 @@ from typing import Sequence
 from katib_llm.core.errors import FieldError
 from katib_llm.core.uris import parse_uri
 
-from .errors import RuntimeInputError
+from .errors import OneLineArgumentParser, RuntimeInputError
 
 KINDS = ("model", "dataset")
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, not usage + error
-        raise RuntimeInputError(f"bad argument: {message} (usage: {{model|dataset}} URI --target DIR --cache-dir DIR)")
-
-
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m katib_llm.runtime.storage_initializer",
-                description="Download a model or dataset once into a shared cache and link it for a trial.")
+    p = OneLineArgumentParser(prog="python -m katib_llm.runtime.storage_initializer",
+                              hint="usage: {model|dataset} URI --target DIR --cache-dir DIR",
+                              description="Download a model or dataset once into a shared cache and link it for a trial.")
     p.add_argument("kind", choices=KINDS)
     p.add_argument("uri")
     p.add_argument("--target", required=True, help="directory the trainer reads (becomes a symlink)")

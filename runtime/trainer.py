@@ -27,7 +27,7 @@ from typing import Any, Mapping, Sequence
 from katib_llm.core.metrics import format_metric_line
 
 from .data import DatasetConfig
-from .errors import RuntimeInputError
+from .errors import OneLineArgumentParser, RuntimeInputError
 from .hparams import TrialSettings, parse_json_object, settings_from
 
 SUPPORTED_CLASSES = ("AutoModelForSequenceClassification", "AutoModelForCausalLM")
@@ -75,14 +75,9 @@ class TrialInputs:
     hparams: dict[str, Any]
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, not usage + error
-        raise RuntimeInputError(f"bad argument: {message} (see --help)")
-
-
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m katib_llm.runtime.trainer",
-                description="LoRA fine-tuning trial; every option defaults to its KATIB_LLM_* variable.")
+    p = OneLineArgumentParser(prog="python -m katib_llm.runtime.trainer",
+                              description="LoRA fine-tuning trial; every option defaults to its KATIB_LLM_* variable.")
     for option, env in ENV.items():
         p.add_argument("--" + option.replace("_", "-"), dest=option, default=None, help=f"overrides {env}")
     return p
