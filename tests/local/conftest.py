@@ -1,48 +1,13 @@
-"""Fixtures for the local backend: a cheap objective Experiment, a tiny real model and dataset."""
+"""Fixtures for the local backend: a tiny real model and dataset (the cheap Experiment: local_helpers)."""
 
 from __future__ import annotations
 
-import copy
 import csv
 import shutil
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import pytest
-
-OBJECTIVE = Path(__file__).resolve().parent / "objective.py"
-
-
-def cheap_experiment(name: str = "cheap", *, algorithm: str = "random", settings: dict[str, str] | None = None,
-                     max_trials: int = 4, parallel: int = 2, env: dict[str, str] | None = None,
-                     parameters: list[dict[str, Any]] | None = None, **spec: Any) -> dict[str, Any]:
-    """A labelled Experiment whose trial runs tests/local/objective.py (a batch Job template)."""
-    env = {"OBJ_STEPS": "4", "OBJ_SLEEP": "0.02", **(env or {})}
-    params = parameters or [{"name": "x", "parameterType": "double", "feasibleSpace": {"min": "0.0", "max": "1.0"}}]
-    exp = {
-        "apiVersion": "kubeflow.org/v1beta1", "kind": "Experiment",
-        "metadata": {"name": name, "namespace": "default", "labels": {"llm.katib.kubeflow.org/tune": "true"}},
-        "spec": {
-            "objective": {"type": "maximize", "objectiveMetricName": "score"},
-            "algorithm": {"algorithmName": algorithm,
-                          "algorithmSettings": [{"name": k, "value": v} for k, v in (settings or {}).items()]},
-            "maxTrialCount": max_trials, "parallelTrialCount": parallel,
-            "parameters": params,
-            "trialTemplate": {
-                "primaryContainerName": "main",
-                "trialParameters": [{"name": p["name"], "reference": p["name"]} for p in params],
-                "trialSpec": {"apiVersion": "batch/v1", "kind": "Job", "spec": {"template": {"spec": {
-                    "restartPolicy": "Never",
-                    "containers": [{"name": "main", "image": "python:3.11",
-                                    "command": ["python", str(OBJECTIVE)],
-                                    "env": [{"name": k, "value": v} for k, v in env.items()]
-                                    + [{"name": "TRIAL_NAME", "value": "${trialSpec.Name}"}]}]}}}},
-            },
-            **spec,
-        },
-    }
-    return copy.deepcopy(exp)
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import cheap_experiment
+from local_helpers import cheap_experiment
 
 from katib_llm.local import run_experiment
 from katib_llm.local.algorithms import AlgorithmError, SAMPLERS, plan

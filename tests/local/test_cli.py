@@ -8,7 +8,7 @@ import sys
 
 import pytest
 import yaml
-from conftest import cheap_experiment
+from local_helpers import cheap_experiment
 
 from katib_llm.local.files import resolve_file_uris
 

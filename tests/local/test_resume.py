@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import cheap_experiment
+from local_helpers import cheap_experiment
 
 pytestmark = pytest.mark.slow
 CLI = [sys.executable, "-m", "katib_llm.sdk.cli", "tune"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import cheap_experiment
+from local_helpers import cheap_experiment
 
 from katib_llm.local import run_experiment
 
