@@ -54,7 +54,7 @@ def _resolve_template(spec: dict[str, Any], llm: LLMSpec, config: AdminConfig,
         if name not in config.templates:
             errors.append(FieldError(path, "template.unknown", f"unknown trial template {name!r}; shipped: {known}"))
             return None, False
-        return {"trialSpec": clone(config.templates[name]), "trialParameters": []}, True
+        return {"trialSpec": config.template_copy(name), "trialParameters": []}, True
     if not isinstance(tt, dict):
         errors.append(FieldError("spec.trialTemplate", "template.type", "must be an object"))
         return None, False
@@ -70,8 +70,8 @@ def _resolve_template(spec: dict[str, Any], llm: LLMSpec, config: AdminConfig,
                                          + ", ".join(f"{n}.yaml" for n in sorted(config.templates))))
                 return None, False
             # A reference cannot carry per-experiment injection: inline it (brief, trap 7).
-            inlined = {k: clone(v) for k, v in tt.items() if k != "configMap"}
-            inlined["trialSpec"] = clone(config.templates[name])
+            inlined = {k: v for k, v in tt.items() if k != "configMap"}  # tt is already our copy
+            inlined["trialSpec"] = config.template_copy(name)
             return inlined, True
         key = (str(cm.get("configMapNamespace")), str(cm.get("configMapName"))) if isinstance(cm, dict) else None
         data = (configmaps or {}).get(key) if key else None
@@ -95,7 +95,7 @@ def _resolve_template(spec: dict[str, Any], llm: LLMSpec, config: AdminConfig,
                                          "the referenced template must be a job manifest"))
             return None, False
         # Inlined so per-experiment injection can be carried (brief, trap 7).
-        inlined = {k: clone(v) for k, v in tt.items() if k != "configMap"}
+        inlined = {k: v for k, v in tt.items() if k != "configMap"}  # tt is already our copy
         inlined["trialSpec"] = trial_spec
         return inlined, False
     return tt, False
@@ -159,13 +159,19 @@ def _check_caps(llm: LLMSpec, config: AdminConfig, errors: list[FieldError]) -> 
 
 
 def admit(experiment: dict[str, Any], config: AdminConfig, old: dict[str, Any] | None = None,
-          configmaps: ConfigMaps | None = None) -> AdmissionResult:
+          configmaps: ConfigMaps | None = None, katib_checks: bool = True) -> AdmissionResult:
     """Admit a Katib Experiment: inject what an LLM tuning Experiment needs, or deny.
 
     Unlabelled Experiments are returned untouched with no patch. Admitting an admitted
     Experiment changes nothing, so reinvocation is safe. ``configmaps`` holds ConfigMaps the
     caller read for a ``trialTemplate.configMap`` reference to a template that is not ours
     (the core does no I/O); such a reference is inlined.
+
+    ``katib_checks=False`` leaves out Katib's own Experiment rules (``katib_rules``), for the
+    mutating webhook: on a cluster they are enforced by the validating webhooks (Katib's and
+    ours, which calls :func:`validate`), which judge the final object after every mutating
+    webhook ran. Everything katib-llm itself checks still denies here, and a denial still
+    lists Katib's errors too, so one round shows the user every problem.
     """
     if not isinstance(experiment, dict):
         return _deny({}, [FieldError("object", "experiment.type", "must be a Katib Experiment object")])
@@ -237,7 +243,8 @@ def admit(experiment: dict[str, Any], config: AdminConfig, old: dict[str, Any] |
     katib_rules.apply_katib_defaults(exp)  # defaults for anything we added (idempotent)
     inject.check_rewrite_safe(ctx, job, exp)
     inject.check_explicit_commands(ctx, job)
-    errors.extend(katib_rules.validate_experiment(exp, old))
+    if katib_checks or errors:  # a denial names every error at once, Katib's included
+        errors.extend(katib_rules.validate_experiment(exp, old))
     if errors:
         return _deny(experiment, _unique(errors), ctx.warnings)
     patch = make_patch(experiment, exp)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import FieldError
+from .patch import freeze, thaw
 
 DEFAULT_RUNTIME_IMAGE = "ghcr.io/katib-llm/katib-llm-runtime:0.1.0"
 DEFAULT_TEMPLATE = "hf-lora-pytorchjob"
@@ -84,7 +85,10 @@ class AdminConfig:
         for decl in declarations:
             if decl["scheme"] not in BUILTIN_PROVIDERS:  # built-ins cannot be overridden by users
                 extra[decl["scheme"]] = decl
-        return AdminConfig(values=self.values, templates=self.templates, extra_providers=extra)
+        copy_ = AdminConfig(values=self.values, templates=self.templates, extra_providers=extra)
+        if "_template_bytes" in self.__dict__:  # same templates: share the frozen copies
+            copy_.__dict__["_template_bytes"] = self.__dict__["_template_bytes"]
+        return copy_
 
     @property
     def default_template(self) -> str:
@@ -121,6 +125,14 @@ class AdminConfig:
     @property
     def mount_path(self) -> str:
         return self.values["storage"]["mountPath"]
+
+    @functools.cached_property
+    def _template_bytes(self) -> dict[str, bytes]:
+        return {name: freeze(tmpl) for name, tmpl in self.templates.items()}
+
+    def template_copy(self, name: str) -> dict[str, Any]:
+        """A private deep copy of shipped template ``name`` (injection mutates it)."""
+        return thaw(self._template_bytes[name])
 
     @functools.cached_property
     def providers(self) -> dict[str, Provider]:

@@ -49,14 +49,21 @@ def _primary_containers(ctx: Context, job: dict[str, Any]) -> list[tuple[str, di
     return found
 
 
-def _set_env(container: dict[str, Any], name: str, value: str) -> None:
+def _set_env(container: dict[str, Any], values: dict[str, str]) -> bool:
+    """Set every variable of ``values`` (in name order), replacing an existing one in place
+    (the last of duplicates: the one Kubernetes uses). False if ``env`` is not a list."""
     env = container.setdefault("env", [])
-    for item in env:
-        if isinstance(item, dict) and item.get("name") == name:
+    if not isinstance(env, list):
+        return False
+    index = {item.get("name"): item for item in env if isinstance(item, dict)}
+    for name in sorted(values):
+        item = index.get(name)
+        if item is None:
+            env.append({"name": name, "value": values[name]})
+        else:
             item.pop("valueFrom", None)
-            item["value"] = value
-            return
-    env.append({"name": name, "value": value})
+            item["value"] = values[name]
+    return True
 
 
 def _upsert(items: list[Any], entry: dict[str, Any], key: str = "name") -> None:
@@ -166,9 +173,10 @@ def inject_env(ctx: Context, job: dict[str, Any], hparams: dict[str, str]) -> No
     if not primaries and ctx.kind.has_pod_templates:
         ctx.errors.append(FieldError("spec.trialTemplate.primaryContainerName", "template.primary",
                                      f"no container named {ctx.primary!r} in the trial's pod templates"))
-    for _, c in primaries:
-        for name in sorted(values):
-            _set_env(c, name, values[name])
+    for path, c in primaries:
+        if not _set_env(c, values):
+            ctx.errors.append(FieldError(f"spec.trialTemplate.trialSpec.{path}.env", "template.type",
+                                         "must be a list of {name, value} objects"))
     if not ctx.kind.has_pod_templates:
         # Kubeflow Trainer's TrainJob: env goes to spec.trainer.env.
         trainer = job.setdefault("spec", {}).setdefault("trainer", {})

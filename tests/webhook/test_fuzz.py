@@ -92,8 +92,18 @@ def _check(client, body: bytes, request: dict | None = None, recheck: bool = Fal
         status = answer["response"].get("status") or {}
         assert status.get("code") != 500, status  # the core failed on this input: a bug
         if recheck and answer["response"]["allowed"] and "patch" in answer["response"]:
+            # As kube-apiserver: the mutated object then goes through the validating webhook;
+            # what both admit must pass every cluster check.
             admitted = apply_patch(request["request"]["object"], answer["response"])
-            assert admitted_errors(admitted) == []
+            old = request["request"].get("oldObject")
+            follow = build_review(admitted, request["request"]["operation"], old, request["request"]["dryRun"])
+            verdict = client.post("/validate", json.dumps(follow).encode())
+            assert verdict.status == 200, verdict.status
+            check_envelope(follow, verdict.json)
+            if verdict.json["response"]["allowed"]:
+                assert admitted_errors(admitted) == []
+            else:
+                assert verdict.json["response"]["status"]["details"]["causes"], verdict.json
     else:
         assert reply.json["message"]
 

@@ -51,6 +51,18 @@ def test_malformed_experiment_is_denied_naming_the_field(client, experiment):
         assert f"metadata.annotations[{PREFIX}resources-per-worker].gpu" in status["message"]
 
 
+def test_katib_rule_is_left_to_the_validating_phase(client, experiment):
+    """As kube-apiserver chains them: /mutate patches, /validate (on the final object) denies."""
+    bad = copy.deepcopy(experiment)
+    bad["spec"]["maxFailedTrialCount"] = bad["spec"]["maxTrialCount"] + 1
+    mutated = client.review(bad)
+    assert mutated.response["allowed"] is True and "patch" in mutated.response
+    stored = apply_patch(mutated.request["request"]["object"], mutated.response)
+    verdict = client.review(stored, path="/validate").response
+    assert verdict["allowed"] is False
+    assert [c["field"] for c in verdict["status"]["details"]["causes"]] == ["spec.maxFailedTrialCount"]
+
+
 def test_unlabelled_experiment_passes_untouched(client, experiment):
     plain = copy.deepcopy(experiment)
     del plain["metadata"]["labels"]
