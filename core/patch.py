@@ -41,7 +41,7 @@ def same(a: Any, b: Any) -> bool:
 
 
 def _diff(src: Any, dst: Any, path: str, ops: Patch) -> None:
-    """One pass: equal subtrees are walked once (by :func:`same`), changed ones are descended into."""
+    """One pass: unchanged (identical) children are skipped, changed containers descended into."""
     if isinstance(src, dict) and isinstance(dst, dict):
         for key in src:
             if key not in dst:
@@ -49,28 +49,17 @@ def _diff(src: Any, dst: Any, path: str, ops: Patch) -> None:
         for key, value in dst.items():
             if key not in src:
                 ops.append({"op": "add", "path": _pointer(path, key), "value": value})
-                continue
-            old = src[key]
-            if old is value:
-                continue
-            if isinstance(old, _CONTAINERS) and type(old) is type(value):
-                _diff(old, value, _pointer(path, key), ops)
-            elif not same(old, value):
-                ops.append({"op": "replace", "path": _pointer(path, key), "value": value})
+            elif src[key] is not value:
+                _diff(src[key], value, _pointer(path, key), ops)
         return
-    if isinstance(src, list) and isinstance(dst, list):
-        if len(src) <= len(dst) and all(isinstance(x, _CONTAINERS) == isinstance(y, _CONTAINERS)
-                                        for x, y in zip(src, dst)):
-            for i, (x, y) in enumerate(zip(src, dst)):
-                if x is y:
-                    continue
-                if isinstance(x, _CONTAINERS) and type(x) is type(y):
-                    _diff(x, y, _pointer(path, i), ops)
-                elif not same(x, y):
-                    ops.append({"op": "replace", "path": _pointer(path, i), "value": y})
-            for i in range(len(src), len(dst)):
-                ops.append({"op": "add", "path": _pointer(path, i), "value": dst[i]})
-            return
+    if isinstance(src, list) and isinstance(dst, list) and len(src) <= len(dst) and \
+            all(isinstance(x, _CONTAINERS) == isinstance(y, _CONTAINERS) for x, y in zip(src, dst)):
+        for i, (x, y) in enumerate(zip(src, dst)):
+            if x is not y:
+                _diff(x, y, _pointer(path, i), ops)
+        for i in range(len(src), len(dst)):
+            ops.append({"op": "add", "path": _pointer(path, i), "value": dst[i]})
+        return
     if not same(src, dst):
         ops.append({"op": "replace", "path": path, "value": dst})
 
