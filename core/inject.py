@@ -8,6 +8,7 @@ JSONPatch is derived afterwards from a diff (STYLE.md, item 3).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +24,7 @@ VOLUME_NAME = "katib-llm-storage"
 INIT_PREFIX = "storage-initializer-"
 METRICS_FILE = "/var/log/katib/metrics.log"
 # Characters whose meaning changes when Katib joins argv with spaces under `sh -c`.
-_SHELL_UNSAFE = set(" \t\n\"'`\\;&|<>()*?[]#~!")
+_SHELL_UNSAFE = re.compile(r"""[ \t\n"'`\\;&|<>()*?\[\]#~!]""")
 
 
 @dataclass
@@ -322,7 +323,7 @@ def check_rewrite_safe(ctx: Context, job: dict[str, Any], exp: dict[str, Any]) -
         for field_name in ("command", "args"):
             for i, token in enumerate(c.get(field_name) or []):
                 text = str(token).replace("${trialParameters.", "").replace("${trialSpec.", "")
-                if any(ch in _SHELL_UNSAFE for ch in text) or text == "":
+                if _SHELL_UNSAFE.search(text) or text == "":
                     ctx.warnings.append(
                         f"{path}.{field_name}[{i}]: Katib's StdOut metrics collector re-runs this container as "
                         f"`sh -c` with argv joined by spaces, which will change {str(token)[:60]!r}; pass it "

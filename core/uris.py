@@ -15,6 +15,7 @@ _SCHEME = re.compile(r"^([a-z][a-z0-9+.-]*)://(.*)$")
 # Keys the query string may carry, per kind.
 _QUERY_KEYS = {"model": {"revision"}, "dataset": {"split", "revision", "config", "name"}}
 _BUILTIN = ("hf", "s3", "file", "pkg")
+_URI_UNSAFE = re.compile(r"""[\s"'`\\$;|&<>]""")
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ def parse_uri(raw: str, path: str, kind: str, providers: set[str],
                                  f"unknown scheme {scheme!r}; accepted: "
                                  + ", ".join(f"{p}://" for p in sorted(providers))))
         return None
-    if any(c.isspace() or c in "\"'`\\$;|&<>" for c in text):
+    if _URI_UNSAFE.search(text):
         errors.append(FieldError(path, "uri.chars",
                                  "must not contain spaces, quotes or shell metacharacters"))
         return None
