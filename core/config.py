@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import FieldError
-from .patch import freeze, thaw
+from .patch import clone, freeze, thaw
 
 DEFAULT_RUNTIME_IMAGE = "ghcr.io/katib-llm/katib-llm-runtime:0.1.0"
 DEFAULT_TEMPLATE = "hf-lora-pytorchjob"
@@ -128,11 +128,18 @@ class AdminConfig:
 
     @functools.cached_property
     def _template_bytes(self) -> dict[str, bytes]:
-        return {name: freeze(tmpl) for name, tmpl in self.templates.items()}
+        frozen = {}
+        for name, tmpl in self.templates.items():
+            try:
+                frozen[name] = freeze(tmpl)
+            except ValueError:  # a value marshal cannot hold (a YAML date): copied by walking instead
+                pass
+        return frozen
 
     def template_copy(self, name: str) -> dict[str, Any]:
         """A private deep copy of shipped template ``name`` (injection mutates it)."""
-        return thaw(self._template_bytes[name])
+        frozen = self._template_bytes.get(name)
+        return thaw(frozen) if frozen is not None else clone(self.templates[name])
 
     @functools.cached_property
     def providers(self) -> dict[str, Provider]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from typing import Any, Callable
@@ -90,10 +91,7 @@ def create_app(config: ConfigSource, lookup: ClusterLookup | None = None, noop_e
         # Katib's own Experiment rules are the validating phase's job (Katib's webhook and our
         # /validate judge the final object); checking them here too would judge an object other
         # mutating webhooks may still change, and cost every admission twice.
-        return serve("mutate", mutate_core, mutating=True)
-
-    def mutate_core(experiment: dict[str, Any], cfg: Any, **kw: Any) -> AdmissionResult:
-        return admit(experiment, cfg, katib_checks=False, **kw)
+        return serve("mutate", functools.partial(admit, katib_checks=False), mutating=True)
 
     @app.post("/validate")
     def validate_() -> Response:

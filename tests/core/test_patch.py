@@ -41,3 +41,19 @@ def test_admission_patch_matches_result(admin_config):
     result = admit(exp, admin_config)
     applied = jsonpatch.apply_patch(exp, json.loads(json.dumps(result.patch)))
     assert same(applied, result.experiment)
+
+
+def test_template_copies_are_private_even_for_values_marshal_cannot_hold():
+    import datetime
+
+    from katib_llm.core.config import AdminConfig, DEFAULTS
+
+    plain = {"kind": "Job", "spec": {"template": {"spec": {"containers": [{"name": "c"}]}}}}
+    dated = {"kind": "Job", "metadata": {"annotations": {"since": datetime.date(2024, 1, 1)}}}
+    config = AdminConfig(values=DEFAULTS, templates={"plain": plain, "dated": dated})
+    for name, source in (("plain", plain), ("dated", dated)):
+        first, second = config.template_copy(name), config.template_copy(name)
+        assert first == source and first is not source
+        first["kind"] = "changed"
+        assert second["kind"] == "Job" and source["kind"] == "Job"
+    assert config.template_copy("dated")["metadata"]["annotations"]["since"] == datetime.date(2024, 1, 1)
