@@ -8,12 +8,10 @@ config) are replaced by the names Katib's default katib-config ships.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
-import orjson
-
+from . import jsontext
 from .errors import FieldError
 from .jobkinds import JOB_FAILURE, JOB_SUCCESS, JOB_KINDS
 
@@ -46,16 +44,8 @@ def _err(path: str, code: str, msg: str) -> FieldError:
 
 
 def trial_template_text(trial_spec: dict[str, Any]) -> str:
-    """The JSON text Katib substitutes placeholders into (it marshals the unstructured spec).
-
-    orjson is ~10x faster than ``json`` here (the largest cost of validating an admitted
-    Experiment) and, like Go's encoder, keeps non-ASCII text as UTF-8. Documents orjson refuses
-    (non-string keys or integers beyond 64 bits from a YAML file) take the ``json`` path.
-    """
-    try:
-        return orjson.dumps(trial_spec).decode()
-    except TypeError:
-        return json.dumps(trial_spec, separators=(",", ":"))
+    """The JSON text Katib substitutes placeholders into (it marshals the unstructured spec)."""
+    return jsontext.dumps(trial_spec).decode()
 
 
 def _is_meta_reference(reference: str) -> bool:

@@ -11,10 +11,11 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from katib_llm.core.admit import AdmissionResult, admit, validate
+from katib_llm.core.jsontext import dumps as encode
 
 from . import metrics
-from .reviews import (MAX_BODY_BYTES, ReviewError, allow, build_response, encode, internal_denial,
-                      parse_review, parse_timeout)
+from .reviews import (MAX_BODY_BYTES, ReviewError, allow, build_response, internal_denial, parse_review,
+                      parse_timeout)
 from .sources import ClusterLookup, ConfigSource, cluster_inputs
 
 log = logging.getLogger("katib_llm.webhook")

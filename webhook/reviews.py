@@ -8,7 +8,6 @@ Pure (no HTTP, no I/O): the Flask views call :func:`parse_review`, the core, the
 from __future__ import annotations
 
 import base64
-import json
 import re
 from dataclasses import dataclass
 from typing import Any, Literal, TypedDict
@@ -17,6 +16,7 @@ import orjson
 
 from katib_llm.core.admit import AdmissionResult
 from katib_llm.core.errors import format_errors
+from katib_llm.core.jsontext import dumps
 
 API_VERSION = "admission.k8s.io/v1"
 KIND = "AdmissionReview"
@@ -138,15 +138,6 @@ def parse_review(body: bytes) -> Review:
                   dry_run=dry_run, is_experiment=is_experiment)
 
 
-def encode(doc: Any) -> bytes:
-    """Compact JSON bytes: orjson (a ~10 KB patch encodes ~10x faster than with ``json``), or
-    ``json`` for what orjson refuses (integers beyond 64 bits)."""
-    try:
-        return orjson.dumps(doc)
-    except TypeError:
-        return json.dumps(doc, separators=(",", ":")).encode()
-
-
 def review_uid(body: bytes) -> str | None:
     """Best effort: the request uid of a body that failed elsewhere (for logs only)."""
     try:
@@ -193,7 +184,7 @@ def build_response(uid: str, result: AdmissionResult, mutating: bool,
     out = allow(uid, warnings)
     if mutating and result.patch:
         out["response"]["patchType"] = "JSONPatch"
-        out["response"]["patch"] = base64.b64encode(encode(result.patch)).decode("ascii")
+        out["response"]["patch"] = base64.b64encode(dumps(result.patch)).decode("ascii")
     return out
 
 
