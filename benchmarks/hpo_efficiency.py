@@ -54,7 +54,7 @@ def experiment(name: str, model: Path, algorithm: str, seed: int, trials: int, m
     spec: dict[str, Any] = {
         "objective": {"type": "minimize", "objectiveMetricName": "eval_loss"},
         "algorithm": {"algorithmName": algorithm, "algorithmSettings": [{"name": "random_state", "value": str(seed)}]
-                      + ([{"name": "n_startup_trials", "value": str(TPE_STARTUP)}] if algorithm == "tpe" else [])},
+                      + ([{"name": "n_startup_trials", "value": str(TPE_STARTUP)}] if algorithm.endswith("tpe") else [])},
         "maxTrialCount": trials, "parallelTrialCount": 1,
         "parameters": [
             {"name": "learning_rate", "parameterType": "double",
@@ -97,8 +97,8 @@ def run_method(model: Path, work: Path, cache: Path, method: str, seed: int, bud
     """Run one method with one seed until `budget` training steps are spent; the compute curve."""
     from katib_llm.local.runner import Runner, admit_for_local
 
-    algorithm = "random" if method == "random" else "tpe"
-    median = method == "tpe+medianstop"
+    algorithm, _, stopping = method.partition("+")
+    median = stopping == "medianstop"
     # Enough trials for the budget even if every trial is stopped at its first chance.
     cap = budget // (EVAL_STEPS * start_step) + 1 if median else trials
     exp = experiment(f"{method.replace('+', '-')}-{seed}", model, algorithm, seed, cap, median, start_step)
@@ -207,6 +207,9 @@ def overhead(model: Path, work: Path, cache: Path, n: int) -> dict[str, Any]:
 
 
 METHODS = ("random", "tpe", "tpe+medianstop")
+# Run on request (--extra) into an existing results file, on the same seeds and budget: the
+# same early stopping behind Katib's other TPE (one density over all parameters together).
+EXTRA_METHODS = ("multivariate-tpe+medianstop",)
 
 
 def _agg(xs: list[float]) -> dict[str, float | None]:
@@ -228,12 +231,14 @@ def summarize(curves: dict[str, list[list[dict]]], budget: int) -> dict[str, Any
     longest = max(len(curves.get(m, [])) for m in METHODS)
     seeds = [s for s in range(longest)
              if all(s < len(curves.get(m, [])) and curves[m][s] for m in METHODS)]
-    curves = {m: [curves[m][s] for s in seeds] for m in METHODS}
+    extra = [m for m in EXTRA_METHODS if m in curves and all(s < len(curves[m]) and curves[m][s] for s in seeds)]
+    curves = {m: [curves[m][s] for s in seeds] for m in (*METHODS, *extra)}
     n = len(seeds)
     out: dict[str, Any] = {"seeds_complete": n, "seeds_complete_list": seeds, "summary": {}}
     if n == 0:
         return out
     out["repeatability"] = repeatability(curves)
+    out["extra_methods"] = extra
     out["landscape"] = landscape(curves["random"])
     randoms = curves["random"]
     targets = [c[-1]["best"] for c in randoms]
@@ -269,12 +274,25 @@ def summarize(curves: dict[str, list[list[dict]]], budget: int) -> dict[str, Any
         (budget if a is None else a) / b for a, b in zip(m["steps_to_random_best_paired"],
                                                          r["steps_to_random_best_paired"])]
     out["paired_ratio_agg"] = _agg(out["paired_ratio_tpe_median_vs_random"])
+    # The same per-seed targets, with random's cost taken as its expected cost to reach each
+    # (from all its trials pooled) instead of the one draw its own seed made.
+    expected = out["random_expected_steps_to_paired_targets"]
+    out["paired_ratio_vs_random_expected"] = [
+        None if e is None else (budget if a is None else a) / e
+        for a, e in zip(m["steps_to_random_best_paired"], expected)]
+    out["paired_ratio_vs_random_expected_agg"] = _agg(
+        [x for x in out["paired_ratio_vs_random_expected"] if x is not None])
     out["ratio_of_medians_paired"] = (m["paired_steps_budget_if_not_reached"]["median"]
                                       / r["paired_steps_budget_if_not_reached"]["median"])
     out["ratio_of_means_paired"] = (m["paired_steps_budget_if_not_reached"]["mean"]
                                     / r["paired_steps_budget_if_not_reached"]["mean"])
     out["ratio_tpe_median_vs_random"] = (m["median_target_steps_budget_if_not_reached"]["median"]
                                          / r["median_target_steps_budget_if_not_reached"]["median"])
+    for method in extra:
+        e = out["summary"][method]
+        e["paired_ratio_vs_random"] = [(budget if a is None else a) / b for a, b in
+                                       zip(e["steps_to_random_best_paired"], r["steps_to_random_best_paired"])]
+        e["paired_ratio_vs_random_agg"] = _agg(e["paired_ratio_vs_random"])
     out["budget_steps"] = budget
     return out
 
@@ -350,13 +368,14 @@ def plot(results: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    colours = {"random": "tab:gray", "tpe": "tab:blue", "tpe+medianstop": "tab:green"}
+    colours = {"random": "tab:gray", "tpe": "tab:blue", "tpe+medianstop": "tab:green",
+               "multivariate-tpe+medianstop": "tab:purple"}
     n = results.get("seeds_complete", 0)
     seeds = results.get("seeds_complete_list", list(range(n)))
     budget = results["budget_steps"]
     grid = list(range(0, budget + 1, EVAL_STEPS))
     fig, (ax, ax2, ax3) = plt.subplots(1, 3, figsize=(17, 4.8))
-    for method in METHODS:
+    for method in (*METHODS, *results.get("extra_methods", [])):
         runs = [results["curves"][method][s] for s in seeds]
         if not runs:
             continue
@@ -413,7 +432,8 @@ def plot(results: dict[str, Any], path: Path) -> None:
 def report(results: dict[str, Any]) -> dict[str, Any]:
     keys = ("seeds_complete", "repeatability", "landscape", "target", "paired_targets", "summary", "paired_ratio_tpe_median_vs_random",
             "paired_ratio_agg", "ratio_of_medians_paired", "ratio_of_means_paired", "ratio_tpe_median_vs_random",
-            "random_expected_steps_to_paired_targets", "random_expected_steps_to_median_target")
+            "random_expected_steps_to_paired_targets", "random_expected_steps_to_median_target",
+            "paired_ratio_vs_random_expected", "paired_ratio_vs_random_expected_agg", "extra_methods")
     return {k: results[k] for k in keys if k in results}
 
 
@@ -479,6 +499,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="torch/OpenMP threads per trial (0: the runner's default, CPUs / parallelTrialCount)")
     ap.add_argument("--out", default=str(ROOT / "docs" / "img"))
     ap.add_argument("--summarize", metavar="JSON", help="recompute the summary and plot of a results file")
+    ap.add_argument("--extra", metavar="JSON",
+                    help=f"run {', '.join(EXTRA_METHODS)} on the seeds and budget of this results file and "
+                         "add them to it (the other methods are not rerun)")
     ap.add_argument("--sweep", action="store_true",
                     help="only the task check: a few fixed trials in-process, written to DIR/hpo_efficiency_sweep.json")
     args = ap.parse_args(argv)
@@ -504,29 +527,43 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="hpo-bench-"))
     cache = work / "cache"
     model = work  # the model comes from the package (pkg://); kept as a parameter for a local variant
+    methods: tuple[str, ...] = METHODS
+    if args.extra:
+        # Same seeds, budget and settings as the file's run; only the extra methods run.
+        results: dict[str, Any] = json.loads(Path(args.extra).read_text())
+        methods, out = EXTRA_METHODS, Path(args.extra).parent
+        args.trials, args.seeds = results["trials"], results["seeds"]
+        args.start_step = results["medianstop"]["start_step"]
+        for m in methods:
+            results["curves"][m] = [None] * args.seeds
+            results["run_seconds"][m] = [None] * args.seeds
+        results["extra_started_utc"] = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
     budget = args.trials * MAX_STEPS
-    results: dict[str, Any] = {
-        "budget_steps": budget, "trials": args.trials, "max_steps": MAX_STEPS, "eval_steps": EVAL_STEPS,
-        "tpe_n_startup_trials": TPE_STARTUP, "medianstop": {"min_trials_required": MEDIAN_MIN_TRIALS,
-                                                            "start_step": args.start_step},
-        "seeds": args.seeds, "jobs": args.jobs, "threads": args.threads or os.cpu_count(),
-        "curves": {m: [None] * args.seeds for m in METHODS},
-        "run_seconds": {m: [None] * args.seeds for m in METHODS}, "cpu_count": os.cpu_count(),
-        "started_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()), "load_average": []}
+    if not args.extra:
+        results = {
+            "budget_steps": budget, "trials": args.trials, "max_steps": MAX_STEPS, "eval_steps": EVAL_STEPS,
+            "tpe_n_startup_trials": TPE_STARTUP, "medianstop": {"min_trials_required": MEDIAN_MIN_TRIALS,
+                                                                "start_step": args.start_step},
+            "seeds": args.seeds, "jobs": args.jobs, "threads": args.threads or os.cpu_count(),
+            "curves": {m: [None] * args.seeds for m in METHODS},
+            "run_seconds": {m: [None] * args.seeds for m in METHODS}, "cpu_count": os.cpu_count(),
+            "started_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()), "load_average": []}
     started = time.time()
+    name = Path(args.extra).name if args.extra else "hpo_efficiency.json"
 
     def save() -> None:
         results.update(summarize(results["curves"], budget))
-        results["elapsed_s"] = time.time() - started
+        results["elapsed_s" if not args.extra else "extra_elapsed_s"] = time.time() - started
         results["finished_utc"] = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
-        (out / "hpo_efficiency.json").write_text(json.dumps(results, indent=2, default=str))
-        plot(results, out / "hpo_efficiency.png")
+        (out / name).write_text(json.dumps(results, indent=2, default=str))
+        plot(results, (out / name).with_suffix(".png"))
 
     # Warm the download-once cache (model and dataset) before workers race for it.
     from katib_llm.local.runner import Runner, admit_for_local
     admitted, mount = admit_for_local(experiment("warm-cache", model, "random", 0, 1, False), None)
     Runner(admitted, work / "warm-cache", mount=mount, cache_dir=cache).run()
-    jobs = [(m, seed, budget, args.trials, str(work), str(cache), args.start_step) for seed in range(args.seeds) for m in METHODS]
+    jobs = [(m, seed, budget, args.trials, str(work), str(cache), args.start_step)
+            for seed in range(args.seeds) for m in methods]
     import concurrent.futures
     import multiprocessing
 
@@ -540,6 +577,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{method} seed {seed}: {len(curve)} trials, {curve[-1]['steps']} steps, "
                   f"best {curve[-1]['best']:.4f}, {seconds:.0f} s", flush=True)
             save()
+    if args.extra:
+        print(json.dumps(report(results), indent=1, default=str))
+        shutil.rmtree(work, ignore_errors=True)
+        return 0
     results["hpo_elapsed_s"] = time.time() - started
     if args.overhead_trials:
         results["overhead"] = overhead(model, work, cache, args.overhead_trials)
