@@ -155,6 +155,8 @@ def run_steps(steps: list[Step], base_env: dict[str, str], cwd: str, timing_file
                 rc = 127
         sys.stdout.flush()
         sys.stderr.flush()
+        if _terminated:  # stopped, not finished: no record a resumed run would read as the step's exit
+            break
         timings.append({"container": step.container, "init": step.init, "start": start, "end": time.time(),
                         "exit_code": rc})
         Path(timing_file).write_text(json.dumps(timings))
@@ -202,11 +204,33 @@ def _pid_alive(pid: int) -> bool:
         return True
 
 
+# Set in a trial child by SIGTERM: the step it interrupted did not finish.
+_terminated = False
+
+
+def _exit_on_sigterm() -> None:
+    """Let SIGTERM (early stopping, a stopped run) unwind the trial like an exit.
+
+    The default action ends the process on the spot, skipping the ``finally`` in :func:`_child`
+    that releases what the trial registered with the runner's resource tracker (tqdm's and
+    torch's named semaphores): each stopped trial left one, and the run ended warning about
+    "N leaked semaphore objects". Once only: :func:`kill_group` follows with SIGKILL.
+    """
+    def stop(signum: int, frame: Any) -> None:
+        global _terminated
+        _terminated = True
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
 def _child(steps: list[Step], base_env: dict[str, str], log_path: str, cwd: str, timing_file: str,
            threads: int, warm: bool, runner_pid: int) -> None:
     """Entry point of a trial child: own process group, fd 1/2 to the trial log, run, exit."""
     os.setsid()
     _die_with_runner(runner_pid)
+    _exit_on_sigterm()
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(fd, 1)
     os.dup2(fd, 2)

@@ -219,7 +219,10 @@ def _seed(args: Any) -> None:
     """
     from transformers.trainer_utils import enable_full_determinism, set_seed
 
-    enable_full_determinism(args.seed) if args.full_determinism else set_seed(args.seed)
+    if args.full_determinism:
+        enable_full_determinism(args.seed)
+    else:
+        set_seed(args.seed)
 
 
 def _prepare(inputs: TrialInputs, causal: bool) -> tuple[Any, Any, Any, Any]:

@@ -2,7 +2,8 @@
 
 Env: KATIB_LLM_HPARAMS (x), OBJ_STEPS, OBJ_SLEEP (seconds per step), OBJ_FAIL_ABOVE (exit 3
 when x is above it), OBJ_SILENT (print no metric), OBJ_LEDGER (append "<trial> done" when the
-trial completes, to count completions across runs).
+trial completes, to count completions across runs), OBJ_LOCK (hold a multiprocessing lock, a
+named semaphore, as tqdm and torch do, so a stopped trial has one to release).
 """
 
 import json
@@ -17,6 +18,10 @@ x = float(hp.get("x", 0.5))
 steps = int(os.environ.get("OBJ_STEPS", "4"))
 pause = float(os.environ.get("OBJ_SLEEP", "0.02"))
 print(f"objective: x={x} pid={os.getpid()}", flush=True)
+if os.environ.get("OBJ_LOCK"):
+    import multiprocessing
+
+    lock = multiprocessing.Lock()
 if "OBJ_FAIL_ABOVE" in os.environ and x > float(os.environ["OBJ_FAIL_ABOVE"]):
     print("objective: failing on purpose", file=sys.stderr, flush=True)
     sys.exit(3)

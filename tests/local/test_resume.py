@@ -1,4 +1,4 @@
-"""SIGKILL the runner, rerun the same command: it resumes; no trial is lost or run twice."""
+"""SIGKILL or Ctrl-C the runner, rerun the same command: it resumes; no trial is lost or run twice."""
 
 from __future__ import annotations
 
@@ -52,7 +52,10 @@ def _trial_pids(workdir: Path) -> dict[str, int]:
     return pids
 
 
-def test_sigkill_then_rerun_resumes_without_losing_or_repeating_trials(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "ctrl-c"])
+def test_interrupt_then_rerun_resumes_without_losing_or_repeating_trials(tmp_path, sig):
+    """SIGKILL: the trials die with the runner. Ctrl-C: the runner stops them (SIGTERM) itself,
+    and a stopped trial must not leave a record the next run reads as its exit."""
     ledger = tmp_path / "ledger"
     exp = cheap_experiment("resume", algorithm="random", settings={"random_state": "9"}, max_trials=6, parallel=2,
                            env={"OBJ_STEPS": "8", "OBJ_SLEEP": "0.15", "OBJ_LEDGER": str(ledger)})
@@ -67,8 +70,8 @@ def test_sigkill_then_rerun_resumes_without_losing_or_repeating_trials(tmp_path)
     # Kill once 2 trials have completed and others are mid-run.
     _wait_for(lambda: ledger.exists() and len(ledger.read_text().splitlines()) >= 2, 90)
     _wait_for(lambda: any(n not in ledger.read_text() for n in _trial_pids(workdir)), 30)
-    os.kill(first.pid, signal.SIGKILL)
-    first.wait()
+    os.kill(first.pid, sig)
+    first.wait(timeout=30)
     # Trials die with the runner (they do not keep running unobserved).
     _wait_for(lambda: not any(_alive(p) for p in _trial_pids(workdir).values()), 10)
     done_before = set(line.split()[0] for line in ledger.read_text().splitlines())
