@@ -538,16 +538,16 @@ def main(argv: list[str] | None = None) -> int:
             results["curves"][m] = [None] * args.seeds
             results["run_seconds"][m] = [None] * args.seeds
         results["extra_started_utc"] = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
-    budget = args.trials * MAX_STEPS
-    if not args.extra:
+    else:
         results = {
-            "budget_steps": budget, "trials": args.trials, "max_steps": MAX_STEPS, "eval_steps": EVAL_STEPS,
-            "tpe_n_startup_trials": TPE_STARTUP, "medianstop": {"min_trials_required": MEDIAN_MIN_TRIALS,
-                                                                "start_step": args.start_step},
+            "budget_steps": args.trials * MAX_STEPS, "trials": args.trials, "max_steps": MAX_STEPS,
+            "eval_steps": EVAL_STEPS, "tpe_n_startup_trials": TPE_STARTUP,
+            "medianstop": {"min_trials_required": MEDIAN_MIN_TRIALS, "start_step": args.start_step},
             "seeds": args.seeds, "jobs": args.jobs, "threads": args.threads or os.cpu_count(),
             "curves": {m: [None] * args.seeds for m in METHODS},
             "run_seconds": {m: [None] * args.seeds for m in METHODS}, "cpu_count": os.cpu_count(),
             "started_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()), "load_average": []}
+    budget = results["budget_steps"]
     started = time.time()
     name = Path(args.extra).name if args.extra else "hpo_efficiency.json"
 
