@@ -6,20 +6,18 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import yaml
-from local_helpers import cheap_experiment
+from local_helpers import TUNE, cheap_experiment
 
 pytestmark = pytest.mark.slow
-CLI = [sys.executable, "-m", "katib_llm.sdk.cli", "tune"]
 
 
 def _start(exp_file: Path, workdir: Path, env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen(CLI + [str(exp_file), "--local", "--workdir", str(workdir), "--no-progress"],
+    return subprocess.Popen(TUNE + [str(exp_file), "--local", "--workdir", str(workdir), "--no-progress"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
-import sys
-import textwrap
-from pathlib import Path
 
-from local_helpers import cheap_experiment
+import yaml
+from local_helpers import TUNE, cheap_experiment
 
 from katib_llm.local import run_experiment
 
@@ -35,24 +35,18 @@ def test_a_stopped_trial_releases_its_semaphores(tmp_path):
     """A trial stopped by medianstop unwinds like an exit, so what it registered with the
     runner's resource tracker (named semaphores: tqdm's and torch's locks) is released; before,
     every stopped trial left one, and the run ended with "N leaked semaphore objects"."""
-    run = textwrap.dedent(f"""
-        import sys
-        from pathlib import Path
-        sys.path.insert(0, {str(Path(__file__).parent)!r})
-        from local_helpers import cheap_experiment
-        from katib_llm.local import run_experiment
-        exp = cheap_experiment("sems", settings={{"random_state": "0"}}, max_trials=6, parallel=1,
-                               env={{"OBJ_STEPS": "8", "OBJ_SLEEP": "0.15", "OBJ_LOCK": "1"}},
-                               earlyStopping={{"algorithmName": "medianstop", "algorithmSettings": [
-                                   {{"name": "min_trials_required", "value": "2"}},
-                                   {{"name": "start_step", "value": "3"}}]}})
-        result = run_experiment(exp, Path({str(tmp_path / "run")!r}), progress=False, report=False,
-                                cache_dir=Path({str(tmp_path / "cache")!r}))
-        print(" ".join(t.state for t in result.trials))
-    """)
-    proc = subprocess.run([sys.executable, "-c", run], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    assert "EarlyStopped" in proc.stdout, proc.stdout
+    exp = cheap_experiment("sems", settings={"random_state": "0"}, max_trials=6, parallel=1,
+                           env={"OBJ_STEPS": "8", "OBJ_SLEEP": "0.15", "OBJ_LOCK": "1"},
+                           earlyStopping={"algorithmName": "medianstop", "algorithmSettings": [
+                               {"name": "min_trials_required", "value": "2"}, {"name": "start_step", "value": "3"}]})
+    exp_file = tmp_path / "exp.yaml"
+    exp_file.write_text(yaml.safe_dump(exp))
+    workdir = tmp_path / "run"
+    proc = subprocess.run(TUNE + [str(exp_file), "--local", "--workdir", str(workdir), "--no-progress"],
+                          capture_output=True, text=True, timeout=300, env={**os.environ, "KATIB_LLM_PRELOAD": ""})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    states = [t["state"] for t in json.loads((workdir / "results.json").read_text())["trials"]]
+    assert "EarlyStopped" in states, states
     assert "leaked semaphore" not in proc.stderr, proc.stderr
 
 
