@@ -13,7 +13,7 @@ import sys
 import typing
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parent.parent / "core" / "data"
+OUT = Path(__file__).resolve().parent.parent / "src" / "katib_llm" / "core" / "data"
 
 
 def describe(tp: object) -> dict[str, object]:

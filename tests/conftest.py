@@ -15,7 +15,7 @@ from katib_checks import SHARED  # noqa: E402
 @pytest.fixture(scope="session")
 def admin_config():
     """The admin configuration with chart defaults and the shipped templates."""
-    from katib_llm.loader import admin_config as load
+    from katib_llm.io import admin_config as load
 
     return load(None)
 

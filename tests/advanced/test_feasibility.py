@@ -8,7 +8,7 @@ from katib_llm.core.admit import admit
 from katib_llm.core.config import load_config
 from katib_llm.core.feasibility import (GIB, Shape, TrialConfig, estimate, parameters_from_name,
                                         parse_parameter_count)
-from katib_llm.loader import load_templates
+from katib_llm.io import load_templates
 
 ANN = "llm.katib.kubeflow.org/"
 
@@ -140,7 +140,7 @@ def test_validate_cli_rejects_the_impossible_space_naming_parameter_and_memory(e
     exp["metadata"]["annotations"][ANN + "training-args"] = '{"bf16": true}'
     (tmp_path / "exp.yaml").write_text(yaml.safe_dump(exp))
     (tmp_path / "values.yaml").write_text(yaml.safe_dump({"config": {"gpu": {"memoryGiB": 16}}}))
-    done = subprocess.run([sys.executable, "-m", "katib_llm.sdk.cli", "validate", str(tmp_path / "exp.yaml"),
+    done = subprocess.run([sys.executable, "-m", "katib_llm.cli", "validate", str(tmp_path / "exp.yaml"),
                            "--values", str(tmp_path / "values.yaml")], capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     output = done.stdout + done.stderr

@@ -136,7 +136,7 @@ def test_promotion_job_is_a_valid_batch_job(experiment, admin_config):
 def test_cli_dry_run_prints_the_manifest(experiment, tmp_path):
     path = tmp_path / "exp.yaml"
     path.write_text(yaml.safe_dump(_succeeded(experiment, causal=True)))
-    cli = [sys.executable, "-m", "katib_llm.sdk.cli", "deploy", "-f", str(path), "--dry-run"]
+    cli = [sys.executable, "-m", "katib_llm.cli", "deploy", "-f", str(path), "--dry-run"]
     done = subprocess.run(cli, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert yaml.safe_load(done.stdout)["spec"]["predictor"]["model"]["modelFormat"]["name"] == "huggingface"
@@ -145,7 +145,7 @@ def test_cli_dry_run_prints_the_manifest(experiment, tmp_path):
     path.write_text(yaml.safe_dump({**experiment, "status": {}}))
     bad = subprocess.run(cli, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1 and bad.stderr.startswith("error: ") and "Traceback" not in bad.stderr
-    missing = subprocess.run([sys.executable, "-m", "katib_llm.sdk.cli", "deploy"], capture_output=True, text=True)
+    missing = subprocess.run([sys.executable, "-m", "katib_llm.cli", "deploy"], capture_output=True, text=True)
     assert missing.returncode == 2 and "EXPERIMENT" in missing.stderr
 
 

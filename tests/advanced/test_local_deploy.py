@@ -38,7 +38,7 @@ def _workdir(root: Path, model: Path, trial: Path, causal: bool) -> Path:
 class _Server:
     def __init__(self, workdir: Path, cache: Path, *extra: str):
         env = {**os.environ, "KATIB_LLM_CACHE_DIR": str(cache), "OMP_NUM_THREADS": "1"}
-        self.proc = subprocess.Popen([sys.executable, "-m", "katib_llm.sdk.cli", "deploy", "--local", str(workdir),
+        self.proc = subprocess.Popen([sys.executable, "-m", "katib_llm.cli", "deploy", "--local", str(workdir),
                                       "--port", "0", *extra], env=env, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
@@ -143,7 +143,7 @@ def test_causal_lm_answers_completions_and_predict(tuned_causal, tmp_path):
 
 def test_a_work_dir_without_a_best_adapter_is_a_clear_error(tmp_path):
     (tmp_path / "experiment.yaml").write_text("kind: Experiment\n")
-    cli = [sys.executable, "-m", "katib_llm.sdk.cli", "deploy", "--local"]
+    cli = [sys.executable, "-m", "katib_llm.cli", "deploy", "--local"]
     done = subprocess.run(cli + [str(tmp_path), "--port", "0"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 1 and "holds no adapter" in done.stderr and "Traceback" not in done.stderr
     empty = subprocess.run(cli + [str(tmp_path / "nope")], capture_output=True, text=True, timeout=120)

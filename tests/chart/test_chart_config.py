@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from katib_llm.core.config import DEFAULT_RUNTIME_IMAGE, DEFAULTS
-from katib_llm.loader import admin_config, template_files
+from katib_llm.io import admin_config, template_files
 
 from .helpers import CHART, render
 from .scenarios import SCENARIOS

@@ -7,7 +7,7 @@ import tarfile
 import helm_python as helm
 import pytest
 
-from katib_llm.loader import template_files
+from katib_llm.io import template_files
 
 from .helpers import CHART, parse
 from .scenarios import SCENARIOS
@@ -45,7 +45,7 @@ def test_packaged_chart_is_self_contained(tmp_path):
 
 def test_rendered_argv_is_accepted_by_the_cli():
     """The Deployment's commands parse with the real `katib-llm` argument parser (docs/webhook.md)."""
-    from katib_llm.sdk.cli import build_parser
+    from katib_llm.cli.main import build_parser
 
     with helm.Chart.load(CHART) as chart:
         rendered = parse(chart.render(name="katib-llm", namespace="katib-llm"))

@@ -31,7 +31,7 @@ def _experiment(path: Path) -> dict:
 
 
 def via_cli(exp: dict) -> dict:
-    out = subprocess.run([sys.executable, "-m", "katib_llm.sdk.cli", "mutate", "-"], input=yaml.safe_dump(exp),
+    out = subprocess.run([sys.executable, "-m", "katib_llm.cli", "mutate", "-"], input=yaml.safe_dump(exp),
                          capture_output=True, text=True, check=True)
     return yaml.safe_load(out.stdout)
 

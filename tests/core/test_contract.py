@@ -13,7 +13,7 @@ from katib_checks import admitted_errors, substitute
 from katib_llm.core.admit import admit, volume_claim
 from katib_llm.core.config import load_config
 from katib_llm.core.metrics import METRICS_FILTER, format_metric_line, parse_metrics
-from katib_llm.loader import load_templates
+from katib_llm.io import load_templates
 
 EXAMPLE = yaml.safe_load((Path(__file__).resolve().parents[2] / "examples" / "bert-lora-experiment.yaml").read_text())
 A = "llm.katib.kubeflow.org/"

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-CORE = Path(__file__).resolve().parents[2] / "core"
+REPO = Path(__file__).resolve().parents[2]
+CORE = REPO / "src" / "katib_llm" / "core"
 FORBIDDEN = {"flask", "kubernetes", "torch", "transformers", "peft", "optuna", "requests", "boto3",
              "huggingface_hub", "datasets", "gunicorn", "kopf", "subprocess", "socket", "urllib.request"}
 
@@ -27,7 +28,7 @@ def test_core_source_imports_nothing_forbidden():
 
 
 def test_importing_core_loads_no_heavy_module():
-    code = ("import sys, katib_llm.core.admit, katib_llm.loader; "
+    code = ("import sys, katib_llm.core.admit, katib_llm.io; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in %r))" % sorted(FORBIDDEN))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
@@ -36,7 +37,7 @@ def test_importing_core_loads_no_heavy_module():
 def test_field_tables_match_installed_libraries():
     pytest.importorskip("transformers")
     pytest.importorskip("peft")
-    sys.path.insert(0, str(CORE.parent / "scripts"))
+    sys.path.insert(0, str(REPO / "scripts"))
     import gen_field_tables
 
     for name, table in gen_field_tables.build().items():

@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "katib_llm.sdk.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "katib_llm.cli", *args], capture_output=True, text=True,
                           input=stdin, cwd=REPO)
 
 

@@ -9,7 +9,7 @@ import yaml
 from katib_checks import REFERENCE, admitted_errors, load_examples
 
 from katib_llm.core.admit import admit
-from katib_llm.loader import configmaps_from
+from katib_llm.io import configmaps_from
 
 EXAMPLES = load_examples()
 # Katib's own trial-templates ConfigMap, as the webhook adapter would read it from the cluster.

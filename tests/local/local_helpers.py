@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 OBJECTIVE = Path(__file__).resolve().parent / "objective.py"
-TUNE = [sys.executable, "-m", "katib_llm.sdk.cli", "tune"]  # the CLI's tune command, as a process
+TUNE = [sys.executable, "-m", "katib_llm.cli", "tune"]  # the CLI's tune command, as a process
 
 
 def cheap_experiment(name: str = "cheap", *, algorithm: str = "random", settings: dict[str, str] | None = None,

@@ -17,7 +17,7 @@ def _tune(tmp_path, exp, *extra):
     f = tmp_path / "exp.yaml"
     f.write_text(yaml.safe_dump(exp) if isinstance(exp, dict) else exp)
     # The trials here are plain scripts: no need to preload torch into the pool.
-    return subprocess.run([sys.executable, "-m", "katib_llm.sdk.cli", "tune", str(f), *extra],
+    return subprocess.run([sys.executable, "-m", "katib_llm.cli", "tune", str(f), *extra],
                           capture_output=True, text=True, timeout=120, env={**os.environ, "KATIB_LLM_PRELOAD": ""})
 
 
@@ -40,7 +40,7 @@ def test_bad_experiment_is_denied_with_the_field(tmp_path, mutate, needle):
 
 
 def test_missing_file_and_bad_yaml(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "katib_llm.sdk.cli", "tune", str(tmp_path / "nope.yaml"), "--local"],
+    proc = subprocess.run([sys.executable, "-m", "katib_llm.cli", "tune", str(tmp_path / "nope.yaml"), "--local"],
                           capture_output=True, text=True)
     assert proc.returncode == 1 and "no such file" in proc.stderr
     proc = _tune(tmp_path, "kind: Experiment\nspec: [unclosed\n", "--local")
@@ -56,7 +56,7 @@ def test_a_workdir_holding_another_experiment_is_refused(tmp_path):
 
 
 def test_cluster_mode_without_a_cluster_says_so(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "katib_llm.sdk.cli", "tune", "examples/quickstart.yaml"],
+    proc = subprocess.run([sys.executable, "-m", "katib_llm.cli", "tune", "examples/quickstart.yaml"],
                           capture_output=True, text=True, timeout=120,
                           env={"PATH": "/usr/bin:/bin", "KUBECONFIG": str(tmp_path / "none"), "HOME": str(tmp_path)})
     assert proc.returncode == 1

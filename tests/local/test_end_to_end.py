@@ -56,7 +56,7 @@ def test_tune_local_runs_the_real_trainer_and_reports(tmp_path, tiny_model, tiny
     exp_file.write_text(yaml.safe_dump(_experiment("file://./model", "file://data")))
     workdir = tmp_path / "run"
     env = {**os.environ, "KATIB_LLM_CACHE_DIR": str(tmp_path / "cache")}
-    proc = subprocess.run([sys.executable, "-m", "katib_llm.sdk.cli", "tune", str(exp_file), "--local",
+    proc = subprocess.run([sys.executable, "-m", "katib_llm.cli", "tune", str(exp_file), "--local",
                            "--workdir", str(workdir)], capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Best trial: e2e-" in proc.stdout and "Optimal hyperparameters: learning_rate=" in proc.stdout

@@ -23,7 +23,7 @@ def test_default_relative_workdir(tmp_path, tiny_model, tiny_dataset):
     exp["spec"].pop("earlyStopping")
     (tmp_path / "exp.yaml").write_text(yaml.safe_dump(exp))
     env = {**os.environ, "KATIB_LLM_CACHE_DIR": "cache"}
-    proc = subprocess.run([sys.executable, "-m", "katib_llm.sdk.cli", "tune", "exp.yaml", "--local", "--no-progress"],
+    proc = subprocess.run([sys.executable, "-m", "katib_llm.cli", "tune", "exp.yaml", "--local", "--no-progress"],
                           cwd=tmp_path, capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     results = json.loads((tmp_path / "runs" / "e2e" / "results.json").read_text())

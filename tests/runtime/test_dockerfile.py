@@ -67,9 +67,11 @@ def test_wheel_builds_from_the_docker_build_context(tmp_path):
     context = tmp_path / "context"
     for path in REPO.rglob("*"):
         rel = path.relative_to(REPO).as_posix()
-        if path.is_file() and not _ignored(rel, patterns):
-            (context / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, context / rel)
+        if _ignored(rel, patterns) or not (path.is_symlink() or path.is_file()):
+            continue
+        (context / rel).parent.mkdir(parents=True, exist_ok=True)
+        # As docker's COPY does: a link stays a link (src/katib_llm/trial_templates -> trial-templates/).
+        shutil.copy2(path, context / rel, follow_symlinks=False)
     assert not (context / "tests").exists() and not (context / ".venv").exists()
     done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
                            "--wheel-dir", str(tmp_path / "wheels"), str(context)],
@@ -79,5 +81,5 @@ def test_wheel_builds_from_the_docker_build_context(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     for needed in ("katib_llm/runtime/trainer.py", "katib_llm/runtime/storage_initializer.py",
                    "katib_llm/runtime/provider_hf.py", "katib_llm/core/data/training_arguments.json",
-                   "katib_llm/trial_templates/hf-lora-pytorchjob.yaml", "katib_llm/sdk/cli.py"):
+                   "katib_llm/trial_templates/hf-lora-pytorchjob.yaml", "katib_llm/cli/main.py"):
         assert needed in names, needed

@@ -142,7 +142,7 @@ def test_full_disk_is_one_clear_line_and_leaves_no_partial(tiny_bert, small_disk
 
 
 def test_katib_llm_initialize_subcommand_calls_the_same_entrypoint(tiny_bert, tmp_path, capsys):
-    from katib_llm.sdk.cli import main as cli
+    from katib_llm.cli.main import main as cli
 
     assert cli(["initialize", "model", f"file://{tiny_bert}", "--target", str(tmp_path / "t"),
                 "--cache-dir", str(tmp_path / "c")]) == 0

@@ -116,7 +116,7 @@ def test_unknown_option_is_one_line(capsys):
 
 
 def test_katib_llm_train_subcommand_calls_the_same_entrypoint(tiny_bert, tmp_path, capsys, monkeypatch):
-    from katib_llm.sdk.cli import main as cli
+    from katib_llm.cli.main import main as cli
 
     for name in ("KATIB_LLM_DATASET_DIR", "KATIB_LLM_OUTPUT_DIR", "KATIB_LLM_HPARAMS"):
         monkeypatch.delenv(name, raising=False)

@@ -15,7 +15,7 @@ from katib_checks import admitted_errors
 from katib_llm import KatibClient, TrainingClient, search
 from katib_llm.sdk.client import submit_experiment
 from katib_llm.sdk.errors import ExperimentDenied, TuneArgumentError
-from katib_llm.sdk.kube import KubeApi
+from katib_llm.io.kube import KubeApi
 
 DATA = Path(__file__).resolve().parent / "data"
 SEED_SPACE = {

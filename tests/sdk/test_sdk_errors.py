@@ -100,7 +100,7 @@ def test_no_cluster_needed_for_dry_run(tmp_path, monkeypatch):
 
     assert isinstance(client, UpstreamKatibClient)
     assert _tune()["kind"] == "Experiment"
-    from katib_llm.sdk.kube import ClusterUnavailable
+    from katib_llm.io.kube import ClusterUnavailable
 
     with pytest.raises(ClusterUnavailable, match="dry_run=True"):
         client.get_optimal_hyperparameters("anything")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import yaml
 
-from katib_llm.sdk.cli import main
+from katib_llm.cli.main import main
 
 
 def test_provider_cli_round_trip(apiserver, tmp_path, monkeypatch, capsys):

@@ -43,7 +43,7 @@ def run_experiment(experiment: dict[str, Any], workdir: str | Path, *, values: d
         # Trials that write no adapter (function objectives) have nothing to promote.
         import warnings
 
-        from katib_llm.deploy.adapters import PromotionError, promote_local
+        from katib_llm.runtime.promotion import PromotionError, promote_local
 
         try:
             promotion = promote_local(result)

@@ -27,7 +27,7 @@ class ConfigSource:
     """
 
     def __init__(self, path: str | None, loader: Callable[[Any], AdminConfig] | None = None):
-        from katib_llm.loader import admin_config
+        from katib_llm.io import admin_config
 
         self.path = path
         self._load = loader or admin_config

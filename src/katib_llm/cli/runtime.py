@@ -16,14 +16,14 @@ TRAINER_OPTIONS = ("model_dir", "dataset_dir", "dataset_split", "dataset_name", 
 
 
 def _initialize(args: argparse.Namespace) -> int:
-    from .storage_initializer import main
+    from katib_llm.runtime.storage_initializer import main
 
     return main([args.kind, args.uri, "--target", args.target, "--cache-dir", args.cache_dir,
                  "--lock-timeout", str(args.lock_timeout)])
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .trainer import main
+    from katib_llm.runtime.trainer import main
 
     argv: list[str] = []
     for option in TRAINER_OPTIONS:

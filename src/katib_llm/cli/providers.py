@@ -43,7 +43,7 @@ def _run(action: Any) -> int:
     from kubernetes.client.rest import ApiException
 
     from katib_llm.sdk.errors import TuneArgumentError
-    from katib_llm.sdk.kube import ClusterUnavailable
+    from katib_llm.io.kube import ClusterUnavailable
 
     try:
         return action()
@@ -59,7 +59,7 @@ def _run(action: Any) -> int:
 
 
 def _register(args: argparse.Namespace) -> int:
-    from katib_llm.loader import dump_yaml
+    from katib_llm.io import dump_yaml
 
     def action() -> int:
         command = shlex.split(args.command)
@@ -87,7 +87,7 @@ def _register(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from katib_llm.loader import dump_yaml
+    from katib_llm.io import dump_yaml
 
     def action() -> int:
         dump_yaml([_client(args).list_providers()], sys.stdout)

@@ -46,7 +46,7 @@ def resolve(workdir: str | Path, model_dir: str | Path | None = None, cache_dir:
     """Find the Experiment, the best adapter and the base model of a local run's work dir."""
     from katib_llm.core.contract import parse_annotations
     from katib_llm.core.errors import format_errors
-    from katib_llm.loader import admin_config
+    from katib_llm.io import admin_config
 
     from .kserve import service_name
 

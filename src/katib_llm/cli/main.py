@@ -13,11 +13,11 @@ import sys
 from typing import Sequence
 
 COMMAND_MODULES = (
-    "katib_llm.sdk.commands",     # mutate, validate, submit-side of tune, providers
-    "katib_llm.webhook.cli",      # webhook, certs
-    "katib_llm.local.cli",        # tune --local
-    "katib_llm.runtime.cli",      # initialize, train (trial runtime entrypoints)
-    "katib_llm.deploy.cli",       # deploy
+    "katib_llm.cli.admission",     # mutate, validate, submit-side of tune, providers
+    "katib_llm.cli.webhook",      # webhook, certs
+    "katib_llm.cli.tune",        # tune --local
+    "katib_llm.cli.runtime",      # initialize, train (trial runtime entrypoints)
+    "katib_llm.cli.deploy",       # deploy
 )
 
 

@@ -16,7 +16,9 @@ them.
 
 from __future__ import annotations
 
-from .adapters import PromotionError, PromotionResult, TrialResult, promote, promote_local, promotion_job
+from katib_llm.runtime.promotion import PromotionError, PromotionResult, TrialResult, promote, promote_local
+
+from .adapters import promotion_job
 from .kserve import DeployError, deploy_best, inference_service
 
 __all__ = ["DeployError", "PromotionError", "PromotionResult", "TrialResult", "deploy_best",

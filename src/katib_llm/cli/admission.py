@@ -28,13 +28,13 @@ def register(sub: Any) -> None:
     v.add_argument("--values")
     v.add_argument("--configmap", action="append", default=[], metavar="FILE")
     v.set_defaults(func=_validate)
-    from katib_llm.sdk import provider_cli  # provider register|list|delete
+    from katib_llm.cli import providers as provider_cli  # provider register|list|delete
 
     provider_cli.register(sub)
 
 
 def _load(args: argparse.Namespace) -> tuple[Any, list[dict[str, Any]], Any] | None:
-    from katib_llm.loader import admin_config, configmaps_from, read_documents
+    from katib_llm.io import admin_config, configmaps_from, read_documents
 
     try:
         config = admin_config(args.values)
@@ -75,7 +75,7 @@ def _mutate(args: argparse.Namespace) -> int:
             continue
         out.append(result.patch if args.patch else result.experiment)
     if out:
-        from katib_llm.loader import dump_yaml
+        from katib_llm.io import dump_yaml
 
         dump_yaml(out, sys.stdout)
     return status

@@ -214,7 +214,7 @@ def deploy_best(client: Any, name: str, namespace: str | None = None, *, values:
     Kubernetes configuration is reused) or anything with ``get_experiment_dict(name, ns)``.
     With ``dry_run`` nothing is created.
     """
-    from katib_llm.loader import admin_config
+    from katib_llm.io import admin_config
 
     from kubernetes.client.rest import ApiException
 
@@ -244,7 +244,7 @@ def create_inference_service(manifest: dict[str, Any], configuration: Any = None
     from kubernetes.client.rest import ApiException
 
     if configuration is None:
-        from katib_llm.sdk.kube import load_configuration
+        from katib_llm.io.kube import load_configuration
 
         configuration = load_configuration()
     api = k8s.CustomObjectsApi(k8s.ApiClient(configuration))

@@ -32,7 +32,7 @@ from katib_llm.core.admit import admit
 from katib_llm.core.errors import AdmissionDenied, FieldError
 from katib_llm.core.metrics import UNAVAILABLE, parse_metrics
 from katib_llm.core.substitute import substitute_trial
-from katib_llm.loader import admin_config
+from katib_llm.io import admin_config
 
 from . import algorithms, pool, state
 from .space import Parameter, search_space

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .files import resolve_file_uris
+from katib_llm.local.files import resolve_file_uris
 
 
 def register(sub: Any) -> None:
@@ -32,7 +32,7 @@ def register(sub: Any) -> None:
 
 
 def _load(path: str) -> dict[str, Any]:
-    from katib_llm.loader import read_documents
+    from katib_llm.io import read_documents
 
     try:
         docs = read_documents(path)
@@ -52,12 +52,12 @@ def run(args: argparse.Namespace) -> int:
         return _submit(experiment, args.namespace)
     from katib_llm.core.errors import AdmissionDenied
 
-    from .api import run_experiment
-    from .report import results_table
-    from .runner import LocalRunError
-    from .space import SpaceError
-    from .algorithms import AlgorithmError
-    from .steps import StepError
+    from katib_llm.local.api import run_experiment
+    from katib_llm.local.report import results_table
+    from katib_llm.local.runner import LocalRunError
+    from katib_llm.local.space import SpaceError
+    from katib_llm.local.algorithms import AlgorithmError
+    from katib_llm.local.steps import StepError
 
     try:
         experiment = resolve_file_uris(experiment, Path(args.file).resolve().parent)

@@ -24,7 +24,7 @@ from katib_llm.core.admit import admit, volume_claim
 
 from .errors import ExperimentDenied, TuneArgumentError
 from .experiment import TuneSpec, build_experiment, storage_request
-from .kube import ClusterUnavailable, KubeApi, load_configuration
+from katib_llm.io.kube import ClusterUnavailable, KubeApi, load_configuration
 from .results import OptimalHyperparameters, condition, optimal_from_status, progress_line
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ PROVIDER_CONFIGMAP_PREFIX = "katib-llm-provider-"
 
 
 def _admin_config(values: Any, declarations: list[dict[str, Any]] | None = None) -> Any:
-    from katib_llm.loader import admin_config
+    from katib_llm.io import admin_config
 
     config = admin_config(values)
     return config.with_providers(declarations) if declarations else config

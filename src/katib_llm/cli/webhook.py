@@ -58,7 +58,7 @@ def _fail(message: str) -> int:
 def _check_inputs(config: str | None, cert: str | None = None, key: str | None = None) -> str | None:
     """A clear message for unusable inputs, checked before any server starts."""
     from katib_llm.core.errors import AdmissionDenied
-    from katib_llm.loader import admin_config
+    from katib_llm.io import admin_config
 
     try:
         admin_config(config)
@@ -69,7 +69,7 @@ def _check_inputs(config: str | None, cert: str | None = None, key: str | None =
     if cert is not None and key is not None:
         import ssl
 
-        from .tls import server_context
+        from katib_llm.webhook.tls import server_context
 
         try:
             server_context(cert, key)
@@ -95,7 +95,7 @@ def _webhook(args: argparse.Namespace) -> int:
                 kube_config.load_kube_config()
             except Exception as exc:  # noqa: BLE001 (any kubeconfig problem: one clear message)
                 return _fail(f"--kube-api: no in-cluster service account and no usable kubeconfig ({exc})")
-    from .server import ServerOptions, run
+    from katib_llm.webhook.server import ServerOptions, run
 
     return run(ServerOptions(port=args.port, certfile=args.tls_cert_file, keyfile=args.tls_private_key_file,
                              config_file=args.config, bind=args.bind, workers=args.workers, threads=args.threads,
@@ -107,7 +107,7 @@ def _certs(args: argparse.Namespace) -> int:
     import re
     from pathlib import Path
 
-    from .certs import generate, write_bundle
+    from katib_llm.webhook.certs import generate, write_bundle
 
     dns = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
     for flag, value in (("--service", args.service), ("--namespace", args.namespace)):
@@ -138,7 +138,7 @@ def _reconcile(args: argparse.Namespace) -> int:
                      f"(got {args.lease_duration}, {args.renew_deadline}, {args.retry_period})")
     if args.watch_timeout < 1:
         return _fail("--watch-timeout: must be >= 1")
-    from .reconciler import ReconcilerOptions, run
+    from katib_llm.webhook.reconciler import ReconcilerOptions, run
 
     return run(ReconcilerOptions(config_file=args.config, lease_namespace=args.lease_namespace,
                                  lease_name=args.lease_name, identity=args.identity,

@@ -37,10 +37,10 @@ def _deploy(args: argparse.Namespace) -> int:
         print("error: give EXPERIMENT (a name on the cluster), -f FILE, or --local WORKDIR", file=sys.stderr)
         return 2
     from katib_llm.core.errors import AdmissionDenied
-    from katib_llm.loader import admin_config, dump_yaml, read_documents
+    from katib_llm.io import admin_config, dump_yaml, read_documents
 
-    from .adapters import promotion_job
-    from .kserve import DeployError, create_inference_service, inference_service
+    from katib_llm.deploy.adapters import promotion_job
+    from katib_llm.deploy.kserve import DeployError, create_inference_service, inference_service
 
     try:
         config = admin_config(args.values)
@@ -74,9 +74,9 @@ def _deploy(args: argparse.Namespace) -> int:
 def _read_experiment(name: str, namespace: str | None) -> dict[str, Any]:
     from kubernetes.client.rest import ApiException
 
-    from katib_llm.sdk.kube import ClusterUnavailable, KubeApi, load_configuration
+    from katib_llm.io.kube import ClusterUnavailable, KubeApi, load_configuration
 
-    from .kserve import DeployError
+    from katib_llm.deploy.kserve import DeployError
 
     try:
         configuration = load_configuration()
@@ -92,7 +92,7 @@ def _read_experiment(name: str, namespace: str | None) -> dict[str, Any]:
 
 
 def _local(args: argparse.Namespace) -> int:
-    from .server import LocalDeployError, serve
+    from katib_llm.deploy.server import LocalDeployError, serve
 
     if not 0 <= args.port <= 65535:
         print(f"error: --port must be between 0 and 65535, got {args.port}", file=sys.stderr)
