@@ -57,9 +57,28 @@ def test_katib_rejected_example_denied_like_katib(admin_config):
     assert "momentum" in result.errors[0].message
 
 
+def on_our_runtime(exp, config):
+    """A TrainJob example pointed at katib-llm's ClusterTrainingRuntime: its initializer steps do
+    the downloads the model and dataset annotations ask for (a foreign runtime is denied, below)."""
+    out = copy.deepcopy(exp)
+    job = out["spec"]["trialTemplate"].get("trialSpec") or {}
+    if job.get("kind") == "TrainJob":
+        job["spec"]["runtimeRef"]["name"] = config.trainer_runtime
+    return out
+
+
+def test_trainjob_on_a_foreign_runtime_with_downloads_is_denied(admin_config):
+    (exp,) = [e for p, e in EXAMPLES if p == "kubeflow-trainer/trainjob-pytorch.yaml"]
+    result = admit(labelled(exp), admin_config)
+    assert not result.allowed
+    assert {(e.path, e.code) for e in result.errors} == {
+        ("spec.trialTemplate.trialSpec.spec.runtimeRef.name", "trainjob.runtime")}
+    assert admin_config.trainer_runtime in result.errors[0].message
+
+
 @pytest.mark.parametrize("path,exp", ADMITTED, ids=[p for p, _ in ADMITTED])
 def test_labelled_admitted_and_valid(path, exp, admin_config):
-    result = admit(labelled(exp), admin_config, configmaps=KATIB_CONFIGMAPS)
+    result = admit(labelled(on_our_runtime(exp, admin_config)), admin_config, configmaps=KATIB_CONFIGMAPS)
     assert result.allowed, result.errors
     assert admitted_errors(result.experiment) == []
     pod_specs = [t for t in _pod_templates(result.experiment)]
@@ -72,7 +91,7 @@ def test_labelled_admitted_and_valid(path, exp, admin_config):
 
 @pytest.mark.parametrize("path,exp", ADMITTED, ids=[p for p, _ in ADMITTED])
 def test_labelled_idempotent(path, exp, admin_config):
-    first = admit(labelled(exp), admin_config, configmaps=KATIB_CONFIGMAPS)
+    first = admit(labelled(on_our_runtime(exp, admin_config)), admin_config, configmaps=KATIB_CONFIGMAPS)
     second = admit(first.experiment, admin_config)
     assert second.allowed
     assert second.patch == []

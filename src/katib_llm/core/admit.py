@@ -218,7 +218,7 @@ def admit(experiment: dict[str, Any], config: AdminConfig, old: dict[str, Any] |
     ctx = inject.Context(config=config, llm=llm, kind=kind,
                          experiment_name=str((exp.get("metadata") or {}).get("name") or ""),
                          ours=ours, primary=tt["primaryContainerName"], errors=errors)
-    trainer = ours or inject.uses_trainer(job, kind)
+    trainer = ours or inject.uses_trainer(job, kind, config.trainer_runtime)
     if inject.runs_module(job, kind, FUNCTION_MODULE) and not llm.function:
         errors.append(FieldError(annotation_path("function"), "function.required",
                                  "this trial template runs a Python objective function: set the function annotation "
@@ -239,6 +239,7 @@ def admit(experiment: dict[str, Any], config: AdminConfig, old: dict[str, Any] |
     inject.inject_storage(ctx, job)
     inject.inject_resources(ctx, job)
     inject.inject_placement(ctx, job)
+    inject.inject_queue(ctx, job)
     inject.inject_metrics_collector(ctx, exp, trainer)
     katib_rules.apply_katib_defaults(exp)  # defaults for anything we added (idempotent)
     inject.check_rewrite_safe(ctx, job, exp)

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import copy
 import functools
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import FieldError
 from .patch import clone, freeze, thaw
+
+_DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 DEFAULT_RUNTIME_IMAGE = "ghcr.io/katib-llm/katib-llm-runtime:0.1.0"
 DEFAULT_TEMPLATE = "hf-lora-pytorchjob"
@@ -56,6 +59,11 @@ DEFAULTS: dict[str, Any] = {
     "metricsCollector": "StdOut",
     # Where the chart publishes trial-templates/ (brief, trap 7); references to it are inlined.
     "templatesConfigMap": {"name": "katib-llm-trial-templates", "namespace": "katib-llm"},
+    # Kubeflow Trainer v2: the ClusterTrainingRuntime TrainJob trials run (the chart installs it
+    # when trainerV2.enabled), whose initializer steps download model and dataset.
+    "trainerV2": {"runtimeName": "katib-llm-lora"},
+    # Kueue LocalQueue every trial job joins unless its Experiment names one; empty: none.
+    "kueue": {"localQueue": ""},
 }
 
 
@@ -117,6 +125,10 @@ class AdminConfig:
     @property
     def max_workers(self) -> int:
         return int(self.values["maxWorkers"])
+
+    @property
+    def trainer_runtime(self) -> str:
+        return self.values["trainerV2"]["runtimeName"]
 
     @property
     def storage(self) -> dict[str, Any]:
@@ -203,6 +215,12 @@ def _check(values: dict[str, Any]) -> list[FieldError]:
                 bad(f"providers.{scheme}.args", "must be a list of strings")
     if values["metricsCollector"] not in ("StdOut", "File"):
         bad("metricsCollector", "must be StdOut or File")
+    runtime = values["trainerV2"].get("runtimeName")
+    if not isinstance(runtime, str) or not _DNS1123.match(runtime) or len(runtime) > 253:
+        bad("trainerV2.runtimeName", "must be the name of a ClusterTrainingRuntime (lower-case DNS-1123 name)")
+    queue = values["kueue"].get("localQueue")
+    if not isinstance(queue, str) or (queue and (not _DNS1123.match(queue) or len(queue) > 63)):
+        bad("kueue.localQueue", "must be empty or the name of a Kueue LocalQueue (DNS-1123 label)")
     placement = values["placement"]
     if not isinstance(placement.get("nodeSelector"), dict) or not isinstance(placement.get("tolerations"), list):
         bad("placement", "nodeSelector must be a map and tolerations a list")

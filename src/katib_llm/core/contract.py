@@ -48,13 +48,15 @@ PACKAGES = "packages-to-install"
 PIP_INDEX_URLS = "pip-index-urls"
 BASE_IMAGE = "base-image"
 ENV = "env"
+# Kueue LocalQueue of the trial jobs (label kueue.x-k8s.io/queue-name); overrides the admin's.
+QUEUE = "queue"
 # Written by the core itself: marks an Experiment it has admitted (idempotence check aid).
 ADMITTED = "admitted"
 
 KNOWN_ANNOTATIONS = {
     MODEL, MODEL_CLASS, MODEL_PARAMETERS, DATASET, DATASET_CONFIG, TRIAL_TEMPLATE, WORKERS, PROCS_PER_WORKER,
     RESOURCES_PER_WORKER, TRAINING_ARGS, LORA_CONFIG, VOLUME_CLAIM, RETAIN_VOLUME, RETAIN_TRIALS, FUNCTION,
-    PACKAGES, PIP_INDEX_URLS, BASE_IMAGE, ENV, ADMITTED,
+    PACKAGES, PIP_INDEX_URLS, BASE_IMAGE, ENV, QUEUE, ADMITTED,
 }
 
 # transformers Auto classes the trainer supports end to end, and the ones it accepts for
@@ -116,6 +118,7 @@ class LLMSpec:
     pip_index_urls: list[str] = field(default_factory=list)
     base_image: str | None = None
     env: dict[str, str] = field(default_factory=dict)
+    queue: str | None = None
     # Annotation names the user actually set (defaults must not override a user's own spec).
     given: set[str] = field(default_factory=set)
 
@@ -295,6 +298,14 @@ def parse_annotations(experiment: dict[str, Any], providers: set[str],
                 errors.append(FieldError(annotation_path(name), "annotation.bool",
                                          f"must be \"true\" or \"false\", got {ours[name]!r}"))
             setattr(spec, attr, value == "true")
+    if QUEUE in ours:
+        queue = ours[QUEUE].strip()
+        if not _DNS1123.match(queue) or len(queue) > 63:
+            errors.append(FieldError(annotation_path(QUEUE), "queue.name",
+                                     f"must be the name of a Kueue LocalQueue in the Experiment's namespace "
+                                     f"(lower-case DNS-1123 label), got {ours[QUEUE]!r}"))
+        else:
+            spec.queue = queue
     if FUNCTION in ours:
         spec.function = ours[FUNCTION]
     for name, attr in ((PACKAGES, "packages"), (PIP_INDEX_URLS, "pip_index_urls")):

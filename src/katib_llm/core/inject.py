@@ -13,16 +13,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .config import TRAINER_MODULE, AdminConfig
-from .contract import LLMSpec
+from .contract import LLMSpec, annotation_path
 from .errors import FieldError
+from . import trainjob
 from .jobkinds import JobKind, containers
 from .metrics import METRICS_FILTER
 from .params import HPARAMS_ENV
 from .patch import clone
 
 VOLUME_NAME = "katib-llm-storage"
+KUEUE_QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 INIT_PREFIX = "storage-initializer-"
 METRICS_FILE = "/var/log/katib/metrics.log"
+_SHELL_FORMS = (["sh", "-c"], ["bash", "-c"], ["/bin/sh", "-c"], ["/bin/bash", "-c"])
 # Characters whose meaning changes when Katib joins argv with spaces under `sh -c`.
 _SHELL_UNSAFE = re.compile(r"""[ \t\n"'`\\;&|<>()*?\[\]#~!]""")
 
@@ -48,6 +51,31 @@ def _primary_containers(ctx: Context, job: dict[str, Any]) -> list[tuple[str, di
             if c.get("name") == ctx.primary:
                 found.append((f"{path}.spec.containers[{i}]", c))
     return found
+
+
+def _trainer_container(ctx: Context, job: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """A TrainJob's ``spec.trainer``: the ``node`` container's command, args and env."""
+    if ctx.kind.has_pod_templates or ctx.primary != trainjob.NODE:
+        return []
+    trainer = (job.get("spec") or {}).get("trainer")
+    return [("spec.trainer", trainer)] if isinstance(trainer, dict) else []
+
+
+def inject_queue(ctx: Context, job: dict[str, Any]) -> None:
+    """Kueue: the trial job joins a LocalQueue (the Experiment's queue annotation, else the
+    admin's ``kueue.localQueue``; a label the user's own job sets stays when neither is set)."""
+    queue = ctx.llm.queue or ctx.config.values["kueue"]["localQueue"]
+    if not queue:
+        return
+    meta = job.setdefault("metadata", {})
+    if not isinstance(meta.get("labels"), dict):
+        meta["labels"] = {}
+    if ctx.llm.queue or KUEUE_QUEUE_LABEL not in meta["labels"]:
+        meta["labels"][KUEUE_QUEUE_LABEL] = queue
+    if not ctx.kind.has_pod_templates:
+        # Kueue admits a TrainJob by unsuspending it: it is created suspended (Trainer's
+        # examples/yaml/03-kueue-integration.yaml).
+        job.setdefault("spec", {})["suspend"] = True
 
 
 def _set_env(container: dict[str, Any], values: dict[str, str]) -> bool:
@@ -77,6 +105,8 @@ def _upsert(items: list[Any], entry: dict[str, Any], key: str = "name") -> None:
 
 def runs_module(job: dict[str, Any], kind: JobKind, module: str) -> bool:
     """Whether any container of the job runs Python module ``module``."""
+    if not kind.has_pod_templates and any(module in a for a in trainjob.argv(job)):
+        return True
     for _, tmpl in kind.pod_templates(job):
         for c in containers(tmpl):
             argv = [str(x) for x in (c.get("command") or []) + (c.get("args") or [])]
@@ -85,9 +115,15 @@ def runs_module(job: dict[str, Any], kind: JobKind, module: str) -> bool:
     return False
 
 
-def uses_trainer(job: dict[str, Any], kind: JobKind) -> bool:
-    """Whether the trial runs our trainer (so parameters must map to trainer fields)."""
-    return runs_module(job, kind, TRAINER_MODULE)
+def uses_trainer(job: dict[str, Any], kind: JobKind, runtime: str | None = None) -> bool:
+    """Whether the trial runs our trainer (so parameters must map to trainer fields).
+
+    A TrainJob that sets no command runs its runtime's: ours (``runtime``) runs the trainer.
+    """
+    if runs_module(job, kind, TRAINER_MODULE):
+        return True
+    return (not kind.has_pod_templates and runtime is not None and not trainjob.argv(job)
+            and trainjob.uses_runtime(job, runtime))
 
 
 def input_dir(ctx: Context, kind: str) -> str | None:
@@ -114,6 +150,9 @@ def inject_images(ctx: Context, job: dict[str, Any]) -> None:
     if not ctx.ours:
         return
     image = ctx.llm.base_image if ctx.llm.function and ctx.llm.base_image else ctx.config.runtime_image
+    if not ctx.kind.has_pod_templates:
+        trainjob.trainer_spec(job)["image"] = image  # the runtime's steps keep the runtime's image
+        return
     for _, tmpl in ctx.kind.pod_templates(job):
         for c in containers(tmpl):
             c["image"] = image
@@ -126,6 +165,9 @@ def inject_workers(ctx: Context, job: dict[str, Any]) -> None:
         return  # a user's own job keeps its own shape
     workers = ctx.llm.workers
     procs = ctx.llm.procs_per_worker
+    if not ctx.kind.has_pod_templates:
+        trainjob.set_nodes(job, workers, procs)
+        return
     if ctx.kind.replica_specs is None:
         if workers > 1:
             ctx.errors.append(FieldError("metadata.annotations[llm.katib.kubeflow.org/workers]",
@@ -221,10 +263,13 @@ def _init_container(ctx: Context, kind: str) -> dict[str, Any] | None:
 def inject_storage(ctx: Context, job: dict[str, Any]) -> None:
     """Init containers that fetch model and dataset, the shared volume and its mounts."""
     needs_volume = bool(ctx.llm.model or ctx.llm.dataset or ctx.ours or ctx.llm.volume_claim)
+    mount = {"name": VOLUME_NAME, "mountPath": ctx.config.mount_path}
+    if not ctx.kind.has_pod_templates:
+        inject_trainjob_storage(ctx, job, mount if needs_volume else None)
+        return
     if not needs_volume:
         return
     inits = [c for c in (_init_container(ctx, "model"), _init_container(ctx, "dataset")) if c]
-    mount = {"name": VOLUME_NAME, "mountPath": ctx.config.mount_path}
     for path, tmpl in ctx.kind.pod_templates(job):
         pod = tmpl.setdefault("spec", {})
         _upsert(pod.setdefault("volumes", []),
@@ -236,9 +281,29 @@ def inject_storage(ctx: Context, job: dict[str, Any]) -> None:
             _upsert(existing, clone(init))
         for c in containers(tmpl):
             _upsert(c.setdefault("volumeMounts", []), dict(mount))
-    if not ctx.kind.has_pod_templates and inits:
-        ctx.warnings.append(f"{ctx.kind.kind} has no pod templates: the model and dataset are not fetched by "
-                            "katib-llm; use the Kubeflow Trainer runtime's initializers")
+
+
+def inject_trainjob_storage(ctx: Context, job: dict[str, Any], mount: dict[str, Any] | None) -> None:
+    """TrainJob: downloads by our runtime's initializer steps, the volume and placement through
+    our ``runtimePatches`` entry (core/trainjob.py)."""
+    runtime = ctx.config.trainer_runtime
+    trainjob.set_runtime(job, runtime, ctx.ours)
+    ours = trainjob.uses_runtime(job, runtime)
+    for kind in ("model", "dataset"):
+        uri = ctx.llm.model if kind == "model" else ctx.llm.dataset
+        if uri is None:
+            continue
+        error = trainjob.check_download(uri.scheme, ours, runtime, kind, annotation_path(kind))
+        if error is not None:
+            ctx.errors.append(error)
+            continue
+        init = job["spec"].setdefault("initializer", {})
+        init[kind] = trainjob.initializer(uri.raw, input_dir(ctx, kind) or "", f"{ctx.config.mount_path}/cache",
+                                          ctx.config.providers[uri.scheme].secret)
+    volume = {"name": VOLUME_NAME, "persistentVolumeClaim": {"claimName": claim_name(ctx)}} if mount else None
+    selector, tolerations = placement(ctx)
+    if volume or selector or tolerations:
+        trainjob.set_patch(job, trainjob.runtime_patch(volume, mount, ours, selector, tolerations))
 
 
 def inject_resources(ctx: Context, job: dict[str, Any]) -> None:
@@ -269,13 +334,19 @@ def inject_resources(ctx: Context, job: dict[str, Any]) -> None:
         resources.setdefault("limits", {}).update(limits)
 
 
-def inject_placement(ctx: Context, job: dict[str, Any]) -> None:
-    """Admin nodeSelector and tolerations (GPU trials only unless configured otherwise)."""
-    placement = ctx.config.values["placement"]
+def placement(ctx: Context) -> tuple[dict[str, str], list[Any]]:
+    """The admin's nodeSelector and tolerations for this trial (GPU trials only unless configured)."""
+    conf = ctx.config.values["placement"]
     gpu = ctx.llm.resources.gpu if ctx.llm.resources else 0
-    if placement.get("onlyForGpu", True) and not gpu:
-        return
-    selector, tolerations = placement.get("nodeSelector") or {}, placement.get("tolerations") or []
+    if conf.get("onlyForGpu", True) and not gpu:
+        return {}, []
+    return dict(conf.get("nodeSelector") or {}), list(conf.get("tolerations") or [])
+
+
+def inject_placement(ctx: Context, job: dict[str, Any]) -> None:
+    """Admin nodeSelector and tolerations on every pod template (a TrainJob's go through its
+    runtime patch, see :func:`inject_trainjob_storage`)."""
+    selector, tolerations = placement(ctx)
     if not selector and not tolerations:
         return
     for _, tmpl in ctx.kind.pod_templates(job):
@@ -316,9 +387,9 @@ def check_rewrite_safe(ctx: Context, job: dict[str, Any], exp: dict[str, Any]) -
     kind = ((exp["spec"].get("metricsCollectorSpec") or {}).get("collector") or {}).get("kind", "StdOut")
     if kind != "StdOut":
         return
-    for path, c in _primary_containers(ctx, job):
+    for path, c in _primary_containers(ctx, job) + _trainer_container(ctx, job):
         command = [str(x) for x in c.get("command") or []]
-        if command[:2] in (["sh", "-c"], ["bash", "-c"], ["/bin/sh", "-c"], ["/bin/bash", "-c"]):
+        if command[:2] in _SHELL_FORMS:
             continue
         for field_name in ("command", "args"):
             for i, token in enumerate(c.get(field_name) or []):
@@ -337,3 +408,8 @@ def check_explicit_commands(ctx: Context, job: dict[str, Any]) -> None:
             if c.get("name") == ctx.primary and not c.get("command"):
                 ctx.warnings.append(f"{path}.spec.containers[{i}].command: not set; Katib must then read the "
                                     "image's ENTRYPOINT from its registry, which fails air-gapped")
+    if not ctx.kind.has_pod_templates and not trainjob.argv(job) and not trainjob.uses_runtime(
+            job, ctx.config.trainer_runtime):
+        ctx.warnings.append("spec.trainer.command: not set; the node container then runs the command of runtime "
+                            f"{trainjob.runtime_ref(job).get('name')!r} (or, without one, the image's ENTRYPOINT, "
+                            "which Katib must read from its registry)")

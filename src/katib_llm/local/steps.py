@@ -5,6 +5,13 @@ containers in order (the storage initializer), then its primary container. Each 
 env is kept (placeholders already substituted by :func:`katib_llm.core.substitute.substitute_trial`);
 paths under the volume mount are mapped to local directories, with ``<mount>/cache`` going to a
 shared cache directory so download-once applies across runs.
+
+A Kubeflow Trainer TrainJob has no pod template: its runtime holds the pods. Locally katib-llm's
+runtime is emulated (see ``katib_llm.core.trainjob``): the initializer steps the TrainJob asks
+for (``spec.initializer.<kind>``: ``storageUri`` as ``STORAGE_URI`` plus its env), then the
+``node`` container's command (``spec.trainer``; the runtime's when the TrainJob sets none) with
+``spec.trainer.env``. One node runs, as the primary pod of the other kinds does; ``numProcPerNode``
+becomes torchrun's ``--nproc-per-node`` (Trainer passes it as ``PET_NPROC_PER_NODE``).
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from katib_llm.core import trainjob
 from katib_llm.core.jobkinds import containers, job_kind
 
 
@@ -60,9 +68,11 @@ def local_steps(job: dict[str, Any], primary_container: str, mount: str, volume:
                 cache: Path) -> list[Step]:
     """Init containers then the primary container of the job's primary pod."""
     kind = job_kind(job)
-    if kind is None or not kind.has_pod_templates:
+    if kind is not None and not kind.has_pod_templates:
+        return trainjob_steps(job, _mapper(mount, volume, cache))
+    if kind is None:
         raise StepError(f"spec.trialTemplate.trialSpec.kind: {job.get('kind')!r} cannot run locally; "
-                        "accepted: batch/v1 Job and training-operator jobs (PyTorchJob, ...)")
+                        "accepted: batch/v1 Job, training-operator jobs (PyTorchJob, ...) and TrainJob")
     first = next(iter(kind.pod_templates(job)), None)
     if first is None:
         raise StepError("spec.trialTemplate.trialSpec: no pod template found")
@@ -80,3 +90,24 @@ def local_steps(job: dict[str, Any], primary_container: str, mount: str, volume:
             return steps
     raise StepError(f"{path}.spec.containers: no container named {primary_container!r} "
                     "(spec.trialTemplate.primaryContainerName)")
+
+
+def trainjob_steps(job: dict[str, Any], map_path) -> list[Step]:
+    """katib-llm's ClusterTrainingRuntime, emulated: initializer steps, then one ``node``."""
+    spec = job.get("spec") if isinstance(job.get("spec"), dict) else {}
+    steps: list[Step] = []
+    init = spec.get("initializer") if isinstance(spec.get("initializer"), dict) else {}
+    for kind, name in trainjob.INITIALIZERS.items():
+        entry = init.get(kind)
+        if not isinstance(entry, dict) or not entry.get("storageUri"):
+            continue
+        env = {trainjob.ENV_KIND: kind, **_env(entry, map_path), trainjob.ENV_URI: str(entry["storageUri"])}
+        steps.append(Step(name, list(trainjob.INITIALIZER_COMMAND), env, init=True))
+    trainer = spec.get("trainer") if isinstance(spec.get("trainer"), dict) else {}
+    argv = [map_path(a) for a in trainjob.argv(job)] or list(trainjob.NODE_COMMAND)
+    procs = trainer.get("numProcPerNode")
+    if argv[0] == "torchrun" and isinstance(procs, int) and not isinstance(procs, bool) and procs > 0 \
+            and not any(a.startswith(("--nproc-per-node", "--nproc_per_node")) for a in argv):
+        argv.insert(1, f"--nproc-per-node={procs}")
+    steps.append(Step(trainjob.NODE, argv, _env(trainer, map_path)))
+    return steps

@@ -2,6 +2,12 @@
 
 ``python -m katib_llm.runtime.storage_initializer {model|dataset} URI --target DIR --cache-dir DIR``
 
+``python -m katib_llm.runtime.storage_initializer --from-env`` takes the same from the environment
+(the initializer steps of katib-llm's Kubeflow Trainer runtime, see ``katib_llm.core.trainjob``):
+``KATIB_LLM_INIT_KIND``, ``STORAGE_URI`` (Trainer sets it from the TrainJob's
+``spec.initializer.<kind>.storageUri``), ``KATIB_LLM_INIT_TARGET`` and ``KATIB_LLM_CACHE_DIR``.
+An empty or unset ``STORAGE_URI`` means the TrainJob asked for nothing: exit 0.
+
 This is the init container the admission core injects. URIs: ``hf://repo[@rev][?split=...]``,
 ``s3://bucket/prefix``, ``file:///abs/dir``, ``pkg://package/subdir``. On success ``--target`` is
 a symlink to the cached copy and the last stdout line is a JSON summary. On failure: exit code 2
@@ -13,11 +19,13 @@ from __future__ import annotations
 import argparse
 import errno
 import json
+import os
 import sys
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
+from katib_llm.core import trainjob
 from katib_llm.core.errors import FieldError
 from katib_llm.core.uris import parse_uri
 
@@ -63,10 +71,30 @@ def initialize(kind: str, uri: str, target: Path, cache_dir: Path, lock_timeout:
             "bytes": sum(f.size for f in source.files), "seconds": round(time.monotonic() - started, 3)}
 
 
+def argv_from_env(env: Mapping[str, str]) -> list[str] | None:
+    """The argv ``--from-env`` stands for, or None when no URI was given (nothing to fetch)."""
+    uri = env.get(trainjob.ENV_URI, "").strip()
+    if not uri:
+        return None
+    out = [env.get(trainjob.ENV_KIND, ""), uri]
+    for flag, name in (("--target", trainjob.ENV_TARGET), ("--cache-dir", trainjob.ENV_CACHE)):
+        if env.get(name):
+            out += [flag, env[name]]
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entrypoint: 0 on success, 2 with a one-line error naming the URI otherwise."""
+    argv = list(argv) if argv is not None else sys.argv[1:]
+    if argv == ["--from-env"]:
+        from_env = argv_from_env(os.environ)
+        if from_env is None:
+            print(json.dumps({"kind": os.environ.get(trainjob.ENV_KIND, ""), "uri": None,
+                              "skipped": f"{trainjob.ENV_URI} is not set"}), flush=True)
+            return 0
+        argv = from_env
     try:
-        args = _parser().parse_args(list(argv) if argv is not None else None)
+        args = _parser().parse_args(argv)
         summary = initialize(args.kind, args.uri, Path(args.target), Path(args.cache_dir), args.lock_timeout)
     except RuntimeInputError as exc:
         print(f"katib-llm storage-initializer: error: {exc}", file=sys.stderr, flush=True)
