@@ -115,6 +115,10 @@ config = obj({
     "templatesConfigMap": obj({"name": s("trial templates ConfigMap name", pattern=DNS1123, maxLength=253),
                                "namespace": s("its namespace (the release namespace)", pattern=DNS1123, maxLength=63)},
                               required=["name", "namespace"]),
+    "trainerV2": obj({"runtimeName": s("ClusterTrainingRuntime TrainJob trials run", pattern=DNS1123, maxLength=253)},
+                     required=["runtimeName"]),
+    "kueue": obj({"localQueue": s("Kueue LocalQueue of trial jobs; empty: none", pattern="^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$", maxLength=63)},
+                 required=["localQueue"]),
 }, desc="the admin configuration (mirrors katib_llm.core.config.DEFAULTS)")
 config["required"] = list(config["properties"])
 
@@ -191,6 +195,9 @@ def build() -> dict[str, Any]:
             "tests": obj({"enabled": b("render the helm test pod")}),
         "cleanupHook": obj({"enabled": b("render the pre-delete hook that removes the webhook configurations")}),
             "trialTemplates": obj({"enabled": b("publish the trial templates ConfigMap")}),
+            "trainerV2": obj({"enabled": b("install the ClusterTrainingRuntime of TrainJob trials (needs Kubeflow Trainer v2)"),
+                              "initializerResources": obj({"requests": resreq, "limits": resreq},
+                                                          desc="resources of the initializer steps")}),
             "config": config,
         }, required=["image", "replicas", "service", "webhook", "certificates", "config"]),
     }
