@@ -20,7 +20,8 @@ KUBE_VERSIONS = ("1.32", "1.33", "1.34")
 TOKEN = "chart-tests-token"
 # Objects of CRDs that are not part of Kubernetes: checked structurally, not by kubernetes-validate.
 CRD_KINDS = {("cert-manager.io/v1", "Issuer"), ("cert-manager.io/v1", "Certificate"),
-             ("monitoring.coreos.com/v1", "ServiceMonitor")}
+             ("monitoring.coreos.com/v1", "ServiceMonitor"),
+             ("trainer.kubeflow.org/v1alpha1", "ClusterTrainingRuntime")}
 
 
 @dataclass

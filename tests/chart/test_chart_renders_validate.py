@@ -16,7 +16,7 @@ import pytest
 from .helpers import CRD_KINDS, KUBE_VERSIONS, NAMESPACE, Render, render
 from .scenarios import SCENARIOS
 
-CLUSTER_SCOPED = {"ClusterRole", "ClusterRoleBinding", "MutatingWebhookConfiguration",
+CLUSTER_SCOPED = {"ClusterRole", "ClusterRoleBinding", "MutatingWebhookConfiguration", "ClusterTrainingRuntime",
                   "ValidatingWebhookConfiguration"}
 DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 

@@ -1,0 +1,119 @@
+"""The ClusterTrainingRuntime for Kubeflow Trainer v2 TrainJob trials (trainerV2.enabled).
+
+Rendered by the real Helm engine, validated against the v2.3.0 ClusterTrainingRuntime CRD (values
+and structural pruning), and checked against what the core admits: every container our
+runtimePatches entry names exists in the runtime, and the initializer and node commands are the
+ones the core and the local runner assume.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+from katib_checks import substitute
+from trainer_checks import crd_schema, object_errors, pruned_fields
+
+from katib_llm.core import trainjob
+from katib_llm.core.admit import admit
+from katib_llm.core.config import load_config
+from katib_llm.io import load_templates
+
+from .helpers import render
+from .scenarios import SCENARIOS
+
+EXAMPLE = yaml.safe_load((Path(__file__).resolve().parents[2] / "examples" / "bert-lora-experiment.yaml").read_text())
+
+
+@pytest.fixture(scope="module")
+def enabled():
+    return render(SCENARIOS["trainer-v2"])
+
+
+def _runtime(rendered) -> dict:
+    return rendered.one("ClusterTrainingRuntime")
+
+
+def _pods(runtime: dict) -> dict[str, dict]:
+    return {r["name"]: r["template"]["spec"]["template"]["spec"] for r in runtime["spec"]["template"]["spec"]["replicatedJobs"]}
+
+
+def test_not_rendered_unless_enabled(default_render):
+    """Clusters with only the v1 training-operator have no Trainer CRDs: nothing of it renders."""
+    assert not default_render.find("ClusterTrainingRuntime")
+
+
+def test_runtime_is_valid_against_the_crd(enabled):
+    runtime = _runtime(enabled)
+    assert runtime["apiVersion"] == "trainer.kubeflow.org/v1alpha1"
+    assert runtime["metadata"]["name"] == "katib-llm-lora-gpu"  # config.trainerV2.runtimeName
+    assert object_errors(runtime, "ClusterTrainingRuntime") == []
+
+
+def test_default_values_runtime_is_valid_too():
+    runtime = _runtime(render({"trainerV2": {"enabled": True}}))
+    assert runtime["metadata"]["name"] == "katib-llm-lora"
+    assert object_errors(runtime, "ClusterTrainingRuntime") == []
+    assert "resources" not in _pods(runtime)["model-initializer"]["containers"][0]
+
+
+def test_steps_run_what_the_core_and_local_runner_assume(enabled):
+    runtime = _runtime(enabled)
+    rjobs = runtime["spec"]["template"]["spec"]["replicatedJobs"]
+    assert [r["name"] for r in rjobs] == ["dataset-initializer", "model-initializer", "node"]
+    # A JobSet step names one predecessor; the first step none.
+    assert "dependsOn" not in rjobs[0]
+    assert rjobs[1]["dependsOn"] == [{"name": "dataset-initializer", "status": "Complete"}]
+    assert rjobs[2]["dependsOn"] == [{"name": "model-initializer", "status": "Complete"}]
+    image = SCENARIOS["trainer-v2"].get("config", {}).get("images", {}).get("runtime") or load_config()[0].runtime_image
+    pods = _pods(runtime)
+    for kind, name in trainjob.INITIALIZERS.items():
+        (c,) = pods[name]["containers"]
+        assert c["name"] == name and c["image"] == image
+        assert c["command"] == trainjob.INITIALIZER_COMMAND
+        assert c["env"] == [{"name": trainjob.ENV_KIND, "value": kind}]
+        assert c["resources"] == SCENARIOS["trainer-v2"]["trainerV2"]["initializerResources"]
+        assert c["securityContext"]["allowPrivilegeEscalation"] is False
+    (node,) = pods["node"]["containers"]
+    assert node["name"] == "node" and node["command"] == trainjob.NODE_COMMAND and node["image"] == image
+    assert runtime["spec"]["mlPolicy"] == {"numNodes": 1, "torch": {}}
+
+
+def test_our_patch_names_only_containers_the_runtime_has(enabled):
+    """Trainer rejects a runtimePatches entry naming a container the runtime lacks, and forbids
+    env on node and the initializers there: the admitted TrainJob's patch must fit this runtime."""
+    values = SCENARIOS["trainer-v2"]["config"]
+    config, errors = load_config(values, load_templates())
+    assert not errors
+    result = admit(copy.deepcopy(EXAMPLE), config)  # the admin's default kind: hf-lora-trainjob
+    assert result.allowed, result.errors
+    job = substitute(result.experiment)
+    assert job["spec"]["runtimeRef"]["name"] == _runtime(enabled)["metadata"]["name"]
+    assert job["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "gpu-trials"
+    assert object_errors(job, "TrainJob") == []
+    runtime_pods = _pods(_runtime(enabled))
+    (entry,) = [p for p in job["spec"]["runtimePatches"] if p["manager"] == trainjob.MANAGER]
+    for rjob in entry["trainingRuntimeSpec"]["template"]["spec"]["replicatedJobs"]:
+        pod = rjob["template"]["spec"]["template"]["spec"]
+        have = {c["name"] for c in runtime_pods[rjob["name"]]["containers"]}
+        for c in pod.get("containers", []):
+            assert c["name"] in have, (rjob["name"], c["name"])
+            assert "env" not in c
+        for mount in (m for c in pod.get("containers", []) for m in c.get("volumeMounts", [])):
+            assert mount["name"] in {v["name"] for v in pod["volumes"]}
+
+
+def test_prune_check_sees_a_field_the_runtime_crd_lacks(enabled):
+    runtime = copy.deepcopy(_runtime(enabled))
+    runtime["spec"]["template"]["spec"]["replicatedJobs"][2]["steps"] = 3
+    assert pruned_fields(runtime, crd_schema("ClusterTrainingRuntime")) == [
+        "spec.template.spec.replicatedJobs[2].steps"]
+
+
+def test_trainer_values_are_closed():
+    with pytest.raises(Exception, match="enable"):
+        render({"trainerV2": {"enable": True}})
+    with pytest.raises(Exception, match="localQueue"):
+        render({"config": {"kueue": {"localQueue": "Not A Queue"}}})
