@@ -130,7 +130,7 @@ class KatibClient(_UpstreamKatibClient):
              pip_index_urls: list[str] | None = None, metrics_collector_config: dict[str, Any] | None = None,
              trial_active_deadline_seconds: int | None = None, early_stopping: Any = None,
              trial_template: str | None = None, dataset_config: dict[str, Any] | None = None,
-             dry_run: bool = False, values: Any = None, workdir: str | None = None,
+             queue: str | None = None, dry_run: bool = False, values: Any = None, workdir: str | None = None,
              progress: bool | None = None, **deprecated: Any) -> dict[str, Any] | Any:
         """Tune the hyperparameters of an LLM fine-tuning (or of a Python function) with Katib.
 
@@ -144,6 +144,10 @@ class KatibClient(_UpstreamKatibClient):
         self-contained Python function taking a dict of hyperparameters and returning a dict of
         metrics. ``early_stopping`` is ``"medianstop"`` or
         ``{"algorithm": "medianstop", "min_trials_required": 2, "start_step": 3}``.
+
+        ``trial_template`` picks the kind of trial job by shipped template name (the
+        ``trial-template`` annotation): e.g. ``"hf-lora-trainjob"`` for a Kubeflow Trainer v2
+        TrainJob; default: the admin's. ``queue`` names the Kueue LocalQueue of the trial jobs.
 
         Returns the created Experiment (dict); with ``dry_run=True`` the Experiment as the webhook
         would admit it; with the local backend, the local run's result.
@@ -202,7 +206,8 @@ class KatibClient(_UpstreamKatibClient):
             packages_to_install=packages_to_install, pip_index_urls=urls, parameters=parameters,
             model_provider_parameters=model_provider_parameters,
             dataset_provider_parameters=dataset_provider_parameters, trainer_parameters=trainer_parameters,
-            early_stopping=early_stopping, trial_template=trial_template, dataset_config=dataset_config)
+            early_stopping=early_stopping, trial_template=trial_template, dataset_config=dataset_config,
+            queue=queue)
         experiment = build_experiment(spec)
         values = values if values is not None else self.values
         submit = not dry_run and self.backend == "kubernetes"

@@ -59,6 +59,7 @@ class TuneSpec:
     early_stopping: Any = None
     trial_template: str | None = None
     dataset_config: dict[str, Any] | None = None
+    queue: str | None = None
     annotations: dict[str, str] = field(default_factory=dict)
 
 
@@ -286,6 +287,8 @@ def build_experiment(spec: TuneSpec) -> dict[str, Any]:
         annotations[contract.RETAIN_TRIALS] = "true"
     if spec.trial_template:
         annotations[contract.TRIAL_TEMPLATE] = spec.trial_template
+    if spec.queue:
+        annotations[contract.QUEUE] = spec.queue  # checked by the core at admission
     if spec.dataset_config:
         merged = {**json.loads(annotations.get(contract.DATASET_CONFIG, "{}")), **spec.dataset_config}
         annotations[contract.DATASET_CONFIG] = json.dumps(merged, sort_keys=True)
