@@ -117,3 +117,10 @@ def test_trainer_values_are_closed():
         render({"trainerV2": {"enable": True}})
     with pytest.raises(Exception, match="localQueue"):
         render({"config": {"kueue": {"localQueue": "Not A Queue"}}})
+
+
+def test_notes_say_what_was_installed_and_warn(enabled):
+    assert "ClusterTrainingRuntime katib-llm-lora-gpu is installed" in enabled.notes
+    assert "LocalQueue gpu-trials" in enabled.notes
+    warned = render({"config": {"defaultTemplate": "hf-lora-trainjob"}})
+    assert "WARNING: config.defaultTemplate is hf-lora-trainjob but trainerV2.enabled is false" in warned.notes
