@@ -254,3 +254,21 @@ def test_the_prune_check_can_fail(admin_config):
         "pruned: spec.runtimePatches[0].trainingRuntimeSpec.template.spec.replicatedJobs[2].template.spec.template.spec.hostNetwork",
         "pruned: spec.trainer.replicas",
     ]
+
+
+@pytest.mark.parametrize("path, value", [
+    (("spec",), "x"), (("spec", "trainer"), []), (("spec", "trainer", "env"), {"A": "1"}),
+    (("spec", "trainer", "command"), "torchrun -m x"), (("spec", "initializer"), "hf://a/b"),
+    (("spec", "initializer", "model"), []), (("spec", "initializer", "dataset", "env"), "X=1"),
+    (("spec", "runtimePatches"), {"manager": "x"}), (("spec", "runtimeRef"), "katib-llm-lora"),
+    (("metadata", "labels"), ["a"]),
+])
+def test_malformed_trainjob_is_denied_naming_the_field(path, value, admin_config):
+    exp = own_experiment()
+    node = job_of(exp)
+    for key in path[:-1]:
+        node = node.setdefault(key, {}) if isinstance(node.get(key), dict) or key not in node else node[key]
+    node[path[-1]] = value
+    result = admit(exp, admin_config)  # never raises
+    assert not result.allowed
+    assert ("spec.trialTemplate.trialSpec." + ".".join(path), "template.type") in {(e.path, e.code) for e in result.errors}

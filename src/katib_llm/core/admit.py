@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from . import feasibility, inject, katib_rules, params
+from . import feasibility, inject, katib_rules, params, trainjob
 from .patch import clone, make_patch
 from .config import FUNCTION_MODULE, AdminConfig
 from .contract import LLMSpec, annotation_path, is_labelled, parse_annotations
@@ -207,6 +207,10 @@ def admit(experiment: dict[str, Any], config: AdminConfig, old: dict[str, Any] |
                                  f"unsupported trial job kind {job.get('kind') if isinstance(job, dict) else None!r}; "
                                  "accepted: " + ", ".join(sorted(JOB_KINDS))))
         return _deny(experiment, errors)
+    if not kind.has_pod_templates:
+        errors.extend(trainjob.shape_errors(job))
+        if errors:
+            return _deny(experiment, errors)
     if ours or not tt.get("primaryContainerName"):
         tt["primaryContainerName"] = tt.get("primaryContainerName") if not ours and tt.get(
             "primaryContainerName") else kind.primary_container

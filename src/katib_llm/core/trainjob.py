@@ -48,6 +48,37 @@ ENV_CACHE = "KATIB_LLM_CACHE_DIR"
 BUILTIN_SCHEMES = ("hf", "s3", "file", "pkg")
 
 
+_SHAPES: tuple[tuple[tuple[str, ...], type, str], ...] = (
+    (("spec",), dict, "an object"),
+    (("spec", "runtimeRef"), dict, "an object {apiGroup, kind, name}"),
+    (("spec", "trainer"), dict, "an object"),
+    (("spec", "trainer", "env"), list, "a list of {name, value} objects"),
+    (("spec", "trainer", "command"), list, "a list of strings"),
+    (("spec", "trainer", "args"), list, "a list of strings"),
+    (("spec", "initializer"), dict, "an object {model, dataset}"),
+    (("spec", "initializer", "model"), dict, "an object {storageUri, env, secretRef}"),
+    (("spec", "initializer", "dataset"), dict, "an object {storageUri, env, secretRef}"),
+    (("spec", "initializer", "model", "env"), list, "a list of {name, value} objects"),
+    (("spec", "initializer", "dataset", "env"), list, "a list of {name, value} objects"),
+    (("spec", "runtimePatches"), list, "a list of {manager, trainingRuntimeSpec} objects"),
+    (("metadata",), dict, "an object"),
+    (("metadata", "labels"), dict, "a map of strings"),
+)
+
+
+def shape_errors(job: dict[str, Any]) -> list[FieldError]:
+    """The fields admission writes into must have the TrainJob API's shape (else a denial
+    naming the field, never a crash or a silently replaced value)."""
+    errors = []
+    for path, kind, form in _SHAPES:
+        node: Any = job
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        if node is not None and not isinstance(node, kind):
+            errors.append(FieldError("spec.trialTemplate.trialSpec." + ".".join(path), "template.type", f"must be {form}"))
+    return errors
+
+
 def runtime_ref(job: dict[str, Any]) -> dict[str, Any]:
     ref = (job.get("spec") or {}).get("runtimeRef")
     return ref if isinstance(ref, dict) else {}
