@@ -272,3 +272,10 @@ def test_malformed_trainjob_is_denied_naming_the_field(path, value, admin_config
     result = admit(exp, admin_config)  # never raises
     assert not result.allowed
     assert ("spec.trialTemplate.trialSpec." + ".".join(path), "template.type") in {(e.path, e.code) for e in result.errors}
+
+
+@pytest.mark.parametrize("value", ["²", "٣", "1²"])
+def test_non_ascii_digits_are_denied_not_crashed(value, admin_config):
+    """str.isdigit() accepts superscripts and other scripts' digits that int() rejects."""
+    result = admit(template_experiment(workers=value), admin_config)
+    assert [(e.path, e.code) for e in result.errors] == [(f"metadata.annotations[{A}workers]", "annotation.int")]

@@ -151,7 +151,7 @@ def _json(raw: str, name: str, errors: list[FieldError], expect: type, form: str
 
 def _positive_int(raw: str, name: str, errors: list[FieldError], limit: int) -> int | None:
     text = raw.strip()
-    if not text.isdigit() or not 1 <= int(text) <= limit:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= limit:
         errors.append(FieldError(annotation_path(name), "annotation.int",
                                  f"must be an integer between 1 and {limit}, got {raw!r}"))
         return None

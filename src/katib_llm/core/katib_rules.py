@@ -354,7 +354,7 @@ def _validate_metrics_collector(mc: Any) -> list[FieldError]:
     elif kind == "PrometheusMetric":
         http = source.get("httpGet") or {}
         port = http.get("port")
-        if not (isinstance(port, int) and port > 0) and not (isinstance(port, str) and port.isdigit() and int(port) > 0):
+        if not (isinstance(port, int) and port > 0) and not (isinstance(port, str) and port.isascii() and port.isdigit() and int(port) > 0):
             errors.append(_err(f"{path}.source.httpGet.port", "metrics-collector", "must be a positive integer value"))
         if not str(http.get("path", "")).startswith("/"):
             errors.append(_err(f"{path}.source.httpGet.path", "metrics-collector", "path is invalid"))
