@@ -5,7 +5,8 @@ Emulates what a cluster would enforce, from the upstream contracts in ``../share
 * the Katib Experiment field schema (``katib/crds/swagger.json``), made closed
   (``additionalProperties: false``) because Katib's Go decoding silently drops unknown fields;
 * the trial job's own schema: the PyTorchJob CRD ``openAPIV3Schema`` (training-operator v1.9),
-  or the Kubernetes OpenAPI schema for ``batch/v1`` Job (kubernetes-validate);
+  the TrainJob CRD (Kubeflow Trainer v2.3.0, ``trainer_checks``), or the Kubernetes OpenAPI schema
+  for ``batch/v1`` Job (kubernetes-validate);
 * Katib's admission rules (ported in ``katib_llm.core.katib_rules``), after substituting trial
   parameters the way Katib's controller does.
 """
@@ -93,6 +94,11 @@ def job_errors(job: dict[str, Any]) -> list[str]:
     if kind == "PyTorchJob":
         named = {**job, "metadata": {**job.get("metadata", {}), "name": "trial-abc123"}}
         return schema_errors(named, pytorchjob_schema())
+    if kind == "TrainJob":
+        from trainer_checks import CRDS, object_errors
+
+        # Kubeflow Trainer v2.3.0's CRD (values and structural pruning), when the reference is present.
+        return object_errors(job, "TrainJob") if CRDS["TrainJob"].is_file() else []
     if kind == "Job":
         import kubernetes_validate
 

@@ -279,3 +279,10 @@ def test_non_ascii_digits_are_denied_not_crashed(value, admin_config):
     """str.isdigit() accepts superscripts and other scripts' digits that int() rejects."""
     result = admit(template_experiment(workers=value), admin_config)
     assert [(e.path, e.code) for e in result.errors] == [(f"metadata.annotations[{A}workers]", "annotation.int")]
+
+
+def test_missing_reference_skips_with_the_path(tmp_path):
+    from trainer_checks import reference_file
+
+    with pytest.raises(pytest.skip.Exception, match="reference data not found: .*absent.yaml"):
+        reference_file(tmp_path / "absent.yaml")
