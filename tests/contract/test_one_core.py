@@ -16,7 +16,8 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-EXAMPLES = [REPO / "examples" / "bert-lora-experiment.yaml", REPO / "examples" / "quickstart.yaml"]
+EXAMPLES = [REPO / "examples" / "bert-lora-experiment.yaml", REPO / "examples" / "quickstart.yaml",
+            REPO / "examples" / "bert-lora-trainjob.yaml"]
 
 
 def _experiment(path: Path) -> dict:

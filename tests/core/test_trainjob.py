@@ -286,3 +286,13 @@ def test_missing_reference_skips_with_the_path(tmp_path):
 
     with pytest.raises(pytest.skip.Exception, match="reference data not found: .*absent.yaml"):
         reference_file(tmp_path / "absent.yaml")
+
+
+def test_shipped_trainjob_example_is_admitted_valid(admin_config):
+    exp = yaml.safe_load((Path(__file__).resolve().parents[2] / "examples" / "bert-lora-trainjob.yaml").read_text())
+    result = admit(exp, admin_config)
+    assert result.allowed, result.errors
+    assert admitted_errors(result.experiment) == []  # includes the TrainJob CRD check
+    job = job_of(result.experiment)
+    assert job["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "gpu-trials"
+    assert (job["spec"]["trainer"]["numNodes"], job["spec"]["trainer"]["numProcPerNode"]) == (2, 2)
