@@ -296,3 +296,13 @@ def test_shipped_trainjob_example_is_admitted_valid(admin_config):
     job = job_of(result.experiment)
     assert job["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "gpu-trials"
     assert (job["spec"]["trainer"]["numNodes"], job["spec"]["trainer"]["numProcPerNode"]) == (2, 2)
+
+
+def test_users_other_resources_per_node_stay(admin_config):
+    exp = own_experiment()
+    job_of(exp)["spec"]["trainer"]["resourcesPerNode"] = {"limits": {"ephemeral-storage": "20Gi", "cpu": "1"}}
+    result = admit(exp, admin_config)
+    per_node = job_of(result.experiment)["spec"]["trainer"]["resourcesPerNode"]
+    assert per_node["limits"] == {"ephemeral-storage": "20Gi", "cpu": "5", "memory": "10G", "nvidia.com/gpu": "2"}
+    assert per_node["requests"] == {"cpu": "5", "memory": "10G", "nvidia.com/gpu": "2"}
+    assert admit(result.experiment, admin_config).patch == []

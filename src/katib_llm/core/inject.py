@@ -323,8 +323,15 @@ def inject_resources(ctx: Context, job: dict[str, Any]) -> None:
     if res.gpu:
         limits[ctx.config.gpu_resource] = str(res.gpu)
     if not ctx.kind.has_pod_templates:
-        trainer = job.setdefault("spec", {}).setdefault("trainer", {})
-        trainer["resourcesPerNode"] = {"requests": dict(limits), "limits": dict(limits)}
+        per_node = trainjob.trainer_spec(job).setdefault("resourcesPerNode", {})
+        if not isinstance(per_node, dict):
+            ctx.errors.append(FieldError("spec.trialTemplate.trialSpec.spec.trainer.resourcesPerNode", "template.type",
+                                         "must be an object {requests, limits}"))
+            return
+        for key in ("requests", "limits"):  # the user's other resources stay
+            if not isinstance(per_node.get(key), dict):
+                per_node[key] = {}
+            per_node[key].update(limits)
         return
     for path, c in _primary_containers(ctx, job):
         if ctx.kind.launcher is not None and ctx.kind.role_of(path) == ctx.kind.launcher:
