@@ -36,6 +36,19 @@ def test_labelled_experiment_is_admitted_with_a_patch_that_applies_and_passes(cl
     assert again["allowed"] is True and "patch" not in again
 
 
+def test_trainjob_experiment_is_admitted_over_tls_and_stable(client):
+    """Kubeflow Trainer v2 trials through the real server: patched, valid (Katib and the TrainJob
+    CRD when the reference is present), accepted by /validate, and a second /mutate is a no-op."""
+    exp = yaml.safe_load((EXAMPLE.parent / "bert-lora-trainjob.yaml").read_text())
+    reply = client.review(exp)
+    assert reply.response["allowed"] is True
+    admitted = apply_patch(reply.request["request"]["object"], reply.response)
+    assert admitted["spec"]["trialTemplate"]["trialSpec"]["kind"] == "TrainJob"
+    assert admitted_errors(admitted) == []
+    assert client.review(admitted, path="/validate").response["allowed"] is True
+    assert "patch" not in client.review(admitted).response
+
+
 def test_malformed_experiment_is_denied_naming_the_field(client, experiment):
     bad = copy.deepcopy(experiment)
     bad["metadata"]["annotations"][PREFIX + "resources-per-worker"] = '{"gpu": 99}'
