@@ -306,3 +306,21 @@ def test_users_other_resources_per_node_stay(admin_config):
     assert per_node["limits"] == {"ephemeral-storage": "20Gi", "cpu": "5", "memory": "10G", "nvidia.com/gpu": "2"}
     assert per_node["requests"] == {"cpu": "5", "memory": "10G", "nvidia.com/gpu": "2"}
     assert admit(result.experiment, admin_config).patch == []
+
+
+def test_primary_container_of_a_trainjob_is_node(admin_config):
+    exp = own_experiment()
+    exp["spec"]["trialTemplate"]["primaryContainerName"] = "pytorch"
+    result = admit(exp, admin_config)
+    assert [(e.path, e.code) for e in result.errors] == [("spec.trialTemplate.primaryContainerName", "template.primary")]
+
+
+def test_own_trainjob_without_runtime_or_command_runs_our_trainer_and_is_checked(admin_config):
+    """No runtimeRef: ours, whose node runs the trainer, so parameters must be trainer fields."""
+    exp = own_experiment()
+    del job_of(exp)["spec"]["runtimeRef"]
+    del job_of(exp)["spec"]["trainer"]["command"]
+    exp["spec"]["parameters"][0]["name"] = "learnin_rate"
+    exp["spec"]["trialTemplate"]["trialParameters"] = []  # the core wires them (a user's own are free-form)
+    result = admit(exp, admin_config)
+    assert ("spec.parameters[0].name", "parameter.unknown") in {(e.path, e.code) for e in result.errors}

@@ -209,8 +209,13 @@ def admit(experiment: dict[str, Any], config: AdminConfig, old: dict[str, Any] |
         return _deny(experiment, errors)
     if not kind.has_pod_templates:
         errors.extend(trainjob.shape_errors(job))
+        if tt.get("primaryContainerName") not in (None, "", trainjob.NODE):
+            errors.append(FieldError("spec.trialTemplate.primaryContainerName", "template.primary",
+                                     f"a TrainJob's training container is always {trainjob.NODE!r} (Kubeflow Trainer "
+                                     f"names it), got {tt['primaryContainerName']!r}"))
         if errors:
             return _deny(experiment, errors)
+        trainjob.set_runtime(job, config.trainer_runtime, ours)
     if ours or not tt.get("primaryContainerName"):
         tt["primaryContainerName"] = tt.get("primaryContainerName") if not ours and tt.get(
             "primaryContainerName") else kind.primary_container

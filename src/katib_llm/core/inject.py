@@ -286,8 +286,7 @@ def inject_storage(ctx: Context, job: dict[str, Any]) -> None:
 def inject_trainjob_storage(ctx: Context, job: dict[str, Any], mount: dict[str, Any] | None) -> None:
     """TrainJob: downloads by our runtime's initializer steps, the volume and placement through
     our ``runtimePatches`` entry (core/trainjob.py)."""
-    runtime = ctx.config.trainer_runtime
-    trainjob.set_runtime(job, runtime, ctx.ours)
+    runtime = ctx.config.trainer_runtime  # spec.runtimeRef was settled by the admission core
     ours = trainjob.uses_runtime(job, runtime)
     for kind in ("model", "dataset"):
         uri = ctx.llm.model if kind == "model" else ctx.llm.dataset
