@@ -10,11 +10,12 @@ import json
 
 import pytest
 
-from jobkind_checks import kubeflow_job_errors
-from katib_checks import admitted_errors, substitute
 from katib_llm.core.admit import admit
 from katib_llm.core.inject import INIT_PREFIX, VOLUME_NAME
 from katib_llm.core.jobkinds import JOB_KINDS
+
+from tests.advanced.jobkind_checks import kubeflow_job_errors
+from tests.katib_checks import admitted_errors, substitute
 
 ANN = "llm.katib.kubeflow.org/"
 

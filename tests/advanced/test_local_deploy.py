@@ -15,13 +15,15 @@ import yaml
 
 from katib_llm.deploy.adapters import TrialResult, promote
 
+from tests.builders import example
+
 ANN = "llm.katib.kubeflow.org/"
 pytestmark = pytest.mark.slow
 
 
 def _workdir(root: Path, model: Path, trial: Path, causal: bool) -> Path:
     """A local run's work dir as the local backend leaves it: experiment.yaml + best/."""
-    exp = yaml.safe_load((Path(__file__).resolve().parents[2] / "examples" / "bert-lora-experiment.yaml").read_text())
+    exp = example()
     exp["metadata"]["name"] = "tiny-gpt" if causal else "tiny-bert"
     exp["metadata"]["annotations"][ANN + "model"] = f"file://{model}"
     exp["metadata"]["annotations"][ANN + "model-class"] = (
@@ -176,7 +178,7 @@ def test_merged_model_for_kserve_predicts_like_base_plus_adapter(classifier_serv
 
 def test_end_to_end_local_run_promote_and_serve(tmp_path):
     """The local backend tunes, promote_local prunes, `deploy --local` serves its best adapter."""
-    from tuned import sentiment, tiny_model
+    from tests.advanced.tuned import sentiment, tiny_model
 
     from katib_llm.deploy import promote_local
     from katib_llm.local import run_experiment

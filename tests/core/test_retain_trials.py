@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from katib_checks import admitted_errors
 
 from katib_llm.core.admit import admit
+
+from tests.katib_checks import admitted_errors
 
 
 def _experiment(value: str | None) -> dict:

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 
-import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from katib_checks import admitted_errors
+from tests.builders import example, review
+from tests.katib_checks import admitted_errors
 
-from .apiserver_client import apply_patch, build_review, check_envelope
+from .apiserver_client import apply_patch, check_envelope
 
-EXAMPLE = yaml.safe_load((Path(__file__).resolve().parents[2] / "examples" / "bert-lora-experiment.yaml").read_text())
+EXAMPLE = example()
 PREFIX = "llm.katib.kubeflow.org/"
 ANNOTATIONS = ["model", "model-class", "dataset", "dataset-config", "trial-template", "workers", "procs-per-worker",
                "resources-per-worker", "training-args", "lora-config", "volume-claim", "retain-volume", "function",
@@ -96,7 +95,7 @@ def _check(client, body: bytes, request: dict | None = None, recheck: bool = Fal
             # what both admit must pass every cluster check.
             admitted = apply_patch(request["request"]["object"], answer["response"])
             old = request["request"].get("oldObject")
-            follow = build_review(admitted, request["request"]["operation"], old, request["request"]["dryRun"])
+            follow = review(admitted, request["request"]["operation"], old, request["request"]["dryRun"])
             verdict = client.post("/validate", json.dumps(follow).encode())
             assert verdict.status == 200, verdict.status
             check_envelope(follow, verdict.json)
@@ -126,7 +125,7 @@ def test_arbitrary_review_requests(client, request_fields):
 @given(mutated_experiments(plausible=False), st.sampled_from(["CREATE", "UPDATE"]), st.booleans(),
        st.sampled_from(["/mutate", "/validate"]))
 def test_mangled_experiments(client, experiment, operation, dry_run, path):
-    request = build_review(experiment, operation, EXAMPLE if operation == "UPDATE" else None, dry_run)
+    request = review(experiment, operation, EXAMPLE if operation == "UPDATE" else None, dry_run)
     _check(client, json.dumps(request).encode(), request, path=path)
 
 
@@ -134,5 +133,5 @@ def test_mangled_experiments(client, experiment, operation, dry_run, path):
 @given(mutated_experiments(plausible=True), st.sampled_from(["CREATE", "UPDATE"]), st.booleans())
 def test_admitted_mutations_pass_the_cluster_checks(client, experiment, operation, dry_run):
     """Whatever the server admits from an apiserver-plausible object applies and passes the checks."""
-    request = build_review(experiment, operation, EXAMPLE if operation == "UPDATE" else None, dry_run)
+    request = review(experiment, operation, EXAMPLE if operation == "UPDATE" else None, dry_run)
     _check(client, json.dumps(request).encode(), request, recheck=True)

@@ -14,11 +14,13 @@ import yaml
 
 from katib_llm.webhook.reconciler import VolumeReconciler
 from katib_llm.webhook.sources import ConfigSource
-from kube_apiserver import KubeApiServer
+
+from tests.builders import example
+from tests.kube_apiserver import KubeApiServer
 
 from .conftest import KATIB_LLM, free_port
 
-EXAMPLE = yaml.safe_load((Path(__file__).resolve().parents[2] / "examples" / "bert-lora-experiment.yaml").read_text())
+EXAMPLE = example()
 PREFIX = "llm.katib.kubeflow.org/"
 
 
