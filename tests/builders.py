@@ -32,10 +32,19 @@ def _example() -> dict[str, Any]:
     return yaml.safe_load(EXAMPLE_PATH.read_text())
 
 
-def example() -> dict[str, Any]:
+def example(name: str | None = None, annotations: dict[str, str] | None = None) -> dict[str, Any]:
     """A fresh copy of the project's labelled example (examples/bert-lora-experiment.yaml: BERT
-    LoRA on yelp reviews, 4 workers x 2 processes x 2 GPUs, five parameters)."""
-    return copy.deepcopy(_example())
+    LoRA on yelp reviews, 4 workers x 2 processes x 2 GPUs, five parameters), optionally renamed
+    and with ``annotations`` added (keys with or without the ``llm.katib.kubeflow.org/`` prefix)."""
+    exp = copy.deepcopy(_example())
+    if name is not None:
+        exp["metadata"]["name"] = name
+    exp["metadata"]["annotations"].update(_prefixed(annotations))
+    return exp
+
+
+def _prefixed(annotations: dict[str, str] | None) -> dict[str, str]:
+    return {(k if "/" in k else PREFIX + k): v for k, v in (annotations or {}).items()}
 
 
 def parameter(name: str, kind: str = "double", low: str | None = None, high: str | None = None,
@@ -60,7 +69,7 @@ def experiment(name: str = "llm-tune", *, namespace: str = "kubeflow", labelled:
     if labelled:
         meta["labels"] = {LABEL: "true"}
         notes.update({PREFIX + k: v for k, v in (("model", model), ("dataset", dataset)) if v is not None})
-    notes.update({(k if "/" in k else PREFIX + k): v for k, v in (annotations or {}).items()})
+    notes.update(_prefixed(annotations))
     if notes:
         meta["annotations"] = notes
     body = {

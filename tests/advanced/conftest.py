@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import pytest
-import yaml
 
-from tests.builders import EXAMPLE_PATH
-
-EXAMPLE = EXAMPLE_PATH
+from tests.builders import example
 
 
 @pytest.fixture
 def experiment() -> dict[str, Any]:
-    """The seed's example Experiment (labelled, 4 workers x 2 GPUs)."""
-    return copy.deepcopy(yaml.safe_load(EXAMPLE.read_text()))
+    """The project's example Experiment (labelled, 4 workers x 2 GPUs)."""
+    return example()
 
 
 @pytest.fixture(scope="session")

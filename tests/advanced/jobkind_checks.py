@@ -16,7 +16,6 @@ from tests.model_schemas import model_errors, pod_template_errors, training_mode
 from tests.reference import REFERENCE
 
 
-
 def crd_pod_template_errors(template: Any) -> list[str]:
     """A pod template against the PodTemplateSpec schema embedded in the PyTorchJob CRD."""
     replica = pytorchjob_schema()["properties"]["spec"]["properties"]["pytorchReplicaSpecs"]["additionalProperties"]

@@ -9,7 +9,6 @@ import pytest
 from tests.runtime.runtime_helpers import build_bert, build_gpt2, sentiment_rows, write_jsonl
 
 
-
 @pytest.fixture(scope="session")
 def tiny_bert(tmp_path_factory) -> Path:
     return build_bert(tmp_path_factory.mktemp("models") / "tiny-bert")

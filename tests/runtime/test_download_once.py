@@ -13,7 +13,6 @@ from pathlib import Path
 from tests.runtime.runtime_helpers import run_initializer, tree_digest
 
 
-
 def _bytes_of(hub, repo_type: str, repo_id: str) -> int:
     return sum(len(v) for v in hub.repos[(repo_type, repo_id)].files.values())
 

@@ -26,8 +26,6 @@ import jsonpatch
 from tests.builders import review
 
 
-
-
 class _ServiceConnection(http.client.HTTPSConnection):
     """HTTPS to 127.0.0.1:port, but TLS (SNI, verification) and Host use the Service's DNS name."""
 

@@ -8,16 +8,15 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from katib_llm.core import contract
 from tests.builders import example, review
 from tests.katib_checks import admitted_errors
 
 from .apiserver_client import apply_patch, check_envelope
 
 EXAMPLE = example()
-PREFIX = "llm.katib.kubeflow.org/"
-ANNOTATIONS = ["model", "model-class", "dataset", "dataset-config", "trial-template", "workers", "procs-per-worker",
-               "resources-per-worker", "training-args", "lora-config", "volume-claim", "retain-volume", "function",
-               "packages-to-install", "pip-index-urls", "base-image", "env", "admitted"]
+# Every annotation the contract knows (new ones are fuzzed as soon as they exist) and one it does not.
+ANNOTATIONS = sorted(contract.KNOWN_ANNOTATIONS) + ["not-a-katib-llm-annotation"]
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                            HealthCheck.function_scoped_fixture])
 
@@ -68,7 +67,7 @@ def same_type(value):
 def mutated_experiments(draw, plausible: bool):
     exp = copy.deepcopy(EXAMPLE)
     for name in draw(st.lists(st.sampled_from(ANNOTATIONS), max_size=4)):
-        exp["metadata"]["annotations"][PREFIX + name] = draw(annotation_values)
+        exp["metadata"]["annotations"][contract.PREFIX + name] = draw(annotation_values)
     for path in draw(st.lists(st.sampled_from(SPEC_PATHS if plausible else ALL_PATHS), max_size=3)):
         target = exp
         try:

@@ -7,20 +7,18 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import yaml
 
-from tests.builders import EXAMPLE_PATH
+from tests.builders import example
 from tests.katib_checks import admitted_errors
 
 from .apiserver_client import apply_patch
 
-EXAMPLE = EXAMPLE_PATH
 PREFIX = "llm.katib.kubeflow.org/"
 
 
 @pytest.fixture(scope="module")
 def experiment() -> dict:
-    return yaml.safe_load(EXAMPLE.read_text())
+    return example()
 
 
 def test_labelled_experiment_is_admitted_with_a_patch_that_applies_and_passes(client, experiment):
