@@ -1,4 +1,4 @@
-"""One contract every trial job kind passes (STYLE.md item 9): batch Job, PyTorchJob, MPIJob.
+"""One contract every trial job kind passes (one shared contract test): batch Job, PyTorchJob, MPIJob.
 
 Admitted, schema-valid, init containers in every pod that reads data, env intact on every
 training container, Katib conditions and primary pod labels right, idempotent.

@@ -1,5 +1,5 @@
 """One core, four doors: `katib-llm mutate`, the webhook, the local runner and the SDK admit a
-labelled Experiment to exactly the same result (STYLE.md item 9)."""
+labelled Experiment to exactly the same result (one contract test shared by every door)."""
 
 from __future__ import annotations
 

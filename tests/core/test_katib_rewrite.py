@@ -1,4 +1,4 @@
-"""Brief trap 1 (katib#2587): Katib's pod webhook re-runs the primary container as
+"""kubeflow/katib#2587: with the StdOut metrics collector, Katib's pod webhook re-runs the primary container as
 ``sh -c "<command and args joined by spaces>"``. Our hyperparameters travel in env vars, and the
 argv we admit survives the join; a user argv that would not survive is flagged."""
 

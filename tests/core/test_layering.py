@@ -1,5 +1,5 @@
 """The core is pure: it imports no web framework, Kubernetes client, ML or I/O-heavy library
-(STYLE.md item 2), and its field tables match the installed transformers and peft."""
+(the layering .importlinter declares), and its field tables match the installed transformers and peft."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 ``admit()`` builds the trial job for a labelled Experiment, ``katib_checks.substitute()`` turns
 it into the job Katib's controller would create; we then run the master pod's init containers
 (storage initializers against the fake hub) and its primary container with exactly that env and
-command — joined with spaces under ``sh -c`` as Katib's pod webhook rewrites it (brief trap 1).
+command — joined with spaces under ``sh -c`` as Katib's pod webhook rewrites it (kubeflow/katib#2587).
 """
 
 from __future__ import annotations
