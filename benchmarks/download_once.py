@@ -119,7 +119,7 @@ def main() -> int:
     print(result)
     if args.write_docs:
         stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        write_docs(f"`benchmarks/download_once.py` ({stamp}; 2 CPUs shared with other work; fake HF hub on "
+        write_docs(f"`python -m benchmarks.download_once` ({stamp}; 2 CPUs shared with other work; fake HF hub on "
                    "127.0.0.1 serving a 2-layer BERT; all N initializers of a row start together).\n\n"
                    + result + "\n\nHow to read it: *ours* is N storage-initializer processes sharing one "
                    "content-addressed cache (one exclusive lock per cache key: the first downloads, the others "
