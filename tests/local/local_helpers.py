@@ -25,28 +25,21 @@ def cheap_experiment(name: str = "cheap", *, algorithm: str = "random", settings
     """A labelled Experiment whose trial runs tests/local/objective.py (a batch Job template)."""
     env = {"OBJ_STEPS": "4", "OBJ_SLEEP": "0.02", **(env or {})}
     params = parameters or [{"name": "x", "parameterType": "double", "feasibleSpace": {"min": "0.0", "max": "1.0"}}]
-    exp = {
-        "apiVersion": "kubeflow.org/v1beta1", "kind": "Experiment",
-        "metadata": {"name": name, "namespace": "default", "labels": {"llm.katib.kubeflow.org/tune": "true"}},
-        "spec": {
-            "objective": {"type": "maximize", "objectiveMetricName": "score"},
-            "algorithm": {"algorithmName": algorithm,
-                          "algorithmSettings": [{"name": k, "value": v} for k, v in (settings or {}).items()]},
-            "maxTrialCount": max_trials, "parallelTrialCount": parallel,
-            "parameters": params,
-            "trialTemplate": {
-                "primaryContainerName": "main",
-                "trialParameters": [{"name": p["name"], "reference": p["name"]} for p in params],
-                "trialSpec": {"apiVersion": "batch/v1", "kind": "Job", "spec": {"template": {"spec": {
-                    "restartPolicy": "Never",
-                    "containers": [{"name": "main", "image": "python:3.11",
-                                    "command": ["python", str(OBJECTIVE)],
-                                    "env": [{"name": k, "value": v} for k, v in env.items()]
-                                    + [{"name": "TRIAL_NAME", "value": "${trialSpec.Name}"}]}]}}}},
-            },
-            **spec,
-        },
+    template = {
+        "primaryContainerName": "main",
+        "trialParameters": [{"name": p["name"], "reference": p["name"]} for p in params],
+        "trialSpec": {"apiVersion": "batch/v1", "kind": "Job", "spec": {"template": {"spec": {
+            "restartPolicy": "Never",
+            "containers": [{"name": "main", "image": "python:3.11",
+                            "command": ["python", str(OBJECTIVE)],
+                            "env": [{"name": k, "value": v} for k, v in env.items()]
+                            + [{"name": "TRIAL_NAME", "value": "${trialSpec.Name}"}]}]}}}},
     }
+    exp = experiment(name, namespace="default", model=None, dataset=None, parameters=params,
+                     objective={"type": "maximize", "objectiveMetricName": "score"},
+                     algorithm={"algorithmName": algorithm,
+                                "algorithmSettings": [{"name": k, "value": v} for k, v in (settings or {}).items()]},
+                     maxTrialCount=max_trials, parallelTrialCount=parallel, trialTemplate=template, **spec)
     return copy.deepcopy(exp)
 
 
