@@ -35,8 +35,6 @@ def test_type_exact_and_escaped():
 
 
 def test_admission_patch_matches_result(admin_config):
-    import yaml
-
     from katib_llm.core.admit import admit
 
     exp = example()

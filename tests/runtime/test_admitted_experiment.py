@@ -24,7 +24,7 @@ from katib_llm.core.jobkinds import job_kind
 from katib_llm.core.metrics import METRICS_FILTER, parse_metrics
 
 from tests.builders import example
-from tests.katib_checks import REPO, substitute
+from tests.katib_checks import substitute
 
 VALUES = {"learning_rate": "0.002", "per_device_train_batch_size": "8", "num_train_epochs": "2",
           "weight_decay": "0.01", "lora_config.r": "8", "optim": "adamw_torch",

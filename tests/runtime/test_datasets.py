@@ -61,9 +61,6 @@ def test_empty_dataset_dir_is_a_clear_error(tmp_path):
 def test_admission_knows_exactly_the_keys_the_trainer_reads(admin_config):
     import copy
 
-    import yaml
-    from tests.katib_checks import REPO
-
     from katib_llm.core.admit import admit
     from katib_llm.core.contract import DATASET_CONFIG_KEYS
 
