@@ -11,9 +11,11 @@ in one run:
 
 The source's served body bytes are counted; ratios = per-trial / ours.
 
-    .venv/bin/python benchmarks/download_once.py                 # prints the table
-    .venv/bin/python benchmarks/download_once.py --write-docs    # also updates docs/benchmarks.md
-    .venv/bin/python benchmarks/download_once.py --trials 1 4    # smaller
+Run it from the repository root as a module (it imports the fake hub from the ``tests`` package):
+
+    .venv/bin/python -m benchmarks.download_once                 # prints the table
+    .venv/bin/python -m benchmarks.download_once --write-docs    # also updates docs/benchmarks.md
+    .venv/bin/python -m benchmarks.download_once --trials 1 4    # smaller
 """
 
 from __future__ import annotations
@@ -28,11 +30,13 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests" / "runtime"))
+if not __package__:  # run as a file: the tests package is not importable from benchmarks/
+    raise SystemExit("run from the repository root as: python -m benchmarks.download_once")
 
-from fakehub import FakeHub  # noqa: E402
-from runtime_helpers import build_bert  # noqa: E402
+from tests.runtime.fakehub import FakeHub  # noqa: E402
+from tests.runtime.runtime_helpers import build_bert  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
 
 PER_TRIAL = ("import sys; from huggingface_hub import snapshot_download; "
              "snapshot_download('tiny/bert', local_dir=sys.argv[1], cache_dir=sys.argv[1] + '.hf')")
@@ -115,7 +119,7 @@ def main() -> int:
     print(result)
     if args.write_docs:
         stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        write_docs(f"`benchmarks/download_once.py` ({stamp}; 2 CPUs shared with other work; fake HF hub on "
+        write_docs(f"`python -m benchmarks.download_once` ({stamp}; 2 CPUs shared with other work; fake HF hub on "
                    "127.0.0.1 serving a 2-layer BERT; all N initializers of a row start together).\n\n"
                    + result + "\n\nHow to read it: *ours* is N storage-initializer processes sharing one "
                    "content-addressed cache (one exclusive lock per cache key: the first downloads, the others "

@@ -1,12 +1,16 @@
 """Checks every admitted Experiment must pass, shared by all test suites.
 
-Emulates what a cluster would enforce, from the upstream contracts in ``../shared/reference``:
+Emulates what a cluster would enforce:
 
-* the Katib Experiment field schema (``katib/crds/swagger.json``), made closed
-  (``additionalProperties: false``) because Katib's Go decoding silently drops unknown fields;
-* the trial job's own schema: the PyTorchJob CRD ``openAPIV3Schema`` (training-operator v1.9),
-  the TrainJob CRD (Kubeflow Trainer v2.3.0, ``trainer_checks``), or the Kubernetes OpenAPI schema
-  for ``batch/v1`` Job (kubernetes-validate);
+* the Katib Experiment field schema, closed (unknown fields are errors) because Katib's Go
+  decoding silently drops unknown fields: Katib's swagger (``pkg/apis/v1beta1/swagger.json``)
+  when the upstream reference files are at hand (tests/reference.py), otherwise the same field
+  set from kubeflow-katib's API models (tests/model_schemas.py);
+* the trial job's own schema: the PyTorchJob CRD ``openAPIV3Schema`` (training-operator v1.9) when
+  the reference files are at hand, otherwise kubeflow-training's API models with every pod
+  template checked by kubernetes-validate; the TrainJob CRD (Kubeflow Trainer v2.3.0,
+  ``tests.trainer_checks``) when the reference files are at hand; the Kubernetes OpenAPI schema
+  for ``batch/v1`` Job (kubernetes-validate) either way;
 * Katib's admission rules (ported in ``katib_llm.core.katib_rules``), after substituting trial
   parameters the way Katib's controller does.
 """
@@ -17,18 +21,14 @@ import copy
 import functools
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import jsonschema
 import yaml
 
-REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
-REFERENCE = SHARED / "reference"
-KATIB_EXAMPLES = REFERENCE / "katib" / "examples"
-SWAGGER = REFERENCE / "katib" / "crds" / "swagger.json"
-PYTORCHJOB_CRD = REFERENCE / "training-operator" / "crds" / "kubeflow.org_pytorchjobs.yaml"
+from tests.model_schemas import K8S_VERSION, katib_models, model_errors, training_models
+from tests.reference import REFERENCE, REPO
+
 
 _EXTERNAL = {
     "v1.ObjectMeta": {"type": "object"},
@@ -42,7 +42,8 @@ _EXTERNAL = {
 
 @functools.cache
 def experiment_schema() -> dict[str, Any]:
-    swagger = json.loads(SWAGGER.read_text())
+    """Katib's swagger, closed; needs the reference files (tests marked ``reference``)."""
+    swagger = json.loads((REFERENCE / "katib" / "crds" / "swagger.json").read_text())
     definitions = copy.deepcopy(swagger["definitions"])
     for name, schema in definitions.items():
         if name.startswith("v1beta1.") and schema.get("type") == "object" and "properties" in schema:
@@ -53,7 +54,8 @@ def experiment_schema() -> dict[str, Any]:
 
 @functools.cache
 def pytorchjob_schema() -> dict[str, Any]:
-    crd = yaml.safe_load(PYTORCHJOB_CRD.read_text())
+    """training-operator's PyTorchJob CRD schema; needs the reference files."""
+    crd = yaml.safe_load((REFERENCE / "training-operator" / "crds" / "kubeflow.org_pytorchjobs.yaml").read_text())
     return crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
 
 
@@ -91,31 +93,43 @@ def substitute(experiment: dict[str, Any], values: dict[str, str] | None = None)
 def job_errors(job: dict[str, Any]) -> list[str]:
     """Schema errors of a trial job manifest (PyTorchJob CRD, or Kubernetes batch/v1 Job)."""
     kind = job.get("kind")
-    if kind == "PyTorchJob":
-        named = {**job, "metadata": {**job.get("metadata", {}), "name": "trial-abc123"}}
+    named = {**job, "metadata": {**job.get("metadata", {}), "name": "trial-abc123"}}
+    if kind == "PyTorchJob" and REFERENCE is not None:
         return schema_errors(named, pytorchjob_schema())
     if kind == "TrainJob":
-        from trainer_checks import CRDS, object_errors
+        from tests.trainer_checks import CRDS, object_errors
 
         # Kubeflow Trainer v2.3.0's CRD (values and structural pruning), when the reference is present.
         return object_errors(job, "TrainJob") if CRDS["TrainJob"].is_file() else []
+    if kind == "PyTorchJob":
+        errors = model_errors({k: v for k, v in named.items() if k != "status"}, "KubeflowOrgV1PyTorchJob",
+                              "PyTorchJob", training_models())
+        if named.get("apiVersion") != "kubeflow.org/v1":
+            errors.append("PyTorchJob.apiVersion: must be kubeflow.org/v1")
+        return errors
     if kind == "Job":
         import kubernetes_validate
 
-        named = {**job, "metadata": {**job.get("metadata", {}), "name": "trial-abc123"}}
         try:
-            kubernetes_validate.validate(named, "1.33", strict=True)
+            kubernetes_validate.validate(named, K8S_VERSION, strict=True)
         except kubernetes_validate.ValidationError as exc:
             return [str(exc)]
         return []
     return []
 
 
+def experiment_schema_errors(experiment: Any) -> list[str]:
+    """Field errors of an Experiment: Katib's swagger if at hand, else kubeflow-katib's models."""
+    if REFERENCE is not None:
+        return schema_errors(experiment, experiment_schema())
+    return model_errors(experiment, "V1beta1Experiment", "<root>", katib_models())
+
+
 def admitted_errors(experiment: dict[str, Any]) -> list[str]:
     """Every problem a cluster would find with an admitted Experiment (empty = valid)."""
     from katib_llm.core.katib_rules import validate_experiment
 
-    errors = [f"schema: {e}" for e in schema_errors(experiment, experiment_schema())]
+    errors = [f"schema: {e}" for e in experiment_schema_errors(experiment)]
     errors += [f"katib: {e}" for e in validate_experiment(experiment)]
     tt = experiment.get("spec", {}).get("trialTemplate", {})
     if "trialSpec" in tt and not errors:
@@ -124,10 +138,14 @@ def admitted_errors(experiment: dict[str, Any]) -> list[str]:
 
 
 def load_examples() -> list[tuple[str, dict[str, Any]]]:
-    """Every Experiment in the reference examples, as (relative path, object)."""
+    """Every Experiment in Katib's upstream examples, as (relative path, object); empty without
+    the reference files (the tests using them are marked ``reference``)."""
+    if REFERENCE is None:
+        return []
+    examples = REFERENCE / "katib" / "examples"
     out = []
-    for path in sorted(KATIB_EXAMPLES.rglob("*.yaml")):
+    for path in sorted(examples.rglob("*.yaml")):
         for doc in yaml.safe_load_all(path.read_text()):
             if isinstance(doc, dict) and doc.get("kind") == "Experiment":
-                out.append((str(path.relative_to(KATIB_EXAMPLES)), doc))
+                out.append((str(path.relative_to(examples)), doc))
     return out

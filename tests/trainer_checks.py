@@ -1,6 +1,7 @@
 """What kube-apiserver enforces on Kubeflow Trainer v2 objects, from the v2.3.0 CRDs.
 
-Two checks, both read from the CRD's ``openAPIV3Schema`` in ``../shared/reference/trainer-v2``:
+Two checks, both read from the CRD's ``openAPIV3Schema`` in the reference directory's
+``trainer-v2/crds`` (tests/reference.py; verbatim copies of Kubeflow Trainer v2.3.0's CRDs):
 
 * :func:`schema_errors`: the value constraints (types, enums, patterns, required fields);
 * :func:`pruned_fields`: every key the API server would silently drop. A CRD schema is
@@ -20,10 +21,11 @@ from typing import Any
 
 import pytest
 import yaml
-from katib_checks import REFERENCE
-from katib_checks import schema_errors as _schema_errors
+from tests.katib_checks import schema_errors as _schema_errors
+from tests.reference import LOCATION
 
-TRAINER = REFERENCE / "trainer-v2"
+# Kubeflow Trainer v2.3.0's CRDs in the reference directory (tests/reference.py), if present.
+TRAINER = LOCATION / "trainer-v2"
 CRDS = {
     "TrainJob": TRAINER / "crds" / "trainer.kubeflow.org_trainjobs.yaml",
     "ClusterTrainingRuntime": TRAINER / "crds" / "trainer.kubeflow.org_clustertrainingruntimes.yaml",
@@ -34,7 +36,7 @@ def reference_file(path: Path) -> Path:
     """``path`` if present, else skip the calling test saying which file is missing."""
     if not path.is_file():
         pytest.skip(f"reference data not found: {path} (Kubeflow Trainer v2.3.0 CRDs; "
-                    "see reference/SOURCES.md beside the repository)")
+                    "set KATIB_LLM_REFERENCE, see tests/reference.py)")
     return path
 
 

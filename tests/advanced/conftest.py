@@ -2,28 +2,23 @@
 
 from __future__ import annotations
 
-import copy
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "bert-lora-experiment.yaml"
+from tests.builders import example
 
 
 @pytest.fixture
 def experiment() -> dict[str, Any]:
-    """The seed's example Experiment (labelled, 4 workers x 2 GPUs)."""
-    return copy.deepcopy(yaml.safe_load(EXAMPLE.read_text()))
+    """The project's example Experiment (labelled, 4 workers x 2 GPUs)."""
+    return example()
 
 
 @pytest.fixture(scope="session")
 def tuned_classifier(tmp_path_factory):
     """(base model dir, trial dir with a LoRA adapter) for a tiny BERT classifier, really trained."""
-    from tuned import sentiment, tiny_model, train_adapter
+    from tests.advanced.tuned import sentiment, tiny_model, train_adapter
 
     root = tmp_path_factory.mktemp("classifier")
     model = tiny_model(root / "bert", causal=False)
@@ -33,7 +28,7 @@ def tuned_classifier(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tuned_causal(tmp_path_factory):
     """(base model dir, trial dir with a LoRA adapter) for a tiny GPT-2, really trained."""
-    from tuned import sentiment, tiny_model, train_adapter
+    from tests.advanced.tuned import sentiment, tiny_model, train_adapter
 
     root = tmp_path_factory.mktemp("causal")
     model = tiny_model(root / "gpt2", causal=True)

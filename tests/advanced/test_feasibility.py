@@ -170,26 +170,22 @@ def test_sdk_tune_gets_the_pre_check_for_free():
 def test_validating_webhook_denies_with_a_cause_per_field(experiment, tmp_path):
     """The webhook's /validate answers the AdmissionReview with the core's feasibility denial."""
     import json
-    import uuid
 
     import yaml
 
     from katib_llm.webhook.app import create_app
     from katib_llm.webhook.sources import ConfigSource
+    from tests.builders import review
 
     exp = _gpu_experiment(experiment)
     exp["metadata"]["annotations"][ANN + "dataset-config"] = '{"max_length": 4096}'
     exp["metadata"]["annotations"][ANN + "training-args"] = '{"bf16": true}'
     values = tmp_path / "config.yaml"
     values.write_text(yaml.safe_dump({"gpu": {"memoryGiB": 16}}))
-    uid = str(uuid.uuid4())
-    review = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
-        "uid": uid, "kind": {"group": "kubeflow.org", "version": "v1beta1", "kind": "Experiment"},
-        "resource": {"group": "kubeflow.org", "version": "v1beta1", "resource": "experiments"},
-        "namespace": "kubeflow", "operation": "CREATE", "object": exp, "dryRun": False,
-        "userInfo": {"username": "alice"}}}
+    request = review(exp)
+    uid = request["request"]["uid"]
     app = create_app(ConfigSource(str(values)))
-    reply = app.test_client().post("/validate?timeout=10s", data=json.dumps(review),
+    reply = app.test_client().post("/validate?timeout=10s", data=json.dumps(request),
                                    content_type="application/json")
     assert reply.status_code == 200
     response = reply.get_json()["response"]

@@ -1,4 +1,4 @@
-"""One contract every trial job kind passes (STYLE.md item 9): batch Job, PyTorchJob, MPIJob.
+"""One contract every trial job kind passes (one shared contract test): batch Job, PyTorchJob, MPIJob.
 
 Admitted, schema-valid, init containers in every pod that reads data, env intact on every
 training container, Katib conditions and primary pod labels right, idempotent.
@@ -10,11 +10,12 @@ import json
 
 import pytest
 
-from jobkind_checks import kubeflow_job_errors
-from katib_checks import admitted_errors, substitute
 from katib_llm.core.admit import admit
 from katib_llm.core.inject import INIT_PREFIX, VOLUME_NAME
 from katib_llm.core.jobkinds import JOB_KINDS
+
+from tests.advanced.jobkind_checks import kubeflow_job_errors
+from tests.katib_checks import admitted_errors, substitute
 
 ANN = "llm.katib.kubeflow.org/"
 

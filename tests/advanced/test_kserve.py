@@ -151,7 +151,7 @@ def test_cli_dry_run_prints_the_manifest(experiment, tmp_path):
 
 def test_deploy_best_creates_then_replaces_through_the_kubernetes_api(experiment):
     from katib_llm import KatibClient
-    from kube_apiserver import KubeApiServer
+    from tests.kube_apiserver import KubeApiServer
 
     exp = _succeeded(experiment, causal=True)
     with KubeApiServer([exp]) as api:
@@ -167,7 +167,7 @@ def test_deploy_best_creates_then_replaces_through_the_kubernetes_api(experiment
 
 def test_deploy_best_without_kserve_or_experiment_says_so(experiment):
     from katib_llm import KatibClient
-    from kube_apiserver import KubeApiServer
+    from tests.kube_apiserver import KubeApiServer
 
     with KubeApiServer([_succeeded(experiment)], not_installed=["inferenceservices"]) as api:
         client = KatibClient(namespace="kubeflow", client_configuration=api.configuration())
@@ -180,7 +180,7 @@ def test_deploy_best_without_kserve_or_experiment_says_so(experiment):
 def test_client_deploy_best_method(experiment):
     """The SDK's `KatibClient.deploy_best` is the same path as `katib_llm.deploy.deploy_best`."""
     from katib_llm import KatibClient
-    from kube_apiserver import KubeApiServer
+    from tests.kube_apiserver import KubeApiServer
 
     with KubeApiServer([_succeeded(experiment, causal=True)]) as api:
         client = KatibClient(namespace="kubeflow", client_configuration=api.configuration())

@@ -15,13 +15,15 @@ import yaml
 
 from katib_llm.deploy.adapters import TrialResult, promote
 
+from tests.builders import example
+
 ANN = "llm.katib.kubeflow.org/"
 pytestmark = pytest.mark.slow
 
 
 def _workdir(root: Path, model: Path, trial: Path, causal: bool) -> Path:
     """A local run's work dir as the local backend leaves it: experiment.yaml + best/."""
-    exp = yaml.safe_load((Path(__file__).resolve().parents[2] / "examples" / "bert-lora-experiment.yaml").read_text())
+    exp = example()
     exp["metadata"]["name"] = "tiny-gpt" if causal else "tiny-bert"
     exp["metadata"]["annotations"][ANN + "model"] = f"file://{model}"
     exp["metadata"]["annotations"][ANN + "model-class"] = (
@@ -176,22 +178,20 @@ def test_merged_model_for_kserve_predicts_like_base_plus_adapter(classifier_serv
 
 def test_end_to_end_local_run_promote_and_serve(tmp_path):
     """The local backend tunes, promote_local prunes, `deploy --local` serves its best adapter."""
-    from tuned import sentiment, tiny_model
-
     from katib_llm.deploy import promote_local
     from katib_llm.local import run_experiment
+    from tests.advanced.tuned import sentiment, tiny_model
+    from tests.builders import experiment as build_experiment
+    from tests.builders import parameter
 
     model = tiny_model(tmp_path / "bert", causal=False)
     data = sentiment(tmp_path / "data")
-    exp = {"apiVersion": "kubeflow.org/v1beta1", "kind": "Experiment",
-           "metadata": {"name": "tiny-e2e", "labels": {ANN + "tune": "true"}, "annotations": {
-               ANN + "model": f"file://{model}", ANN + "dataset": f"file://{data}",
-               ANN + "trial-template": "hf-lora-job", ANN + "training-args": '{"max_steps": 3}',
-               ANN + "dataset-config": '{"max_length": 32, "eval_fraction": 0.25}'}},
-           "spec": {"objective": {"type": "maximize", "objectiveMetricName": "eval_accuracy"},
-                    "algorithm": {"algorithmName": "random"}, "maxTrialCount": 2, "parallelTrialCount": 1,
-                    "parameters": [{"name": "learning_rate", "parameterType": "double",
-                                    "feasibleSpace": {"min": "0.001", "max": "0.01"}}]}}
+    exp = build_experiment(
+        "tiny-e2e", model=f"file://{model}", dataset=f"file://{data}",
+        annotations={"trial-template": "hf-lora-job", "training-args": '{"max_steps": 3}',
+                     "dataset-config": '{"max_length": 32, "eval_fraction": 0.25}'},
+        algorithm={"algorithmName": "random"}, maxTrialCount=2, parallelTrialCount=1,
+        parameters=[parameter("learning_rate", "double", "0.001", "0.01")])
     work, cache = tmp_path / "run", tmp_path / "cache"
     result = run_experiment(exp, work, progress=False, cache_dir=cache, seed=1)
     assert result.best is not None and len(result.trials) == 2

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from katib_checks import substitute
 from katib_llm.core.admit import admit
 from katib_llm.core.metrics import METRICS_FILTER, parse_metrics
+
+from tests.katib_checks import substitute
 
 ANN = "llm.katib.kubeflow.org/"
 HERE = Path(__file__).resolve().parent
@@ -43,7 +44,7 @@ def _free_port() -> int:
 
 @pytest.mark.slow
 def test_two_rank_trial_through_the_mpijob_launcher(experiment, admin_config, tuned_classifier, tmp_path):
-    from tuned import sentiment
+    from tests.advanced.tuned import sentiment
 
     model, _ = tuned_classifier
     data = sentiment(tmp_path / "data")

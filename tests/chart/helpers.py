@@ -84,6 +84,6 @@ def dump_yaml(obj: Any) -> str:
 def apiserver(objects: list[dict[str, Any]] = ()) -> Any:
     """The shared API server stand-in (tests/kube_apiserver.py) as Helm's ``lookup``, the cleanup
     hook and the webhook reach it: HTTPS with its own CA and a bearer token, holding ``objects``."""
-    from kube_apiserver import KubeApiServer
+    from tests.kube_apiserver import KubeApiServer
 
     return KubeApiServer(objects, tls=True, token=TOKEN)

@@ -26,7 +26,7 @@ from typing import Any, Iterator
 import pytest
 import yaml
 
-from katib_checks import admitted_errors
+from tests.katib_checks import admitted_errors
 
 from .helpers import REPO, Render, apiserver, render
 

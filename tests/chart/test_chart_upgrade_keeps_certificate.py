@@ -13,7 +13,7 @@ import copy
 import helm_python as helm
 import pytest
 
-from kube_apiserver import KubeApiServer
+from tests.kube_apiserver import KubeApiServer
 
 from .helpers import CHART, TOKEN, apiserver, ca_bundle_pem, render, secret_pem
 

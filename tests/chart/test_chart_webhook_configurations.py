@@ -8,7 +8,8 @@ from cryptography import x509
 from .helpers import ca_bundle_pem, render, secret_pem
 from .scenarios import ADMIN_CA_PEM, SCENARIOS
 
-KATIB_CONFIGURATION = "katib.kubeflow.org"  # ../shared/reference/katib/trial-templates/webhooks.yaml
+# Katib's MutatingWebhookConfiguration name (kubeflow/katib manifests/v1beta1/components/webhook/webhooks.yaml).
+KATIB_CONFIGURATION = "katib.kubeflow.org"
 KINDS = ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration")
 
 
@@ -17,12 +18,13 @@ def _webhook(rendered, kind):
     return webhook
 
 
+@pytest.mark.reference
 def test_katib_reference_names_its_configuration_as_we_assume():
     import yaml
 
-    from katib_checks import REFERENCE
+    from tests import reference
 
-    docs = list(yaml.safe_load_all((REFERENCE / "katib" / "trial-templates" / "webhooks.yaml").read_text()))
+    docs = list(yaml.safe_load_all(reference.file("katib", "trial-templates", "webhooks.yaml").read_text()))
     assert {d["metadata"]["name"] for d in docs if d["kind"] == "MutatingWebhookConfiguration"} == {KATIB_CONFIGURATION}
 
 

@@ -1,5 +1,5 @@
 """One core, four doors: `katib-llm mutate`, the webhook, the local runner and the SDK admit a
-labelled Experiment to exactly the same result (STYLE.md item 9)."""
+labelled Experiment to exactly the same result (one contract test shared by every door)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ import copy
 import json
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import jsonpatch
 import pytest
 import yaml
+
+from tests.builders import review
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = [REPO / "examples" / "bert-lora-experiment.yaml", REPO / "examples" / "quickstart.yaml",
@@ -42,12 +43,7 @@ def via_webhook(exp: dict) -> dict:
     from katib_llm.webhook.sources import ConfigSource
 
     client = create_app(ConfigSource(None), None).test_client()
-    review = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
-        "uid": str(uuid.uuid4()), "operation": "CREATE", "namespace": exp["metadata"].get("namespace", "default"),
-        "kind": {"group": "kubeflow.org", "version": "v1beta1", "kind": "Experiment"},
-        "resource": {"group": "kubeflow.org", "version": "v1beta1", "resource": "experiments"},
-        "userInfo": {"username": "alice"}, "object": exp, "oldObject": None, "dryRun": False}}
-    reply = client.post("/mutate?timeout=10s", json=review).get_json()["response"]
+    reply = client.post("/mutate?timeout=10s", json=review(exp)).get_json()["response"]
     assert reply["allowed"] and reply["patchType"] == "JSONPatch"
     return jsonpatch.apply_patch(exp, json.loads(base64.b64decode(reply["patch"])))
 
@@ -81,10 +77,7 @@ def test_sdk_dry_run_equals_mutate_of_what_it_submits():
         model_provider_parameters={"model_uri": "hf://google-bert/bert-base-cased"},
         dataset_provider_parameters={"repo_id": "yelp_review_full", "split": "train[:300]"},
     )
-    try:
-        admitted = client.tune(**kwargs, dry_run=True)
-    except TypeError:
-        pytest.skip("SDK takes provider parameters only as kubeflow-training objects")
+    admitted = client.tune(**kwargs, dry_run=True)
     # Strip what admission added: the labelled Experiment the SDK submits is its input.
     submitted = {"apiVersion": admitted["apiVersion"], "kind": admitted["kind"], "metadata": admitted["metadata"],
                  "spec": {k: v for k, v in admitted["spec"].items()

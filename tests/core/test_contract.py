@@ -5,17 +5,18 @@ from __future__ import annotations
 import base64
 import copy
 import json
-from pathlib import Path
 
 import yaml
-from katib_checks import admitted_errors, substitute
 
 from katib_llm.core.admit import admit, volume_claim
 from katib_llm.core.config import load_config
 from katib_llm.core.metrics import METRICS_FILTER, format_metric_line, parse_metrics
 from katib_llm.io import load_templates
 
-EXAMPLE = yaml.safe_load((Path(__file__).resolve().parents[2] / "examples" / "bert-lora-experiment.yaml").read_text())
+from tests.builders import example
+from tests.katib_checks import admitted_errors, substitute
+
+EXAMPLE = example()
 A = "llm.katib.kubeflow.org/"
 
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 
 import pytest
 import yaml
 
 from katib_llm.core.admit import admit
 
-EXAMPLE = yaml.safe_load((Path(__file__).resolve().parents[2] / "examples" / "bert-lora-experiment.yaml").read_text())
+from tests.builders import example
+
+EXAMPLE = example()
 A = "llm.katib.kubeflow.org/"
 
 

@@ -1,4 +1,4 @@
-"""Brief trap 1 (katib#2587): Katib's pod webhook re-runs the primary container as
+"""kubeflow/katib#2587: with the StdOut metrics collector, Katib's pod webhook re-runs the primary container as
 ``sh -c "<command and args joined by spaces>"``. Our hyperparameters travel in env vars, and the
 argv we admit survives the join; a user argv that would not survive is flagged."""
 
@@ -8,16 +8,16 @@ import copy
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-import yaml
-from katib_checks import substitute
 
 from katib_llm.core.admit import admit
 from katib_llm.core.jobkinds import job_kind
 
-EXAMPLE = yaml.safe_load((Path(__file__).resolve().parents[2] / "examples" / "bert-lora-experiment.yaml").read_text())
+from tests.builders import example
+from tests.katib_checks import substitute
+
+EXAMPLE = example()
 ARGV_PRINTER = "import json, sys; print(json.dumps(sys.argv[1:]))"
 
 

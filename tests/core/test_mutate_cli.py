@@ -7,7 +7,10 @@ import sys
 from pathlib import Path
 
 import yaml
-from katib_checks import KATIB_EXAMPLES, admitted_errors
+
+from tests.builders import example, experiment
+from tests.katib_checks import admitted_errors
+
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -25,15 +28,16 @@ def test_mutate_prints_admitted_experiment():
     assert exp["spec"]["trialTemplate"]["trialSpec"]["kind"] == "PyTorchJob"
 
 
-def test_mutate_unlabelled_example_unchanged():
-    path = KATIB_EXAMPLES / "hp-tuning" / "random.yaml"
+def test_mutate_unlabelled_example_unchanged(tmp_path):
+    path = tmp_path / "plain.yaml"
+    path.write_text(yaml.safe_dump(experiment(labelled=False)))
     out = cli("mutate", str(path))
     assert out.returncode == 0
     assert list(yaml.safe_load_all(out.stdout)) == [d for d in yaml.safe_load_all(path.read_text()) if d]
 
 
 def test_mutate_denial_exits_nonzero_naming_field(tmp_path):
-    exp = yaml.safe_load((REPO / "examples" / "bert-lora-experiment.yaml").read_text())
+    exp = example()
     exp["metadata"]["annotations"]["llm.katib.kubeflow.org/resources-per-worker"] = "{gpu: 2}"
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(exp))

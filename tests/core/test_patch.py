@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 from katib_llm.core.patch import make_patch, same
 
+from tests.builders import example
+
 scalars = st.none() | st.booleans() | st.integers(-5, 5) | st.floats(-2, 2, allow_nan=False) | st.text("ab/~", max_size=3)
 docs = st.recursive(scalars, lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text("ab/~", max_size=3), c, max_size=4),
                     max_leaves=15)
@@ -33,11 +35,9 @@ def test_type_exact_and_escaped():
 
 
 def test_admission_patch_matches_result(admin_config):
-    import yaml
-
     from katib_llm.core.admit import admit
 
-    exp = yaml.safe_load(open(__import__("pathlib").Path(__file__).parents[2] / "examples" / "bert-lora-experiment.yaml"))
+    exp = example()
     result = admit(exp, admin_config)
     applied = jsonpatch.apply_patch(exp, json.loads(json.dumps(result.patch)))
     assert same(applied, result.experiment)

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 
-import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from katib_checks import admitted_errors
 
 from katib_llm.core.admit import admit
 from katib_llm.core.contract import KNOWN_ANNOTATIONS, PREFIX
 
-EXAMPLE = yaml.safe_load((Path(__file__).resolve().parents[2] / "examples" / "bert-lora-experiment.yaml").read_text())
+from tests.builders import example
+from tests.katib_checks import admitted_errors
+
+EXAMPLE = example()
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-10, 100) | st.floats(allow_nan=True) | st.text(max_size=8),

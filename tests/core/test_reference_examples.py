@@ -1,4 +1,5 @@
-"""Every real Katib example: untouched when unlabelled, admitted and schema-valid when labelled."""
+"""Every upstream Katib v0.19 example Experiment (kubeflow/katib ``examples/v1beta1``): untouched
+when unlabelled, admitted and schema-valid when labelled. Needs the upstream reference files."""
 
 from __future__ import annotations
 
@@ -6,15 +7,20 @@ import copy
 
 import pytest
 import yaml
-from katib_checks import REFERENCE, admitted_errors, load_examples
 
 from katib_llm.core.admit import admit
 from katib_llm.io import configmaps_from
 
+from tests.katib_checks import admitted_errors, load_examples
+from tests.reference import REFERENCE
+
+pytestmark = pytest.mark.reference
+
 EXAMPLES = load_examples()
-# Katib's own trial-templates ConfigMap, as the webhook adapter would read it from the cluster.
+# Katib's own trial-templates ConfigMap (manifests/v1beta1/components/controller/trial-templates.yaml),
+# as the webhook adapter would read it from the cluster.
 KATIB_CONFIGMAPS = configmaps_from(list(yaml.safe_load_all(
-    (REFERENCE / "katib" / "trial-templates" / "trial-templates.yaml").read_text())))
+    (REFERENCE / "katib" / "trial-templates" / "trial-templates.yaml").read_text()))) if REFERENCE else None
 LLM_ANNOTATIONS = {
     "llm.katib.kubeflow.org/model": "hf://google-bert/bert-base-cased",
     "llm.katib.kubeflow.org/dataset": "hf://yelp_review_full?split=train[:3000]",

@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-from katib_checks import admitted_errors
-
 from katib_llm.core.admit import admit
+from tests.builders import experiment
+from tests.katib_checks import admitted_errors
 
 
 def _experiment(value: str | None) -> dict:
-    annotations = {"llm.katib.kubeflow.org/model": "hf://google-bert/bert-base-cased",
-                   "llm.katib.kubeflow.org/dataset": "hf://yelp_review_full?split=train[:3000]"}
-    if value is not None:
-        annotations["llm.katib.kubeflow.org/retain-trials"] = value
-    return {
-        "apiVersion": "kubeflow.org/v1beta1", "kind": "Experiment",
-        "metadata": {"name": "retain", "namespace": "kubeflow", "annotations": annotations,
-                     "labels": {"llm.katib.kubeflow.org/tune": "true"}},
-        "spec": {"objective": {"type": "maximize", "objectiveMetricName": "eval_accuracy"},
-                 "algorithm": {"algorithmName": "random"}, "maxTrialCount": 4,
-                 "parameters": [{"name": "learning_rate", "parameterType": "double",
-                                 "feasibleSpace": {"min": "1e-05", "max": "5e-05"}}]},
-    }
+    return experiment("retain", algorithm={"algorithmName": "random"},
+                      annotations={} if value is None else {"retain-trials": value})
 
 
 def test_retain_trials_true_sets_retain(admin_config):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from local_helpers import cheap_experiment
 
 from katib_llm.local import run_experiment
 from katib_llm.local.algorithms import AlgorithmError, SAMPLERS, plan
 from katib_llm.local.space import search_space
+
+from tests.local.local_helpers import cheap_experiment
 
 SETTINGS = {
     "random": {"random_state": "3"},

@@ -8,9 +8,10 @@ import sys
 
 import pytest
 import yaml
-from local_helpers import cheap_experiment
 
 from katib_llm.local.files import resolve_file_uris
+
+from tests.local.local_helpers import cheap_experiment
 
 
 def _tune(tmp_path, exp, *extra):

@@ -11,41 +11,9 @@ import sys
 import pytest
 import yaml
 
+from tests.local.local_helpers import tiny_bert_experiment as _experiment
+
 pytestmark = pytest.mark.slow
-
-
-def _experiment(model_uri: str, dataset_uri: str) -> dict:
-    return {
-        "apiVersion": "kubeflow.org/v1beta1", "kind": "Experiment",
-        "metadata": {"name": "e2e", "namespace": "default",
-                     "labels": {"llm.katib.kubeflow.org/tune": "true"},
-                     "annotations": {
-                         "llm.katib.kubeflow.org/model": model_uri,
-                         "llm.katib.kubeflow.org/model-class": "AutoModelForSequenceClassification",
-                         "llm.katib.kubeflow.org/dataset": dataset_uri,
-                         "llm.katib.kubeflow.org/dataset-config": json.dumps(
-                             {"eval_split": "test", "max_length": 12, "num_labels": 2}),
-                         "llm.katib.kubeflow.org/training-args": json.dumps(
-                             {"max_steps": 6, "eval_strategy": "steps", "eval_steps": 2, "logging_strategy": "no",
-                              "per_device_train_batch_size": 8, "per_device_eval_batch_size": 16}),
-                         "llm.katib.kubeflow.org/lora-config": json.dumps(
-                             {"lora_alpha": 8, "target_modules": ["query", "value"]}),
-                     }},
-        "spec": {
-            "objective": {"type": "maximize", "objectiveMetricName": "eval_accuracy",
-                          "additionalMetricNames": ["eval_loss"]},
-            "algorithm": {"algorithmName": "tpe", "algorithmSettings": [
-                {"name": "n_startup_trials", "value": "2"}, {"name": "random_state", "value": "0"}]},
-            "earlyStopping": {"algorithmName": "medianstop", "algorithmSettings": [
-                {"name": "min_trials_required", "value": "2"}, {"name": "start_step", "value": "2"}]},
-            "maxTrialCount": 3, "parallelTrialCount": 2, "maxFailedTrialCount": 1,
-            "parameters": [
-                {"name": "learning_rate", "parameterType": "double",
-                 "feasibleSpace": {"min": "1e-4", "max": "1e-2", "distribution": "logUniform"}},
-                {"name": "lora_config.r", "parameterType": "int", "feasibleSpace": {"min": "2", "max": "8"}},
-            ],
-        },
-    }
 
 
 def test_tune_local_runs_the_real_trainer_and_reports(tmp_path, tiny_model, tiny_dataset):

@@ -11,7 +11,8 @@ import sys
 
 import pytest
 import yaml
-from test_end_to_end import _experiment
+
+from tests.local.local_helpers import tiny_bert_experiment as _experiment
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from local_helpers import TUNE, cheap_experiment
+
+from tests.local.local_helpers import TUNE, cheap_experiment
 
 pytestmark = pytest.mark.slow
 

@@ -7,9 +7,10 @@ import os
 import subprocess
 
 import yaml
-from local_helpers import TUNE, cheap_experiment
 
 from katib_llm.local import run_experiment
+
+from tests.local.local_helpers import TUNE, cheap_experiment
 
 
 def test_medianstop_marks_trials_early_stopped_and_stops_them_promptly(tmp_path, cache_dir):

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from runtime_helpers import build_bert, build_gpt2, sentiment_rows, write_jsonl  # noqa: E402
+from tests.runtime.runtime_helpers import build_bert, build_gpt2, sentiment_rows, write_jsonl
 
 
 @pytest.fixture(scope="session")
@@ -32,7 +29,7 @@ def sentiment_dir(tmp_path_factory) -> Path:
 @pytest.fixture
 def hub(tiny_bert, sentiment_dir, monkeypatch):
     """A fake Hugging Face Hub on 127.0.0.1 serving tiny/bert (also private/bert) and tiny-sent."""
-    from fakehub import FakeHub
+    from tests.runtime.fakehub import FakeHub
 
     server = FakeHub().start()
     server.add_dir("model", "tiny/bert", tiny_bert)

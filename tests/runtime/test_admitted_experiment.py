@@ -3,7 +3,7 @@
 ``admit()`` builds the trial job for a labelled Experiment, ``katib_checks.substitute()`` turns
 it into the job Katib's controller would create; we then run the master pod's init containers
 (storage initializers against the fake hub) and its primary container with exactly that env and
-command — joined with spaces under ``sh -c`` as Katib's pod webhook rewrites it (brief trap 1).
+command — joined with spaces under ``sh -c`` as Katib's pod webhook rewrites it (kubeflow/katib#2587).
 """
 
 from __future__ import annotations
@@ -18,12 +18,13 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
-from katib_checks import REPO, substitute
 
 from katib_llm.core.admit import admit
 from katib_llm.core.jobkinds import job_kind
 from katib_llm.core.metrics import METRICS_FILTER, parse_metrics
+
+from tests.builders import example
+from tests.katib_checks import substitute
 
 VALUES = {"learning_rate": "0.002", "per_device_train_batch_size": "8", "num_train_epochs": "2",
           "weight_decay": "0.01", "lora_config.r": "8", "optim": "adamw_torch",
@@ -31,7 +32,7 @@ VALUES = {"learning_rate": "0.002", "per_device_train_batch_size": "8", "num_tra
 
 
 def _experiment() -> dict:
-    exp = yaml.safe_load((REPO / "examples" / "bert-lora-experiment.yaml").read_text())
+    exp = example()
     exp = copy.deepcopy(exp)
     ann = exp["metadata"]["annotations"]
     ann.update({"llm.katib.kubeflow.org/model": "hf://tiny/bert",

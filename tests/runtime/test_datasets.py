@@ -8,7 +8,9 @@ import pytest
 
 from katib_llm.runtime.data import DatasetConfig, label_mapping, load_splits
 from katib_llm.runtime.errors import RuntimeInputError
-from runtime_helpers import sentiment_rows
+
+from tests.builders import example
+from tests.runtime.runtime_helpers import sentiment_rows
 
 
 def test_saved_to_disk_dataset_with_split_slicing(tmp_path):
@@ -59,14 +61,11 @@ def test_empty_dataset_dir_is_a_clear_error(tmp_path):
 def test_admission_knows_exactly_the_keys_the_trainer_reads(admin_config):
     import copy
 
-    import yaml
-    from katib_checks import REPO
-
     from katib_llm.core.admit import admit
     from katib_llm.core.contract import DATASET_CONFIG_KEYS
 
     assert set(DATASET_CONFIG_KEYS) == set(DatasetConfig.__dataclass_fields__)
-    exp = yaml.safe_load((REPO / "examples" / "bert-lora-experiment.yaml").read_text())
+    exp = example()
     bad = copy.deepcopy(exp)
     bad["metadata"]["annotations"]["llm.katib.kubeflow.org/dataset-config"] = '{"txt_column": "body", "max_length": "64"}'
     result = admit(bad, admin_config)

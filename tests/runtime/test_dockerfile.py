@@ -16,9 +16,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from katib_checks import REPO
 
 from katib_llm.core.config import DEFAULT_RUNTIME_IMAGE
+
+from tests.katib_checks import REPO
 
 DOCKERFILE = (REPO / "Dockerfile").read_text()
 

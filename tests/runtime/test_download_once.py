@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from runtime_helpers import run_initializer, tree_digest
+from tests.runtime.runtime_helpers import run_initializer, tree_digest
 
 
 def _bytes_of(hub, repo_type: str, repo_id: str) -> int:

@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 
-from runtime_helpers import minilm_dir
+from tests.runtime.runtime_helpers import minilm_dir
 
 from katib_llm.core import trainjob
 from katib_llm.runtime.storage_initializer import argv_from_env

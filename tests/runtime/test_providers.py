@@ -14,7 +14,8 @@ from katib_llm.runtime.cache import ensure
 from katib_llm.runtime.errors import RuntimeInputError
 from katib_llm.runtime.provider_hf import HuggingFaceProvider
 from katib_llm.runtime.storage_initializer import initialize, main
-from runtime_helpers import minilm_dir, run_initializer, tree_digest
+
+from tests.runtime.runtime_helpers import minilm_dir, run_initializer, tree_digest
 
 
 @pytest.fixture(params=["hf", "s3", "file", "pkg"])

@@ -39,7 +39,7 @@ def test_same_trial_from_different_rng_states_gives_identical_metrics(tiny_bert,
 
 
 def test_the_seed_training_argument_changes_the_trial(tiny_bert, sentiment_dir, tmp_path, capsys):
-    """The seed makes runs identical, not a model that does not learn."""
+    """The random seed makes runs identical, not a model that does not learn."""
     default = _history(tiny_bert, sentiment_dir, tmp_path / "a", rng_state=1)
     other = _history(tiny_bert, sentiment_dir, tmp_path / "b", rng_state=1, seed=7)
     assert default[-1]["eval_loss"] != other[-1]["eval_loss"]

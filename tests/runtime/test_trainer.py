@@ -57,7 +57,7 @@ def test_sequence_classification_trial_as_a_process(tiny_bert, sentiment_dir, tm
 
 
 def test_causal_lm_trial_reports_loss_and_perplexity(tiny_gpt2, tmp_path, capsys):
-    from runtime_helpers import sentiment_rows, write_jsonl
+    from tests.runtime.runtime_helpers import sentiment_rows, write_jsonl
 
     data = write_jsonl(tmp_path / "text", [{"text": r["text"]} for r in sentiment_rows(24)], name="corpus.json")
     out = tmp_path / "trial"

@@ -1,4 +1,4 @@
-"""Warm workers: preimport() then fork, as the local backend runs trials (brief trap 8)."""
+"""Warm workers: preimport() then fork, as the local backend runs trials (a fresh interpreter per trial costs seconds of imports)."""
 
 from __future__ import annotations
 

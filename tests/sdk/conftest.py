@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from kube_apiserver import KubeApiServer, Rejected
+from tests.kube_apiserver import KubeApiServer, Rejected
+
 
 WEBHOOK = "experiment.llm.katib.kubeflow.org"
 

@@ -10,12 +10,13 @@ import time
 from pathlib import Path
 
 import pytest
-from katib_checks import admitted_errors
 
 from katib_llm import KatibClient, TrainingClient, search
 from katib_llm.sdk.client import submit_experiment
 from katib_llm.sdk.errors import ExperimentDenied, TuneArgumentError
 from katib_llm.io.kube import KubeApi
+
+from tests.katib_checks import admitted_errors
 
 DATA = Path(__file__).resolve().parent / "data"
 SEED_SPACE = {

@@ -7,11 +7,12 @@ import os
 import subprocess
 import sys
 
-from katib_checks import admitted_errors, substitute
 
 from katib_llm import KatibClient, search
 from katib_llm.core.metrics import parse_metrics
 from katib_llm.runtime.function_trial import pip_command, typed
+
+from tests.katib_checks import admitted_errors, substitute
 
 
 def objective(parameters):

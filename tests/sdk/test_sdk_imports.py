@@ -1,4 +1,4 @@
-"""The SDK stays light: no torch/transformers/peft/optuna at import (STYLE.md item 11)."""
+"""The SDK stays light: no torch/transformers/peft/optuna at import (heavy dependencies load lazily)."""
 
 from __future__ import annotations
 

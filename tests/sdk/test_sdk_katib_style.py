@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from katib_checks import admitted_errors, substitute
+
+from tests.katib_checks import admitted_errors, substitute
 
 pytest.importorskip("transformers")
 pytest.importorskip("peft")

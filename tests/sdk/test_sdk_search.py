@@ -6,10 +6,11 @@ import doctest
 import json
 
 import pytest
-from katib_checks import admitted_errors, substitute
 
 from katib_llm import KatibClient, TrainingClient, search
 from katib_llm.sdk.errors import TuneArgumentError
+
+from tests.katib_checks import admitted_errors, substitute
 
 
 def _llm(**kwargs):

@@ -1,18 +1,20 @@
-"""The seed's example, verbatim apart from imports (and dry_run=True where it says so)."""
+"""The example of the Katib LLM tuning proposal (https://github.com/kubeflow/katib/issues/2291),
+verbatim apart from imports (and dry_run=True where it says so)."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from katib_checks import admitted_errors, substitute
+
+from tests.katib_checks import admitted_errors, substitute
 
 pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
 
 def seed_example(KatibClient, tune_kwargs):
-    """The seed's "Example" section. Imports changed to katib_llm's; nothing else but the
+    """The proposal's "Example" section (kubeflow/katib#2291). Imports changed to katib_llm's; nothing else but the
     extra tune() keyword arguments the test passes (dry_run)."""
     import transformers
     from peft import LoraConfig
@@ -118,7 +120,7 @@ def test_seed_example_dry_run_is_a_valid_admitted_experiment():
     assert ann["dataset"] == "hf://yelp_review_full?split=train[:3000]"
     assert ann["workers"] == "4" and ann["procs-per-worker"] == "2"
     assert json.loads(ann["resources-per-worker"]) == {"gpu": 2, "cpu": "5", "memory": "10G"}
-    # Only what the seed set, minus output_dir (the runtime owns it); transformers derives
+    # Only what the proposal's example set, minus output_dir (the runtime owns it); transformers derives
     # do_eval from eval_strategy, so it differs from the default too.
     assert json.loads(ann["training-args"]) == {"save_strategy": "no", "eval_strategy": "epoch",
                                                 "disable_tqdm": True, "log_level": "info", "do_eval": True}

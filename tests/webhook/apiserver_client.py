@@ -18,15 +18,12 @@ import http.client
 import json
 import socket
 import ssl
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 import jsonpatch
 
-GVK = {"group": "kubeflow.org", "version": "v1beta1", "kind": "Experiment"}
-GVR = {"group": "kubeflow.org", "version": "v1beta1", "resource": "experiments"}
-OPTIONS_KIND = {"CREATE": "CreateOptions", "UPDATE": "UpdateOptions", "DELETE": "DeleteOptions"}
+from tests.builders import review
 
 
 class _ServiceConnection(http.client.HTTPSConnection):
@@ -124,34 +121,12 @@ class ApiserverClient:
     def review(self, obj: dict[str, Any] | None, path: str = "/mutate", operation: str = "CREATE",
                old: dict[str, Any] | None = None, dry_run: bool = False) -> Reply:
         """Send one AdmissionReview as kube-apiserver builds it; checks the envelope it gets back."""
-        request = build_review(obj, operation, old, dry_run)
+        request = review(obj, operation, old, dry_run)
         reply = self.post(path, json.dumps(request).encode())
         reply.request = request
         if reply.status == 200:
             check_envelope(request, reply.json)
         return reply
-
-
-def build_review(obj: dict[str, Any] | None, operation: str = "CREATE", old: dict[str, Any] | None = None,
-                 dry_run: bool = False) -> dict[str, Any]:
-    meta = ((obj or old) or {}).get("metadata")
-    meta = meta if isinstance(meta, dict) else {}
-    namespace = meta.get("namespace") if isinstance(meta.get("namespace"), str) else "default"
-    if obj is not None:
-        obj = copy.deepcopy(obj)
-        if isinstance(obj.get("metadata"), dict):
-            obj["metadata"]["namespace"] = namespace  # the apiserver sets it from the URL
-    request = {
-        "uid": str(uuid.uuid4()),
-        "kind": dict(GVK), "resource": dict(GVR),
-        "requestKind": dict(GVK), "requestResource": dict(GVR),
-        "name": meta.get("name") if isinstance(meta.get("name"), str) else "", "namespace": namespace,
-        "operation": operation,
-        "userInfo": {"username": "kubernetes-admin", "groups": ["kubeadm:cluster-admins", "system:authenticated"]},
-        "object": obj, "oldObject": old, "dryRun": dry_run,
-        "options": {"kind": OPTIONS_KIND.get(operation, "CreateOptions"), "apiVersion": "meta.k8s.io/v1"},
-    }
-    return {"kind": "AdmissionReview", "apiVersion": "admission.k8s.io/v1", "request": request}
 
 
 def check_envelope(request: dict[str, Any], reply: dict[str, Any]) -> None:

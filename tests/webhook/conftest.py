@@ -14,7 +14,7 @@ from typing import Iterator
 
 import pytest
 
-from kube_apiserver import KubeApiServer
+from tests.kube_apiserver import KubeApiServer
 
 from .apiserver_client import ApiserverClient
 

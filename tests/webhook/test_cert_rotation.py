@@ -11,10 +11,12 @@ import yaml
 
 from katib_llm.webhook.certs import Bundle, generate
 
+from tests.builders import EXAMPLE_PATH
+
 from .apiserver_client import ApiserverClient
 from .conftest import NAMESPACE, SERVICE, start_server, stop_server
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "bert-lora-experiment.yaml"
+EXAMPLE = EXAMPLE_PATH
 
 
 def _serial(pem: bytes) -> int:

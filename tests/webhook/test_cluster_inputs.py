@@ -4,7 +4,6 @@ when the API cannot be reached: never a 5xx."""
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 
 import pytest
 import yaml
@@ -13,7 +12,9 @@ from katib_llm.core.admit import admit
 from katib_llm.core.providers import to_configmap
 from katib_llm.webhook.sources import KubeLookup, cluster_inputs
 
-EXAMPLE = yaml.safe_load((Path(__file__).resolve().parents[2] / "examples" / "bert-lora-experiment.yaml").read_text())
+from tests.builders import example
+
+EXAMPLE = example()
 PREFIX = "llm.katib.kubeflow.org/"
 LAKEFS = {"scheme": "lakefs", "image": "registry.example.com/lakefs-fetch:1.2",
           "command": ["python", "-m", "lakefs_fetch"], "args": ["{uri}", "--out", "{target}"]}

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import yaml
 
+from tests.builders import example
+
 from .conftest import start_server, stop_server
 
-EXAMPLE = yaml.safe_load((Path(__file__).resolve().parents[2] / "examples" / "bert-lora-experiment.yaml").read_text())
+EXAMPLE = example()
 
 
 def _replace(path: Path, text: str) -> None:

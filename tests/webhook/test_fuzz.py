@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 
-import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from katib_checks import admitted_errors
+from katib_llm.core import contract
+from tests.builders import example, review
+from tests.katib_checks import admitted_errors
 
-from .apiserver_client import apply_patch, build_review, check_envelope
+from .apiserver_client import apply_patch, check_envelope
 
-EXAMPLE = yaml.safe_load((Path(__file__).resolve().parents[2] / "examples" / "bert-lora-experiment.yaml").read_text())
-PREFIX = "llm.katib.kubeflow.org/"
-ANNOTATIONS = ["model", "model-class", "dataset", "dataset-config", "trial-template", "workers", "procs-per-worker",
-               "resources-per-worker", "training-args", "lora-config", "volume-claim", "retain-volume", "function",
-               "packages-to-install", "pip-index-urls", "base-image", "env", "admitted"]
+EXAMPLE = example()
+# Every annotation the contract knows (new ones are fuzzed as soon as they exist) and one it does not.
+ANNOTATIONS = sorted(contract.KNOWN_ANNOTATIONS) + ["not-a-katib-llm-annotation"]
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                            HealthCheck.function_scoped_fixture])
 
@@ -69,7 +67,7 @@ def same_type(value):
 def mutated_experiments(draw, plausible: bool):
     exp = copy.deepcopy(EXAMPLE)
     for name in draw(st.lists(st.sampled_from(ANNOTATIONS), max_size=4)):
-        exp["metadata"]["annotations"][PREFIX + name] = draw(annotation_values)
+        exp["metadata"]["annotations"][contract.PREFIX + name] = draw(annotation_values)
     for path in draw(st.lists(st.sampled_from(SPEC_PATHS if plausible else ALL_PATHS), max_size=3)):
         target = exp
         try:
@@ -96,7 +94,7 @@ def _check(client, body: bytes, request: dict | None = None, recheck: bool = Fal
             # what both admit must pass every cluster check.
             admitted = apply_patch(request["request"]["object"], answer["response"])
             old = request["request"].get("oldObject")
-            follow = build_review(admitted, request["request"]["operation"], old, request["request"]["dryRun"])
+            follow = review(admitted, request["request"]["operation"], old, request["request"]["dryRun"])
             verdict = client.post("/validate", json.dumps(follow).encode())
             assert verdict.status == 200, verdict.status
             check_envelope(follow, verdict.json)
@@ -126,7 +124,7 @@ def test_arbitrary_review_requests(client, request_fields):
 @given(mutated_experiments(plausible=False), st.sampled_from(["CREATE", "UPDATE"]), st.booleans(),
        st.sampled_from(["/mutate", "/validate"]))
 def test_mangled_experiments(client, experiment, operation, dry_run, path):
-    request = build_review(experiment, operation, EXAMPLE if operation == "UPDATE" else None, dry_run)
+    request = review(experiment, operation, EXAMPLE if operation == "UPDATE" else None, dry_run)
     _check(client, json.dumps(request).encode(), request, path=path)
 
 
@@ -134,5 +132,5 @@ def test_mangled_experiments(client, experiment, operation, dry_run, path):
 @given(mutated_experiments(plausible=True), st.sampled_from(["CREATE", "UPDATE"]), st.booleans())
 def test_admitted_mutations_pass_the_cluster_checks(client, experiment, operation, dry_run):
     """Whatever the server admits from an apiserver-plausible object applies and passes the checks."""
-    request = build_review(experiment, operation, EXAMPLE if operation == "UPDATE" else None, dry_run)
+    request = review(experiment, operation, EXAMPLE if operation == "UPDATE" else None, dry_run)
     _check(client, json.dumps(request).encode(), request, recheck=True)

@@ -5,22 +5,20 @@ from __future__ import annotations
 import copy
 import json
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
-import yaml
 
-from katib_checks import admitted_errors
+from tests.builders import example
+from tests.katib_checks import admitted_errors
 
 from .apiserver_client import apply_patch
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "bert-lora-experiment.yaml"
 PREFIX = "llm.katib.kubeflow.org/"
 
 
 @pytest.fixture(scope="module")
 def experiment() -> dict:
-    return yaml.safe_load(EXAMPLE.read_text())
+    return example()
 
 
 def test_labelled_experiment_is_admitted_with_a_patch_that_applies_and_passes(client, experiment):
@@ -117,17 +115,17 @@ def test_malformed_reviews_get_a_4xx_naming_the_problem(client, body, status, wo
 def test_oversized_body_is_413_not_5xx(client, experiment):
     big = copy.deepcopy(experiment)
     big["metadata"]["annotations"]["padding"] = "x" * (3 * 1024 * 1024)
-    from .apiserver_client import build_review
+    from tests.builders import review
 
-    reply = client.post("/mutate", json.dumps(build_review(big)).encode())
+    reply = client.post("/mutate", json.dumps(review(big)).encode())
     assert reply.status == 413 and "3 MiB" in reply.json["message"]
     client.close()
 
 
 def test_timeout_query_is_honoured_and_checked(client, experiment):
-    from .apiserver_client import build_review
+    from tests.builders import review
 
-    body = json.dumps(build_review(experiment)).encode()
+    body = json.dumps(review(experiment)).encode()
     assert client.post("/mutate", body, query="timeout=1500ms").status == 200
     bad = client.post("/mutate", body, query="timeout=soon")
     assert bad.status == 400 and "timeout" in bad.json["message"]

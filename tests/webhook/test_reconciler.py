@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import os
 import subprocess
 import threading
@@ -14,19 +13,11 @@ import yaml
 
 from katib_llm.webhook.reconciler import VolumeReconciler
 from katib_llm.webhook.sources import ConfigSource
-from kube_apiserver import KubeApiServer
+
+from tests.builders import example
+from tests.kube_apiserver import KubeApiServer
 
 from .conftest import KATIB_LLM, free_port
-
-EXAMPLE = yaml.safe_load((Path(__file__).resolve().parents[2] / "examples" / "bert-lora-experiment.yaml").read_text())
-PREFIX = "llm.katib.kubeflow.org/"
-
-
-def experiment(name: str, **annotations: str) -> dict:
-    exp = copy.deepcopy(EXAMPLE)
-    exp["metadata"]["name"] = name
-    exp["metadata"]["annotations"].update({PREFIX + k: v for k, v in annotations.items()})
-    return exp
 
 
 @pytest.fixture
@@ -46,7 +37,7 @@ def _config_file(tmp_path: Path) -> str:
 
 
 def test_creates_the_claim_with_owner_and_admin_storage(standin, apis, tmp_path):
-    exp = standin.put("experiments", experiment("bert-a"))
+    exp = standin.put("experiments", example("bert-a"))
     reconciler = VolumeReconciler(*apis, ConfigSource(_config_file(tmp_path)))
     assert reconciler.reconcile(exp) == "created"
     pvc = standin.objects_of("persistentvolumeclaims")[("kubeflow", "bert-a-llm-cache")]
@@ -60,12 +51,12 @@ def test_creates_the_claim_with_owner_and_admin_storage(standin, apis, tmp_path)
 
 def test_retain_named_claim_and_unlabelled(standin, apis):
     reconciler = VolumeReconciler(*apis, ConfigSource(None))
-    kept = standin.put("experiments", experiment("kept", **{"retain-volume": "true"}))
+    kept = standin.put("experiments", example("kept", {"retain-volume": "true"}))
     assert reconciler.reconcile(kept) == "created"
     claims = standin.objects_of("persistentvolumeclaims")
     assert "ownerReferences" not in claims[("kubeflow", "kept-llm-cache")]["metadata"]
-    own = standin.put("experiments", experiment("own", **{"volume-claim": "my-claim"}))
-    plain = experiment("plain")
+    own = standin.put("experiments", example("own", {"volume-claim": "my-claim"}))
+    plain = example("plain")
     del plain["metadata"]["labels"]
     assert reconciler.reconcile(own) == "skipped"
     assert reconciler.reconcile(standin.put("experiments", plain)) == "skipped"
@@ -74,7 +65,7 @@ def test_retain_named_claim_and_unlabelled(standin, apis):
 
 def test_api_errors_are_reported_not_raised(standin, apis):
     reconciler = VolumeReconciler(*apis, ConfigSource(None))
-    exp = standin.put("experiments", experiment("denied"))
+    exp = standin.put("experiments", example("denied"))
     standin.fail[("POST", "persistentvolumeclaims")] = 403
     assert reconciler.reconcile(exp) == "failed"
     del standin.fail[("POST", "persistentvolumeclaims")]
@@ -82,14 +73,14 @@ def test_api_errors_are_reported_not_raised(standin, apis):
 
 
 def test_list_then_watch_picks_up_new_experiments(standin, apis):
-    standin.put("experiments", experiment("before"))
+    standin.put("experiments", example("before"))
     reconciler = VolumeReconciler(*apis, ConfigSource(None), watch_timeout=2)
     stop = threading.Event()
     thread = threading.Thread(target=reconciler.run, args=(stop,), daemon=True)
     thread.start()
     try:
         _wait(lambda: ("kubeflow", "before-llm-cache") in standin.objects_of("persistentvolumeclaims"))
-        standin.put("experiments", experiment("after"))
+        standin.put("experiments", example("after"))
         _wait(lambda: ("kubeflow", "after-llm-cache") in standin.objects_of("persistentvolumeclaims"))
         assert any("watch=true" in p for _, p in standin.requests)
     finally:
@@ -123,7 +114,7 @@ def test_two_replicas_one_leader_and_failover(standin, tmp_path):
     other takes over and keeps creating claims."""
     replicas = {name: _replica(standin, tmp_path, name) for name in ("replica-a", "replica-b")}
     try:
-        standin.put("experiments", experiment("exp-1"))
+        standin.put("experiments", example("exp-1"))
         _wait(lambda: ("kubeflow", "exp-1-llm-cache") in standin.objects_of("persistentvolumeclaims"))
         lease = standin.objects_of("leases")[("katib-llm", "katib-llm-reconciler")]
         leader = lease["spec"]["holderIdentity"]
@@ -135,7 +126,7 @@ def test_two_replicas_one_leader_and_failover(standin, tmp_path):
         follower = next(n for n in replicas if n != leader)
         _wait(lambda: standin.objects_of("leases")[("katib-llm", "katib-llm-reconciler")]["spec"]["holderIdentity"]
               == follower)
-        standin.put("experiments", experiment("exp-2"))
+        standin.put("experiments", example("exp-2"))
         _wait(lambda: ("kubeflow", "exp-2-llm-cache") in standin.objects_of("persistentvolumeclaims"))
         assert replicas[follower].poll() is None
     finally:

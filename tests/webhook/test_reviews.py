@@ -11,12 +11,11 @@ from katib_llm.core.admit import AdmissionResult
 from katib_llm.core.errors import FieldError
 from katib_llm.webhook.reviews import (MAX_BODY_BYTES, ReviewError, build_response, parse_review,
                                        parse_timeout)
-
-from .apiserver_client import build_review
+from tests.builders import review as admission_review
 
 
 def _body(**request) -> bytes:
-    base = build_review({"apiVersion": "kubeflow.org/v1beta1", "kind": "Experiment",
+    base = admission_review({"apiVersion": "kubeflow.org/v1beta1", "kind": "Experiment",
                          "metadata": {"name": "e", "namespace": "ns"}, "spec": {}})
     base["request"].update(request)
     return json.dumps(base).encode()

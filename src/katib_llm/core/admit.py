@@ -69,7 +69,7 @@ def _resolve_template(spec: dict[str, Any], llm: LLMSpec, config: AdminConfig,
                                          f"unknown template path {cm.get('templatePath')!r}; shipped: "
                                          + ", ".join(f"{n}.yaml" for n in sorted(config.templates))))
                 return None, False
-            # A reference cannot carry per-experiment injection: inline it (brief, trap 7).
+            # A reference cannot carry per-experiment injection (model, dataset, volume): inline it.
             inlined = {k: v for k, v in tt.items() if k != "configMap"}  # tt is already our copy
             inlined["trialSpec"] = config.template_copy(name)
             return inlined, True
@@ -94,7 +94,7 @@ def _resolve_template(spec: dict[str, Any], llm: LLMSpec, config: AdminConfig,
                 errors.append(FieldError("spec.trialTemplate.configMap.templatePath", "template.yaml",
                                          "the referenced template must be a job manifest"))
             return None, False
-        # Inlined so per-experiment injection can be carried (brief, trap 7).
+        # Inlined so per-experiment injection (model, dataset, volume) can be carried.
         inlined = {k: v for k, v in tt.items() if k != "configMap"}  # tt is already our copy
         inlined["trialSpec"] = trial_spec
         return inlined, False

@@ -57,7 +57,7 @@ DEFAULTS: dict[str, Any] = {
     "providers": {},
     "credentials": {"hfTokenSecret": "", "s3Secret": ""},
     "metricsCollector": "StdOut",
-    # Where the chart publishes trial-templates/ (brief, trap 7); references to it are inlined.
+    # Where the chart publishes trial-templates/ (release katib-llm's defaults); references to it are inlined.
     "templatesConfigMap": {"name": "katib-llm-trial-templates", "namespace": "katib-llm"},
     # Kubeflow Trainer v2: the ClusterTrainingRuntime TrainJob trials run (the chart installs it
     # when trainerV2.enabled), whose initializer steps download model and dataset.

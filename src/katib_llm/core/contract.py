@@ -161,8 +161,9 @@ def _positive_int(raw: str, name: str, errors: list[FieldError], limit: int) -> 
 def quantity(value: Any) -> str | None:
     """Turn a number or quantity string into a Kubernetes quantity string (None if invalid).
 
-    The seed writes ``{"cpu": 5, "memory": "10G"}``; kubernetes 37's models reject raw
-    numbers (brief, trap 2), so numbers become strings here.
+    The Katib LLM tuning proposal (kubeflow/katib#2291) writes ``{"cpu": 5, "memory": "10G"}``;
+    kubernetes 37's models reject raw numbers (``V1ResourceRequirements`` wants quantity strings),
+    so numbers become strings here.
     """
     if isinstance(value, bool):
         return None

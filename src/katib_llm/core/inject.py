@@ -2,7 +2,7 @@
 
 Every injector works on the pod templates a :class:`JobKind` yields, so PyTorchJob, batch Job
 and the other kinds share one mechanism. Injectors mutate the admitted copy in place; the
-JSONPatch is derived afterwards from a diff (STYLE.md, item 3).
+JSONPatch is derived afterwards from a diff (default a copy, then diff, as Katib's own mutating webhook does).
 """
 
 from __future__ import annotations
@@ -389,7 +389,7 @@ def inject_metrics_collector(ctx: Context, exp: dict[str, Any], trainer: bool) -
 
 
 def check_rewrite_safe(ctx: Context, job: dict[str, Any], exp: dict[str, Any]) -> None:
-    """Warn where Katib's ``sh -c`` rewrite of the primary container would alter argv (trap 1)."""
+    """Warn where Katib's ``sh -c`` rewrite of the primary container would alter argv (kubeflow/katib#2587)."""
     kind = ((exp["spec"].get("metricsCollectorSpec") or {}).get("collector") or {}).get("kind", "StdOut")
     if kind != "StdOut":
         return

@@ -27,7 +27,7 @@ META_KEYS = ("Name", "Namespace", "Kind", "APIVersion", "Annotations", "Labels")
 DEFAULT_PARALLEL = 3
 DEFAULT_FILE_PATH = "/var/log/katib/metrics.log"
 DEFAULT_TFEVENT_DIR = "/var/log/katib/tfevent/"
-# Katib checks the name with an unanchored end; we anchor it (STYLE.md, item 4).
+# Katib checks the name with an unanchored end (pkg/webhook/v1beta1/experiment/validator); we anchor it.
 _NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _PLACEHOLDER = re.compile(r"\$\{trialParameters\..+?\}")
 _META = re.compile(r"\$\{trialSpec\.(.+?)\}")

@@ -1,13 +1,14 @@
 """Hyperparameters: which names the trainer understands, and how values reach it.
 
 A parameter name is a TrainingArguments field (``learning_rate``) or ``lora_config.<field>``
-(``lora_config.r``), as in the seed's ``hp_space``. The field tables are generated from
+(``lora_config.r``), as in the ``hp_space`` of the Katib LLM tuning proposal (kubeflow/katib#2291).
+The field tables are generated from
 transformers and peft (``scripts/gen_field_tables.py``) and shipped as data, so the core needs
 neither library.
 
 Values reach every pod through one environment variable, ``KATIB_LLM_HPARAMS``: a JSON object
 whose values are Katib placeholders. Environment variables survive Katib's metrics-collector
-rewrite of the primary container (``sh -c`` with argv joined by spaces, brief trap 1), and the
+rewrite of the primary container (``sh -c`` with argv joined by spaces, kubeflow/katib#2587), and the
 same variable is set on master and workers alike.
 """
 
@@ -25,7 +26,7 @@ HPARAMS_ENV = "KATIB_LLM_HPARAMS"
 LORA_PREFIX = "lora_config."
 TRAINING_PREFIX = "training_args."
 # Removed from TrainingArguments in transformers 5, still tuned by users: the trainer
-# translates it to warmup_steps (brief trap 4).
+# translates it to warmup_steps.
 TRANSLATED_FIELDS = {"warmup_ratio": {"type": "float"}}
 
 

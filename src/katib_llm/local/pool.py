@@ -1,7 +1,7 @@
 """Trial processes: one fresh process per trial, forked from a warm, pre-imported server.
 
 A fresh ``python`` costs seconds before training starts (importing torch, transformers and
-peft, then interpreter exit; PRODUCT.md trap 8). The forkserver imports the trainer's heavy
+peft ~3 s, then interpreter exit ~1 s, measured). The forkserver imports the trainer's heavy
 modules once; each trial is a new child forked from it, so trials stay isolated (a crash or a
 leak dies with the child) but start warm. In the child, ``python -m MOD``, ``python FILE``,
 ``python -c CODE`` and ``torchrun --nproc-per-node=1 -m MOD`` run in-process; anything else

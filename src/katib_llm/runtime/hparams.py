@@ -134,7 +134,7 @@ def _unknown(name: str, source: str) -> RuntimeInputError:
 def _put(args: dict[str, Any], field_name: str, value: Any) -> None:
     """Set a TrainingArguments value; later calls win (fixed settings first, then tuned ones).
 
-    warmup_ratio was removed in transformers 5 (brief trap 4); warmup_steps < 1 is read as a
+    warmup_ratio was removed from TrainingArguments in transformers 5; warmup_steps < 1 is read as a
     ratio of the total steps, so the ratio becomes warmup_steps.
     """
     if field_name == "warmup_ratio":

@@ -29,7 +29,7 @@ from .results import OptimalHyperparameters, condition, optimal_from_status, pro
 
 log = logging.getLogger(__name__)
 
-# The seed's misspellings and singular forms: accepted, with a DeprecationWarning.
+# The misspellings and singular forms of the Katib LLM tuning proposal (kubeflow/katib#2291): accepted, with a DeprecationWarning.
 ALIASES = {
     "algorithm_setting": "algorithm_settings",
     "max_trail_count": "max_trial_count",
@@ -134,7 +134,8 @@ class KatibClient(_UpstreamKatibClient):
              progress: bool | None = None, **deprecated: Any) -> dict[str, Any] | Any:
         """Tune the hyperparameters of an LLM fine-tuning (or of a Python function) with Katib.
 
-        Accepts the seed's signature (``hp_space``, ``objective``, ``resources_per_trial``,
+        Accepts the signature of the Katib LLM tuning proposal (kubeflow/katib#2291: ``hp_space``,
+        ``objective``, ``resources_per_trial``,
         ``num_workers``, ``num_procs_per_worker``, ``resources_per_worker``, ...; its spellings
         ``max_trail_count`` etc. with a DeprecationWarning) and kubeflow-katib 0.19's
         (``parameters``, ``model_provider_parameters``, ``dataset_provider_parameters``,

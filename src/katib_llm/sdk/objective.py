@@ -1,6 +1,7 @@
 """What a trial runs: the LLM objective (model + dataset + trainer settings) or a Python function.
 
-The seed's example writes its objective with the training SDK::
+The example of the Katib LLM tuning proposal (https://github.com/kubeflow/katib/issues/2291) writes
+its objective with the training SDK::
 
     def objective(exp_name):
         result = TrainingClient().train(name=exp_name, model_provider_parameters=...,

@@ -1,6 +1,7 @@
 """Trial and worker resources: numbers → quantity strings, and the worker shape check.
 
-The seed gives both ``resources_per_trial`` (the whole trial) and ``resources_per_worker``;
+The Katib LLM tuning proposal (kubeflow/katib#2291) gives both ``resources_per_trial`` (the whole
+trial) and ``resources_per_worker``;
 kubeflow-katib 0.19 gives a ``TrainerResources`` (num_workers, num_procs_per_worker,
 resources_per_worker). Either way the Experiment carries one per-worker shape, and a request
 no shape satisfies is refused here, naming the argument.
@@ -100,7 +101,7 @@ def worker_shape(resources_per_trial: Any, num_workers: Any, num_procs_per_worke
     """One per-worker shape satisfying every resource argument given, or TuneArgumentError."""
     if resources_per_trial is not None and hasattr(resources_per_trial, "resources_per_worker") \
             and hasattr(resources_per_trial, "num_workers"):
-        # kubeflow-katib's TrainerResources: its fields fill the seed's arguments.
+        # kubeflow-katib's TrainerResources: its fields fill the proposal's arguments.
         tr = resources_per_trial
         for arg, ours in (("num_workers", num_workers), ("num_procs_per_worker", num_procs_per_worker),
                           ("resources_per_worker", resources_per_worker)):

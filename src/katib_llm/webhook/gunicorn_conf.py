@@ -2,7 +2,8 @@
 
 ``gthread`` workers keep TLS connections alive between admission requests, as kube-apiserver
 expects; ``sync`` workers close after every reply so each request would pay a full handshake
-(PRODUCT.md, trap 9). The CLI overrides bind, certfile, keyfile, workers and threads.
+(measured: p99 ~17 ms vs ~5 ms for a no-op at 8 clients, docs/benchmarks.md). The CLI overrides bind,
+certfile, keyfile, workers and threads.
 """
 
 import os

@@ -1,7 +1,7 @@
 """AdmissionReview v1 on the wire: typed shapes, decoding, and responses built from core results.
 
 Pure (no HTTP, no I/O): the Flask views call :func:`parse_review`, the core, then
-:func:`build_response`. Two error channels (STYLE.md 5): a malformed review raises
+:func:`build_response`. Two error channels: a malformed review raises
 :class:`ReviewError` (an HTTP 4xx); a bad Experiment is ``allowed: false`` in a 200 response.
 """
 

@@ -1,6 +1,6 @@
 """Where the webhook's inputs come from: the admin config file and (optionally) the Kubernetes API.
 
-Kept out of the Flask views so they only translate (STYLE.md 1).
+Kept out of the Flask views so they only translate between HTTP and the pure core.
 """
 
 from __future__ import annotations

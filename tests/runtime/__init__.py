@@ -1,0 +1,1 @@
+"""Tests of katib-llm's runtime layer."""
