@@ -7,8 +7,9 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import yaml
 
-from tests.builders import example
+from tests.builders import EXAMPLE_PATH, example
 from tests.katib_checks import admitted_errors
 
 from .apiserver_client import apply_patch
@@ -37,7 +38,7 @@ def test_labelled_experiment_is_admitted_with_a_patch_that_applies_and_passes(cl
 def test_trainjob_experiment_is_admitted_over_tls_and_stable(client):
     """Kubeflow Trainer v2 trials through the real server: patched, valid (Katib and the TrainJob
     CRD when the reference is present), accepted by /validate, and a second /mutate is a no-op."""
-    exp = yaml.safe_load((EXAMPLE.parent / "bert-lora-trainjob.yaml").read_text())
+    exp = yaml.safe_load((EXAMPLE_PATH.parent / "bert-lora-trainjob.yaml").read_text())
     reply = client.review(exp)
     assert reply.response["allowed"] is True
     admitted = apply_patch(reply.request["request"]["object"], reply.response)
