@@ -244,7 +244,7 @@ def admit(experiment: dict[str, Any], config: AdminConfig, old: dict[str, Any] |
     inject.check_rewrite_safe(ctx, job, exp)
     inject.check_explicit_commands(ctx, job)
     if katib_checks or errors:  # a denial names every error at once, Katib's included
-        errors.extend(katib_rules.validate_experiment(exp, old))
+        errors.extend(katib_rules.validate_experiment(exp, old, config.early_stopping_algorithms))
     if errors:
         return _deny(experiment, _unique(errors), ctx.warnings)
     patch = make_patch(experiment, exp)

@@ -29,6 +29,9 @@ import optuna
 import yaml
 
 from katib_llm.core.admit import admit
+from katib_llm.core.config import AdminConfig
+from katib_llm.core.early_stopping import Finished
+from katib_llm.core.katib_rules import OUR_EARLY_STOPPING
 from katib_llm.core.errors import AdmissionDenied, FieldError
 from katib_llm.core.metrics import UNAVAILABLE, parse_metrics
 from katib_llm.core.substitute import substitute_trial
@@ -120,29 +123,22 @@ def admit_for_local(experiment: dict[str, Any],
                     values: dict[str, Any] | str | Path | None) -> tuple[dict[str, Any], str]:
     """Admit exactly as the webhook would; raise AdmissionDenied with field errors.
 
-    ``earlyStopping: successivehalving`` is a local-only extension Katib's validator does not
-    know: it is held aside during admission and put back afterwards.
+    Locally the runner is the early-stopping service, so ``successivehalving`` counts as
+    registered (on a cluster the chart registers it in katib-config).
     """
     if not isinstance(experiment, dict):
         raise AdmissionDenied([FieldError("object", "experiment.type", "must be a Katib Experiment object")])
-    exp = copy.deepcopy(experiment)
-    spec = exp.get("spec") if isinstance(exp.get("spec"), dict) else {}
-    local_es = None
-    es = spec.get("earlyStopping")
-    if isinstance(es, dict) and es.get("algorithmName") == "successivehalving":
-        local_es = spec.pop("earlyStopping")
     config = admin_config(values)
-    result = admit(exp, config)
+    config = AdminConfig(values={**config.values, "earlyStoppingAlgorithms": list(OUR_EARLY_STOPPING)},
+                         templates=config.templates, extra_providers=config.extra_providers)
+    result = admit(copy.deepcopy(experiment), config)
     if not result.labelled:
         raise AdmissionDenied([FieldError("metadata.labels", "local.unlabelled",
                                           "the local runner needs a labelled Experiment: set the label "
                                           "llm.katib.kubeflow.org/tune: \"true\"")])
     if not result.allowed:
         raise AdmissionDenied(result.errors)
-    admitted = result.experiment
-    if local_es is not None:
-        admitted["spec"]["earlyStopping"] = local_es
-    return admitted, config.mount_path
+    return result.experiment, config.mount_path
 
 
 def _trial_name(exp_name: str, number: int) -> str:
@@ -256,7 +252,19 @@ class Runner:
         assert self.study is not None
         trial = self.study.ask({p.name: p.distribution for p in self.space})
         assignments = {p.name: p.to_katib(trial.params[p.name]) for p in self.space}
+        if isinstance(self.plan.pruner, algorithms.RulePruner):  # fixed at creation, as on Katib
+            trial.set_user_attr("early_stopping_rules", self.plan.pruner.trial_rules(self._finished()))
         self._launch(trial, assignments, 1)
+
+    def _finished(self) -> list[Finished]:
+        """Finished trials with their objective values, as Katib's DB manager holds them."""
+        out = []
+        for t in self.trials():
+            katib = t.user_attrs.get("katib_state")
+            if katib in state.TERMINAL:
+                values = tuple(t.intermediate_values[s] for s in sorted(t.intermediate_values))
+                out.append(Finished(str(katib), values))
+        return out
 
     def _read(self, run: _Running) -> None:
         try:
