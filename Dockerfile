@@ -40,6 +40,17 @@ CMD ["katib-llm", "webhook", "--port", "8443", \
 
 # ---------------------------------------------------------------------------------------------
 # Trial runtime: storage initializer + LoRA trainer (`pip install .[train]`).
+# Katib's early-stopping service for successivehalving. Katib starts the image katib-config names
+# for the algorithm with no command (its EarlyStoppingConfig has image, imagePullPolicy and
+# resources only), so the service is this image's CMD. No torch: the light base install.
+FROM base AS earlystopping
+COPY --from=wheel /wheels /wheels
+RUN pip install /wheels/katib_llm-*.whl && rm -rf /wheels
+USER 1000:1000
+WORKDIR /home/katib
+EXPOSE 6788
+CMD ["katib-llm", "earlystopping", "--port", "6788"]
+
 FROM base AS runtime
 # Where the torch wheel comes from. The default is PyTorch's CPU index; use
 # https://download.pytorch.org/whl/cu128 (or your mirror) for CUDA images.
