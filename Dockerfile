@@ -1,11 +1,13 @@
 # syntax=docker/dockerfile:1
-# katib-llm images, one Dockerfile, two targets (see docs/runtime.md "Images"):
+# katib-llm images, one Dockerfile, three targets (see docs/runtime.md "Images"):
 #
 #   docker build --target webhook -t ghcr.io/katib-llm/katib-llm-webhook:0.1.0 .
 #   docker build --target runtime -t ghcr.io/katib-llm/katib-llm-runtime:0.1.0 .
+#   docker build --target earlystopping -t ghcr.io/katib-llm/katib-llm-earlystopping:0.1.0 .
 #
-# Neither image sets an ENTRYPOINT: Katib and the chart always give explicit commands, and
-# Katib's metrics-collector rewrite of the primary container only sees `command`/`args`.
+# No image sets an ENTRYPOINT: Katib and the chart always give explicit commands, and
+# Katib's metrics-collector rewrite of the primary container only sees `command`/`args`. The
+# early-stopping image is the exception that proves it: Katib gives it no command, so its CMD serves.
 
 ARG PYTHON_IMAGE=python:3.11-slim
 
