@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "katib_llm.cli.runtime",      # initialize, train (trial runtime entrypoints)
     "katib_llm.cli.deploy",       # deploy
     "katib_llm.cli.earlystopping",  # earlystopping (Katib early-stopping service)
+    "katib_llm.cli.katib_config",   # katib-config register|unregister (the chart's hook)
 )
 
 
