@@ -240,6 +240,8 @@ def admit(experiment: dict[str, Any], config: AdminConfig, old: dict[str, Any] |
     inject.inject_resources(ctx, job)
     inject.inject_placement(ctx, job)
     inject.inject_metrics_collector(ctx, exp, trainer)
+    inject.inject_deadline(ctx, job)
+    inject.inject_budget_metric(ctx, exp)
     katib_rules.apply_katib_defaults(exp)  # defaults for anything we added (idempotent)
     inject.check_rewrite_safe(ctx, job, exp)
     inject.check_explicit_commands(ctx, job)
