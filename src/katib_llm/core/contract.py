@@ -336,6 +336,13 @@ def parse_annotations(experiment: dict[str, Any], providers: set[str],
     return spec, errors
 
 
+def experiment_limits(experiment: dict[str, Any]) -> tuple[Budget | None, int | None, int]:
+    """(budget, trial deadline seconds, GPUs per trial) of an admitted Experiment, for the runners."""
+    spec, _ = parse_annotations(experiment, set())  # admitted already: errors (e.g. URI schemes) do not matter
+    gpus = (spec.resources.gpu if spec.resources else 0) * spec.workers
+    return spec.budget, spec.trial_deadline, gpus
+
+
 def _parse_limits(ours: dict[str, str], spec: LLMSpec, errors: list[FieldError]) -> None:
     """The budget and trial-active-deadline-seconds annotations (core/limits.py)."""
     if BUDGET in ours:

@@ -30,6 +30,8 @@ import yaml
 
 from katib_llm.core.admit import admit
 from katib_llm.core.config import AdminConfig
+from katib_llm.core import limits
+from katib_llm.core.contract import experiment_limits
 from katib_llm.core.early_stopping import Finished
 from katib_llm.core.katib_rules import OUR_EARLY_STOPPING
 from katib_llm.core.errors import AdmissionDenied, FieldError
@@ -66,6 +68,7 @@ class TrialResult:
     directory: Path
     output_dir: Path | None = None
     attempts: int = 1
+    reason: str = ""  # why a trial ended early: BudgetExhausted, DeadlineExceeded, ...
 
     @property
     def overhead(self) -> float | None:
@@ -87,6 +90,8 @@ class LocalResult:
     condition: str = state.SUCCEEDED
     reason: str = ""
     artifacts: dict[str, Path] = field(default_factory=dict)
+    message: str = ""
+    budget: list[tuple[str, str, str]] = field(default_factory=list)  # (limit, used, left)
 
 
 @dataclass
@@ -101,6 +106,7 @@ class _Running:
     metrics: dict[str, list[float]] = field(default_factory=dict)
     objective_values: list[float] = field(default_factory=list)
     pruned: bool = False
+    ended_by: str = ""  # BudgetExhausted | DeadlineExceeded: the runner stopped it
 
 
 class _Paths:
@@ -113,6 +119,7 @@ class _Paths:
         self.cache = Path(cache_dir or os.environ.get("KATIB_LLM_CACHE_DIR")
                           or Path.home() / ".cache" / "katib-llm")
         self.lock = workdir / ".lock"
+        self.budget = workdir / "budget.json"  # wall-clock time spent by earlier runs
 
 
 def default_cache_dir() -> Path:
@@ -182,7 +189,12 @@ class Runner:
         self.on_event = on_event or (lambda kind, runner: None)
         self.study: optuna.Study | None = None
         self.stop: tuple[str, str] | None = None
+        self.stop_message = ""
         self.pool_start_seconds: float | None = None
+        self.budget, self.deadline, self.gpus = experiment_limits(admitted)
+        self.step_metric = limits.STEP_METRIC if limits.STEP_METRIC in self.metric_names else None
+        self.elapsed_before = 0.0
+        self.run_started = time.time()
 
     # ---- state ---------------------------------------------------------------------------
     def _prepare_workdir(self) -> None:
@@ -314,7 +326,9 @@ class Runner:
         wall = time.time() - run.proc.started
         _, trainer_time = self._timings(run.directory)
         value = state.objective_value(run.objective_values, self.strategy)
-        if run.pruned:
+        if run.ended_by == "DeadlineExceeded":  # as Kubernetes fails a job past activeDeadlineSeconds
+            katib, tell_state, tell_value = state.FAILED, optuna.trial.TrialState.FAIL, None
+        elif run.pruned or run.ended_by:  # a budget stop keeps the partial result
             katib, tell_state, tell_value = state.EARLY_STOPPED, optuna.trial.TrialState.PRUNED, None
         elif exit_code != 0:
             katib, tell_state, tell_value = state.FAILED, optuna.trial.TrialState.FAIL, None
@@ -323,12 +337,51 @@ class Runner:
         else:
             katib, tell_state, tell_value = state.SUCCEEDED, optuna.trial.TrialState.COMPLETE, value
         attrs = {"katib_state": katib, "exit_code": exit_code, "wall_time": wall,
-                 "trainer_time": trainer_time, "metrics": run.metrics, "objective": value}
+                 "trainer_time": trainer_time, "metrics": run.metrics, "objective": value,
+                 "train_steps": self._steps(run.metrics), "reason": run.ended_by}
         for key, val in attrs.items():
             run.trial.set_user_attr(key, val)
         self.study.tell(run.trial, tell_value, state=tell_state)
         self.running.pop(run.trial.number, None)
         self.on_event("finished", self)
+
+    def _steps(self, metrics: dict[str, list[float]]) -> int:
+        steps = metrics.get(self.step_metric, []) if self.step_metric else []
+        return limits.trial_steps(steps, len(metrics.get(self.metric_names[0], [])))
+
+    def usage(self) -> limits.Usage:
+        """What the run has spent: finished trials' records plus the running trials so far."""
+        steps, gpu_seconds, now = 0, 0.0, time.time()
+        for t in self.trials():
+            if t.number in self.running:
+                run = self.running[t.number]
+                steps += self._steps(run.metrics)
+                gpu_seconds += (now - run.proc.started) * self.gpus
+            else:
+                steps += int(t.user_attrs.get("train_steps") or 0)
+                gpu_seconds += float(t.user_attrs.get("wall_time") or 0.0) * self.gpus
+        return limits.Usage(steps, self.elapsed_before + now - self.run_started, gpu_seconds / 3600)
+
+    def budget_rows(self) -> list[tuple[str, str, str]]:
+        """(limit, used, left) for the live display and the final table."""
+        return limits.summary(self.budget, self.usage())
+
+    def _end(self, run: _Running, why: str) -> None:
+        if not run.ended_by and not run.pruned:
+            run.ended_by = why
+            run.proc.kill()
+
+    def _enforce_limits(self) -> str | None:
+        """Stop trials past their deadline; once the budget is spent, stop the running ones."""
+        if self.deadline is not None:
+            for run in list(self.running.values()):
+                if time.time() - run.proc.started > self.deadline:
+                    self._end(run, "DeadlineExceeded")
+        spent = limits.exhausted(self.budget, self.usage())
+        if spent:
+            for run in list(self.running.values()):
+                self._end(run, "BudgetExhausted")
+        return spent
 
     def _poll(self) -> None:
         for run in list(self.running.values()):
@@ -381,6 +434,7 @@ class Runner:
             except BlockingIOError:
                 raise LocalRunError(f"another run is using {self.paths.root}; wait for it or use another --workdir") from None
             self.study = self._open_study()
+            self.elapsed_before, self.run_started = self._load_elapsed(), time.time()
             queue = self._resume()
             if self.mode == "warm":
                 self.pool_start_seconds = pool.warm_up()
@@ -390,11 +444,27 @@ class Runner:
                 for run in list(self.running.values()):
                     run.proc.kill(grace=1.0)  # left RUNNING in the journal: the next run resumes them
                 raise
+            finally:
+                self._save_elapsed()
+
+    def _load_elapsed(self) -> float:
+        try:
+            return float(json.loads(self.paths.budget.read_text())["elapsed"])
+        except (FileNotFoundError, ValueError, KeyError, TypeError):
+            return 0.0
+
+    def _save_elapsed(self) -> None:
+        tmp = self.paths.budget.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"elapsed": self.elapsed_before + time.time() - self.run_started}))
+        tmp.replace(self.paths.budget)
 
     def _loop(self, queue: list[tuple[optuna.trial.Trial, dict[str, str], int]]) -> None:
         while True:
             counts = state.count(self.katib_states())
             self.stop = state.stop_reason(self.spec, counts, self.best_value(), self.plan.max_trials)
+            spent = self._enforce_limits()
+            if self.stop is None and spent:
+                self.stop, self.stop_message = (state.SUCCEEDED, "ExperimentBudgetExhausted"), spent
             limit = min(x for x in (self.spec.get("maxTrialCount"), self.plan.max_trials) if x is not None) \
                 if (self.spec.get("maxTrialCount") or self.plan.max_trials) else None
             while self.stop is None and len(self.running) < self.parallel:
@@ -428,10 +498,11 @@ class Runner:
                 wall_time=attrs.get("wall_time"), trainer_time=attrs.get("trainer_time"),
                 directory=self.paths.trials / name,
                 output_dir=Path(attrs["output_dir"]) if attrs.get("output_dir") else None,
-                attempts=int(attrs.get("attempts") or 1)))
+                attempts=int(attrs.get("attempts") or 1), reason=str(attrs.get("reason") or "")))
         done = [t for t in out if t.state == state.SUCCEEDED and t.objective is not None]
         sign = 1 if algorithms.direction(self.spec) == "maximize" else -1
         best = max(done, key=lambda t: sign * t.objective) if done else None
         condition, reason = self.stop or (state.SUCCEEDED, "")
         return LocalResult(self.exp, out, best, dict(best.parameters) if best else {}, self.paths.root,
-                           condition, reason)
+                           condition, reason, message=self.stop_message,
+                           budget=limits.summary(self.budget, self.usage()))
