@@ -44,7 +44,7 @@ CMD ["katib-llm", "webhook", "--port", "8443", \
 # Trial runtime: storage initializer + LoRA trainer (`pip install .[train]`).
 # Katib's early-stopping service for successivehalving. Katib starts the image katib-config names
 # for the algorithm with no command (its EarlyStoppingConfig has image, imagePullPolicy and
-# resources only), so the service is this image's CMD. No torch: the light base install.
+# resources only), so the service is this image's CMD. The light base install (no ML stack).
 FROM base AS earlystopping
 COPY --from=wheel /wheels /wheels
 RUN pip install /wheels/katib_llm-*.whl && rm -rf /wheels
