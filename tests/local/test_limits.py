@@ -22,11 +22,21 @@ def _with(exp: dict, **annotations: str) -> dict:
     return exp
 
 
-def test_train_steps_budget_stops_new_and_running_trials_keeping_results(tmp_path, cache_dir):
+def test_train_steps_budget_stops_new_and_running_trials_keeping_results(tmp_path, cache_dir, capsys):
     """8 steps per trial, 20 allowed: two trials finish, the third stops near step 4, none after."""
+    from rich.console import Console
+
+    from katib_llm.local.report import results_table
+
     exp = _with(cheap_experiment("steps", max_trials=10, parallel=1, env={"OBJ_STEPS": "8", "OBJ_SLEEP": "0.1"}),
                 **{BUDGET: '{"train_steps": 20}'})
-    result = run_experiment(exp, tmp_path / "run", progress=False, cache_dir=cache_dir, report=True)
+    result = run_experiment(exp, tmp_path / "run", progress=True, cache_dir=cache_dir, report=True)
+    live = capsys.readouterr().err  # the progress lines (not a terminal): budget used/left per finished trial
+    assert "train_steps used 8 left 12" in live and "(BudgetExhausted)" in live, live
+    console = Console(record=True, width=200)
+    console.print(results_table(result))
+    table = console.export_text()
+    assert "budget train_steps: used" in table and "left 0" in table and "EarlyStopped (BudgetExhausted)" in table
     states = [(t.state, t.reason) for t in sorted(result.trials, key=lambda t: t.number)]
     assert states == [("Succeeded", ""), ("Succeeded", ""), ("EarlyStopped", "BudgetExhausted")], states
     stopped = result.trials[-1]
