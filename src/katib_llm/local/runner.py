@@ -194,7 +194,7 @@ class Runner:
         self.budget, self.deadline, self.gpus = experiment_limits(admitted)
         self.step_metric = limits.STEP_METRIC if limits.STEP_METRIC in self.metric_names else None
         self.elapsed_before = 0.0
-        self.run_started = time.time()
+        self.run_started = self._saved_at = time.time()
 
     # ---- state ---------------------------------------------------------------------------
     def _prepare_workdir(self) -> None:
@@ -377,6 +377,10 @@ class Runner:
             for run in list(self.running.values()):
                 if time.time() - run.proc.started > self.deadline:
                     self._end(run, "DeadlineExceeded")
+        if self.budget is None:
+            return None
+        if time.time() - self._saved_at > 5.0:  # a killed runner loses at most 5 s of wall clock
+            self._save_elapsed()
         spent = limits.exhausted(self.budget, self.usage())
         if spent:
             for run in list(self.running.values()):
@@ -454,6 +458,7 @@ class Runner:
             return 0.0
 
     def _save_elapsed(self) -> None:
+        self._saved_at = time.time()
         tmp = self.paths.budget.with_suffix(".tmp")
         tmp.write_text(json.dumps({"elapsed": self.elapsed_before + time.time() - self.run_started}))
         tmp.replace(self.paths.budget)
