@@ -271,3 +271,72 @@ def test_cli_subcommand_serves_until_sigterm(tmp_path):
             out = proc.communicate(timeout=30)[0].decode()
         assert proc.returncode == 0, out
         assert "Traceback" not in out, out
+
+
+def _local_decisions(algorithm: str, settings: dict[str, str], maximize: bool, streams) -> list[int | None]:
+    """The local runner's mechanics without processes: rules fixed at ask(), a report per value,
+    should_prune() after each (katib_llm.local.algorithms.RulePruner), tell() at the end."""
+    import optuna
+
+    from katib_llm.local.algorithms import plan
+    from katib_llm.local.space import search_space
+
+    spec = {"objective": {"type": "maximize" if maximize else "minimize", "objectiveMetricName": "loss"},
+            "algorithm": {"algorithmName": "random"},
+            "earlyStopping": {"algorithmName": algorithm,
+                              "algorithmSettings": [{"name": k, "value": v} for k, v in settings.items()]},
+            "parameters": [{"name": "x", "parameterType": "double", "feasibleSpace": {"min": "0", "max": "1"}}]}
+    pruner = plan(spec, search_space(spec), 0).pruner
+    study = optuna.create_study(direction="maximize" if maximize else "minimize", pruner=pruner)
+    finished, out = [], []
+    for stream in streams:
+        trial = study.ask()
+        trial.set_user_attr("early_stopping_rules", pruner.trial_rules(finished))
+        stop = None
+        for step, (_, value) in enumerate(stream, start=1):
+            trial.report(value, step)
+            if trial.should_prune():
+                stop = step
+                break
+        reported = stream[:stop] if stop else stream
+        state = optuna.trial.TrialState.PRUNED if stop else optuna.trial.TrialState.COMPLETE
+        study.tell(trial, None if stop else reported[-1][1], state=state)
+        finished.append(rules.Finished("EarlyStopped" if stop else "Succeeded", tuple(v for _, v in reported)))
+        out.append(stop)
+    return out
+
+
+def _cluster_decisions(stub, db, db_address, algorithm, settings, maximize, streams) -> list[int | None]:
+    experiment = _experiment(algorithm, settings, maximize=maximize)
+    history, out = [], []
+    for n, stream in enumerate(streams):
+        name = f"{algorithm}-{int(maximize)}-{n}"
+        reply = stub.GetEarlyStoppingRules(api.GetEarlyStoppingRulesRequest(
+            experiment=experiment, trials=history, db_manager_address=db_address))
+        stop = katib_collector(reply.early_stopping_rules, "loss", not maximize, stream)
+        db.logs[name] = [(k, repr(v)) for k, v in (stream[:stop] if stop else stream)]
+        condition = COND.EARLYSTOPPED if stop else COND.SUCCEEDED
+        history.append(api.Trial(name=name, status=api.TrialStatus(condition=condition)))
+        out.append(stop)
+    return out
+
+
+@pytest.mark.parametrize("algorithm, settings", [
+    ("successivehalving", SHA),
+    ("successivehalving", {"min_resource": "1", "reduction_factor": "2"}),
+    ("medianstop", {"min_trials_required": "3", "start_step": "2"}),
+])
+@pytest.mark.parametrize("maximize", [False, True])
+def test_local_runner_and_cluster_stop_the_same_trials(cluster, algorithm, settings, maximize):
+    """Same recorded streams, same history: the cluster (service over gRPC + Katib's collector) and
+    the local runner's pruner stop exactly the same trials at the same report."""
+    _, db, db_address, stub = cluster
+    rng = random.Random(11)
+    streams = []
+    for _ in range(16):
+        curve = _curve(rng)
+        streams.append([("loss", -v if maximize else v) for v in curve])
+    cluster_side = _cluster_decisions(stub, db, db_address, algorithm, settings, maximize, streams)
+    local_side = _local_decisions(algorithm, settings, maximize, streams)
+    assert cluster_side == local_side
+    assert any(cluster_side) and not all(cluster_side)
