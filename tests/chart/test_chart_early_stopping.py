@@ -145,3 +145,23 @@ def test_hook_objects_validate_strictly():
     for obj in _hooks(render(ENABLED)).values():
         for version in KUBE_VERSIONS:
             kubernetes_validate.validate(obj, version, strict=True)
+
+
+def test_unregister_removes_only_our_entry(tmp_path):
+    rendered = render(ENABLED)
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "katib-config", "namespace": "kubeflow"},
+          "data": {"katib-config.yaml": yaml.safe_dump(KATIB_CONFIG)}}
+    with apiserver([cm]) as api:
+        kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig")
+        assert _run_hook(rendered, kubeconfig).returncode == 0
+        cli = str(Path(sys.executable).with_name("katib-llm"))
+        done = subprocess.run([cli, "katib-config", "unregister", "--entry", '{"algorithmName": "successivehalving"}',
+                               "--kubeconfig", str(kubeconfig)], capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "PYTHONPATH": str(REPO / "src")})
+        assert done.returncode == 0, done.stderr
+        left = yaml.safe_load(api.objects_of("configmaps")[("kubeflow", "katib-config")]["data"]["katib-config.yaml"])
+    assert left == KATIB_CONFIG
+    bad = subprocess.run([str(Path(sys.executable).with_name("katib-llm")), "katib-config", "register", "--entry",
+                          '{"algorithmName": "successivehalving"}'], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(REPO / "src")})
+    assert bad.returncode == 2 and "image" in bad.stderr and "Traceback" not in bad.stderr
