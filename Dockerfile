@@ -1,11 +1,13 @@
 # syntax=docker/dockerfile:1
-# katib-llm images, one Dockerfile, two targets (see docs/runtime.md "Images"):
+# katib-llm images, one Dockerfile, three targets (see docs/runtime.md "Images"):
 #
 #   docker build --target webhook -t ghcr.io/katib-llm/katib-llm-webhook:0.1.0 .
 #   docker build --target runtime -t ghcr.io/katib-llm/katib-llm-runtime:0.1.0 .
+#   docker build --target earlystopping -t ghcr.io/katib-llm/katib-llm-earlystopping:0.1.0 .
 #
-# Neither image sets an ENTRYPOINT: Katib and the chart always give explicit commands, and
-# Katib's metrics-collector rewrite of the primary container only sees `command`/`args`.
+# No image sets an ENTRYPOINT: Katib and the chart always give explicit commands, and
+# Katib's metrics-collector rewrite of the primary container only sees `command`/`args`. The
+# early-stopping image is the exception that proves it: Katib gives it no command, so its CMD serves.
 
 ARG PYTHON_IMAGE=python:3.11-slim
 
@@ -40,6 +42,17 @@ CMD ["katib-llm", "webhook", "--port", "8443", \
 
 # ---------------------------------------------------------------------------------------------
 # Trial runtime: storage initializer + LoRA trainer (`pip install .[train]`).
+# Katib's early-stopping service for successivehalving. Katib starts the image katib-config names
+# for the algorithm with no command (its EarlyStoppingConfig has image, imagePullPolicy and
+# resources only), so the service is this image's CMD. The light base install (no ML stack).
+FROM base AS earlystopping
+COPY --from=wheel /wheels /wheels
+RUN pip install /wheels/katib_llm-*.whl && rm -rf /wheels
+USER 1000:1000
+WORKDIR /home/katib
+EXPOSE 6788
+CMD ["katib-llm", "earlystopping", "--port", "6788"]
+
 FROM base AS runtime
 # Where the torch wheel comes from. The default is PyTorch's CPU index; use
 # https://download.pytorch.org/whl/cu128 (or your mirror) for CUDA images.

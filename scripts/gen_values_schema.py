@@ -112,6 +112,7 @@ config = obj({
                         "s3Secret": s("Secret with S3 credentials; empty: none", pattern="^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$")},
                        required=["hfTokenSecret", "s3Secret"]),
     "metricsCollector": {"enum": ["StdOut", "File"], "description": "Katib metrics collector for injected trials"},
+    "earlyStoppingAlgorithms": arr("our early-stopping algorithms registered in katib-config", {"enum": ["successivehalving"]}, uniqueItems=True),
     "templatesConfigMap": obj({"name": s("trial templates ConfigMap name", pattern=DNS1123, maxLength=253),
                                "namespace": s("its namespace (the release namespace)", pattern=DNS1123, maxLength=63)},
                               required=["name", "namespace"]),
@@ -198,6 +199,18 @@ def build() -> dict[str, Any]:
             "trainerV2": obj({"enabled": b("install the ClusterTrainingRuntime of TrainJob trials (needs Kubeflow Trainer v2)"),
                               "initializerResources": obj({"requests": resreq, "limits": resreq},
                                                           desc="resources of the initializer steps")}),
+            "earlyStopping": obj({
+                "successivehalving": obj({
+                    "enabled": b("register successivehalving in katib-config (post-install/upgrade hook) and admit it"),
+                    "image": obj({"repository": s("image repository", minLength=1, pattern="^[^\\s:@]+(:[0-9]+)?[^\\s:@]*$"),
+                                  "tag": s("image tag; empty: appVersion", pattern="^([\\w][\\w.-]{0,127})?$"),
+                                  "digest": s("image digest", pattern="^(sha256:[a-f0-9]{64})?$"),
+                                  "pullPolicy": {"enum": ["Always", "IfNotPresent", "Never"], "description": "imagePullPolicy"}},
+                                 required=["repository", "pullPolicy"]),
+                    "resources": obj({"requests": resreq, "limits": resreq})}, required=["enabled", "image"]),
+                "katibConfig": obj({"namespace": s("Katib's namespace", pattern=DNS1123, maxLength=63),
+                                    "name": s("Katib's ConfigMap", pattern=DNS1123, maxLength=253)},
+                                   required=["namespace", "name"])}, required=["successivehalving", "katibConfig"]),
             "config": config,
         }, required=["image", "replicas", "service", "webhook", "certificates", "config"]),
     }

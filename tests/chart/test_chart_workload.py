@@ -119,7 +119,8 @@ def test_rbac_is_least_privilege(default_render):
     granted = {(g, r, v) for rule in rules for g in rule["apiGroups"] for r in rule["resources"] for v in rule["verbs"]}
     assert granted == {
         ("kubeflow.org", "experiments", "get"), ("kubeflow.org", "experiments", "list"),
-        ("kubeflow.org", "experiments", "watch"),
+        ("kubeflow.org", "experiments", "watch"), ("kubeflow.org", "experiments", "patch"),
+        ("kubeflow.org", "trials", "list"), ("", "events", "create"),
         ("", "persistentvolumeclaims", "get"), ("", "persistentvolumeclaims", "create"),
         ("", "configmaps", "get"), ("", "configmaps", "list"),
     }

@@ -14,19 +14,20 @@ from tests.local.local_helpers import TUNE, cheap_experiment
 
 
 def test_medianstop_marks_trials_early_stopped_and_stops_them_promptly(tmp_path, cache_dir):
-    """After 2 finished trials, a trial below the median at step >= start_step is killed."""
+    """After 2 succeeded trials, a trial whose best value at report start_step is below Katib's
+    "median" (the mean of the succeeded trials' average over their first start_step values) is killed."""
     params = [{"name": "x", "parameterType": "double", "feasibleSpace": {"min": "0.0", "max": "1.0"}}]
     exp = cheap_experiment(
         "median2", algorithm="random", settings={"random_state": "0"}, max_trials=6, parallel=1,
         parameters=params, env={"OBJ_STEPS": "8", "OBJ_SLEEP": "0.15"},
         earlyStopping={"algorithmName": "medianstop",
                        "algorithmSettings": [{"name": "min_trials_required", "value": "2"},
-                                             {"name": "start_step", "value": "3"}]})
+                                             {"name": "start_step", "value": "1"}]})
     result = run_experiment(exp, tmp_path / "run", progress=False, cache_dir=cache_dir, report=False)
     stopped = [t for t in result.trials if t.state == "EarlyStopped"]
     assert stopped, [(t.assignments, t.state, t.objective) for t in result.trials]
     for t in stopped:
-        assert 3 <= len(t.metrics["score"]) < 8  # stopped at or after start_step, before the end
+        assert 1 <= len(t.metrics["score"]) < 8  # stopped at start_step, before the end
         assert t.wall_time < 8 * 0.15 + 0.5
     assert all(t.state in ("Succeeded", "EarlyStopped") for t in result.trials)
     assert result.best.state == "Succeeded"
@@ -39,7 +40,7 @@ def test_a_stopped_trial_releases_its_semaphores(tmp_path):
     exp = cheap_experiment("sems", settings={"random_state": "0"}, max_trials=6, parallel=1,
                            env={"OBJ_STEPS": "8", "OBJ_SLEEP": "0.15", "OBJ_LOCK": "1"},
                            earlyStopping={"algorithmName": "medianstop", "algorithmSettings": [
-                               {"name": "min_trials_required", "value": "2"}, {"name": "start_step", "value": "3"}]})
+                               {"name": "min_trials_required", "value": "2"}, {"name": "start_step", "value": "1"}]})
     exp_file = tmp_path / "exp.yaml"
     exp_file.write_text(yaml.safe_dump(exp))
     workdir = tmp_path / "run"

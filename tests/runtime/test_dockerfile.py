@@ -51,6 +51,19 @@ def test_targets_are_non_root_and_run_explicit_commands():
     assert DEFAULT_RUNTIME_IMAGE in docs and "katib-llm-webhook:0.1.0" in docs
 
 
+def test_earlystopping_target_serves_katibs_port_without_torch():
+    """Katib starts the early-stopping image with no command: its CMD must be the service, on 6788
+    (Katib's DefaultEarlyStoppingPort), and the chart's default image must be what it builds."""
+    import yaml
+
+    stage = _stages()["earlystopping"]
+    assert re.search(r"^USER 1000:1000$", stage, flags=re.M)
+    assert 'CMD ["katib-llm", "earlystopping", "--port", "6788"]' in stage and "torch" not in stage
+    values = yaml.safe_load((REPO / "charts" / "katib-llm" / "values.yaml").read_text())
+    repo = values["earlyStopping"]["successivehalving"]["image"]["repository"]
+    assert f"--target earlystopping -t {repo}:" in DOCKERFILE
+
+
 def _ignored(rel: str, patterns: list[str]) -> bool:
     parts = rel.split("/")
     for pattern in patterns:

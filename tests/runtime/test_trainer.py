@@ -46,7 +46,7 @@ def test_sequence_classification_trial_as_a_process(tiny_bert, sentiment_dir, tm
     done = subprocess.run([sys.executable, "-m", "katib_llm.runtime.trainer"], env=env, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    metrics = _check_outputs(out, done.stdout, ["eval_loss", "eval_accuracy", "epoch"], evals=2)
+    metrics = _check_outputs(out, done.stdout, ["eval_loss", "eval_accuracy", "epoch", "train_step"], evals=2)
     assert 0.0 <= metrics["final"]["eval_accuracy"] <= 1.0 and metrics["final"]["epoch"] == 2.0
     assert len(metrics["history"]) == 2  # one per epoch: intermediate values for early stopping
     assert metrics["settings"]["training_args"]["warmup_steps"] == 0.1

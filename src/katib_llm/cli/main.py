@@ -18,6 +18,8 @@ COMMAND_MODULES = (
     "katib_llm.cli.tune",        # tune --local
     "katib_llm.cli.runtime",      # initialize, train (trial runtime entrypoints)
     "katib_llm.cli.deploy",       # deploy
+    "katib_llm.cli.earlystopping",  # earlystopping (Katib early-stopping service)
+    "katib_llm.cli.katib_config",   # katib-config register|unregister (the chart's hook)
 )
 
 

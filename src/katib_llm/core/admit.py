@@ -250,11 +250,13 @@ def admit(experiment: dict[str, Any], config: AdminConfig, old: dict[str, Any] |
     inject.inject_placement(ctx, job)
     inject.inject_queue(ctx, job)
     inject.inject_metrics_collector(ctx, exp, trainer)
+    inject.inject_deadline(ctx, job)
+    inject.inject_budget_metric(ctx, exp)
     katib_rules.apply_katib_defaults(exp)  # defaults for anything we added (idempotent)
     inject.check_rewrite_safe(ctx, job, exp)
     inject.check_explicit_commands(ctx, job)
     if katib_checks or errors:  # a denial names every error at once, Katib's included
-        errors.extend(katib_rules.validate_experiment(exp, old))
+        errors.extend(katib_rules.validate_experiment(exp, old, config.early_stopping_algorithms))
     if errors:
         return _deny(experiment, _unique(errors), ctx.warnings)
     patch = make_patch(experiment, exp)

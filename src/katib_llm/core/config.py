@@ -57,6 +57,9 @@ DEFAULTS: dict[str, Any] = {
     "providers": {},
     "credentials": {"hfTokenSecret": "", "s3Secret": ""},
     "metricsCollector": "StdOut",
+    # Early-stopping algorithms of ours registered in Katib's katib-config (the chart fills this in
+    # when it registers them): the validator admits them only then.
+    "earlyStoppingAlgorithms": [],
     # Where the chart publishes trial-templates/ (release katib-llm's defaults); references to it are inlined.
     "templatesConfigMap": {"name": "katib-llm-trial-templates", "namespace": "katib-llm"},
     # Kubeflow Trainer v2: the ClusterTrainingRuntime TrainJob trials run (the chart installs it
@@ -133,6 +136,13 @@ class AdminConfig:
     @property
     def storage(self) -> dict[str, Any]:
         return self.values["storage"]
+
+    @property
+    def early_stopping_algorithms(self) -> tuple[str, ...]:
+        """Katib's early-stopping algorithms plus ours that katib-config registers."""
+        from .katib_rules import EARLY_STOPPING
+
+        return EARLY_STOPPING + tuple(self.values["earlyStoppingAlgorithms"])
 
     @property
     def mount_path(self) -> str:
@@ -213,6 +223,11 @@ def _check(values: dict[str, Any]) -> list[FieldError]:
                 bad(f"providers.{scheme}.command", "must be a non-empty list of strings")
             elif not all(isinstance(x, str) for x in decl["command"] + list(decl.get("args") or [])):
                 bad(f"providers.{scheme}.args", "must be a list of strings")
+    from .katib_rules import OUR_EARLY_STOPPING
+
+    registered = values["earlyStoppingAlgorithms"]
+    if not isinstance(registered, list) or not set(registered) <= set(OUR_EARLY_STOPPING):
+        bad("earlyStoppingAlgorithms", "must be a list of " + ", ".join(OUR_EARLY_STOPPING))
     if values["metricsCollector"] not in ("StdOut", "File"):
         bad("metricsCollector", "must be StdOut or File")
     runtime = values["trainerV2"].get("runtimeName")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import FieldError
+from .limits import Budget, parse_budget, parse_deadline
 from .uris import StorageURI, parse_uri
 
 GROUP = "llm.katib.kubeflow.org"
@@ -52,11 +53,14 @@ ENV = "env"
 QUEUE = "queue"
 # Written by the core itself: marks an Experiment it has admitted (idempotence check aid).
 ADMITTED = "admitted"
+# What the whole Experiment may spend, and seconds one trial may run (core/limits.py).
+BUDGET = "budget"
+TRIAL_DEADLINE = "trial-active-deadline-seconds"
 
 KNOWN_ANNOTATIONS = {
     MODEL, MODEL_CLASS, MODEL_PARAMETERS, DATASET, DATASET_CONFIG, TRIAL_TEMPLATE, WORKERS, PROCS_PER_WORKER,
     RESOURCES_PER_WORKER, TRAINING_ARGS, LORA_CONFIG, VOLUME_CLAIM, RETAIN_VOLUME, RETAIN_TRIALS, FUNCTION,
-    PACKAGES, PIP_INDEX_URLS, BASE_IMAGE, ENV, QUEUE, ADMITTED,
+    PACKAGES, PIP_INDEX_URLS, BASE_IMAGE, ENV, QUEUE, ADMITTED, BUDGET, TRIAL_DEADLINE,
 }
 
 # transformers Auto classes the trainer supports end to end, and the ones it accepts for
@@ -119,6 +123,8 @@ class LLMSpec:
     base_image: str | None = None
     env: dict[str, str] = field(default_factory=dict)
     queue: str | None = None
+    budget: Budget | None = None
+    trial_deadline: int | None = None
     # Annotation names the user actually set (defaults must not override a user's own spec).
     given: set[str] = field(default_factory=set)
 
@@ -338,4 +344,22 @@ def parse_annotations(experiment: dict[str, Any], providers: set[str],
                                              "to set the provider's credentials Secret instead"))
                 else:
                     spec.env[key] = str(value).lower() if isinstance(value, bool) else str(value)
+    _parse_limits(ours, spec, errors)
     return spec, errors
+
+
+def experiment_limits(experiment: dict[str, Any]) -> tuple[Budget | None, int | None, int]:
+    """(budget, trial deadline seconds, GPUs per trial) of an admitted Experiment, for the runners."""
+    spec, _ = parse_annotations(experiment, set())  # admitted already: errors (e.g. URI schemes) do not matter
+    gpus = (spec.resources.gpu if spec.resources else 0) * spec.workers
+    return spec.budget, spec.trial_deadline, gpus
+
+
+def _parse_limits(ours: dict[str, str], spec: LLMSpec, errors: list[FieldError]) -> None:
+    """The budget and trial-active-deadline-seconds annotations (core/limits.py)."""
+    if BUDGET in ours:
+        spec.budget, found = parse_budget(ours[BUDGET], annotation_path(BUDGET))
+        errors.extend(found)
+    if TRIAL_DEADLINE in ours:
+        spec.trial_deadline, found = parse_deadline(ours[TRIAL_DEADLINE], annotation_path(TRIAL_DEADLINE))
+        errors.extend(found)

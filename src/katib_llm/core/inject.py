@@ -17,6 +17,7 @@ from .contract import LLMSpec, annotation_path
 from .errors import FieldError
 from . import trainjob
 from .jobkinds import JobKind, containers
+from .limits import STEP_METRIC, set_active_deadline
 from .metrics import METRICS_FILTER
 from .params import HPARAMS_ENV
 from .patch import clone
@@ -419,3 +420,31 @@ def check_explicit_commands(ctx: Context, job: dict[str, Any]) -> None:
         ctx.warnings.append("spec.trainer.command: not set; the node container then runs the command of runtime "
                             f"{trainjob.runtime_ref(job).get('name')!r} (or, without one, the image's ENTRYPOINT, "
                             "which Katib must read from its registry)")
+
+
+def inject_deadline(ctx: Context, job: dict[str, Any]) -> None:
+    """trial-active-deadline-seconds → the job's activeDeadlineSeconds (JobKind.deadline_path):
+    ``spec`` of a batch Job or a TrainJob, ``spec.runPolicy`` of training-operator kinds."""
+    if ctx.llm.trial_deadline is None:
+        return
+    if not set_active_deadline(job, ctx.kind.deadline_path, ctx.llm.trial_deadline):
+        ctx.errors.append(FieldError(annotation_path("trial-active-deadline-seconds"), "trial-deadline.kind",
+                                     f"{ctx.kind.kind} has no activeDeadlineSeconds"))
+
+
+def inject_budget_metric(ctx: Context, exp: dict[str, Any]) -> None:
+    """A train_steps budget is counted from the train_step metric the trainer prints: Katib's
+    collector records it only as a named metric, with the latest value as the trial's."""
+    budget = ctx.llm.budget
+    if budget is None or budget.train_steps is None:
+        return
+    objective = exp.get("spec", {}).get("objective")
+    if not isinstance(objective, dict) or objective.get("objectiveMetricName") == STEP_METRIC:
+        return
+    extra = objective.setdefault("additionalMetricNames", [])
+    if isinstance(extra, list) and STEP_METRIC not in extra:
+        extra.append(STEP_METRIC)
+    strategies = objective.setdefault("metricStrategies", [])
+    if isinstance(strategies, list) and not any(isinstance(x, dict) and x.get("name") == STEP_METRIC
+                                                for x in strategies):
+        strategies.append({"name": STEP_METRIC, "value": "latest"})

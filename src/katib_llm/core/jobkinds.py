@@ -40,6 +40,8 @@ class JobKind:
     # A replica type that only launches the others (MPIJob's Launcher runs mpirun): it is not
     # one of the ``workers``, reads no data and needs no accelerator.
     launcher: str | None = None
+    # Where the job's activeDeadlineSeconds lives (None: the kind has none).
+    deadline_path: tuple[str, ...] | None = ("spec", "runPolicy", "activeDeadlineSeconds")
 
     def role_of(self, path: str) -> str | None:
         """The replica type of a pod template path from :meth:`pod_templates`."""
@@ -108,7 +110,8 @@ def _kubeflow(kind: str, key: str, container: str, master: str, worker: str,
 JOB_KINDS: dict[str, JobKind] = {
     k.kind: k
     for k in (
-        JobKind(("batch/v1",), "Job", None, "training-container", JOB_SUCCESS, JOB_FAILURE),
+        JobKind(("batch/v1",), "Job", None, "training-container", JOB_SUCCESS, JOB_FAILURE,
+                deadline_path=("spec", "activeDeadlineSeconds")),
         _kubeflow("PyTorchJob", "pytorchReplicaSpecs", "pytorch", "Master", "Worker"),
         _kubeflow("TFJob", "tfReplicaSpecs", "tensorflow", "Chief", "Worker"),
         _kubeflow("XGBoostJob", "xgbReplicaSpecs", "xgboost", "Master", "Worker"),
@@ -124,7 +127,7 @@ JOB_KINDS: dict[str, JobKind] = {
                 'status.conditions.#(type=="Failed")#|#(status=="True")#',
                 {"batch.kubernetes.io/job-completion-index": "0",
                  "jobset.sigs.k8s.io/replicatedjob-name": "node"},
-                has_pod_templates=False),
+                has_pod_templates=False, deadline_path=("spec", "activeDeadlineSeconds")),
     )
 }
 

@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from . import jsontext
+from .early_stopping import settings_errors as early_stopping_settings_errors
 from .errors import FieldError
 from .jobkinds import JOB_FAILURE, JOB_SUCCESS, JOB_KINDS
 
@@ -19,6 +20,9 @@ from .jobkinds import JOB_FAILURE, JOB_SUCCESS, JOB_KINDS
 ALGORITHMS = ("random", "tpe", "grid", "hyperband", "bayesianoptimization", "cmaes", "sobol",
               "multivariate-tpe", "enas", "darts", "pbt")
 EARLY_STOPPING = ("medianstop",)
+# Early-stopping services katib-llm ships; Katib accepts one only when the admin registered it in
+# katib-config (the chart does: config.earlyStoppingAlgorithms lists what it registered).
+OUR_EARLY_STOPPING = ("successivehalving",)
 PARAMETER_TYPES = ("int", "double", "categorical", "discrete", "unknown")
 DISTRIBUTIONS = ("uniform", "logUniform", "normal", "logNormal", "unknown")
 RESUME_POLICIES = ("", "Never", "LongRunning", "FromVolume")
@@ -59,8 +63,12 @@ def _is_meta_reference(reference: str) -> bool:
     return bool(sub and sub.group(1) in META_KEYS)
 
 
-def validate_experiment(exp: dict[str, Any], old: dict[str, Any] | None = None) -> list[FieldError]:
-    """Katib's ``ValidateExperiment``: returns every error with its field path."""
+def validate_experiment(exp: dict[str, Any], old: dict[str, Any] | None = None,
+                        early_stopping: tuple[str, ...] = EARLY_STOPPING) -> list[FieldError]:
+    """Katib's ``ValidateExperiment``: returns every error with its field path.
+
+    ``early_stopping``: the early-stopping algorithms katib-config declares (Katib's own plus
+    those the admin registered)."""
     errors: list[FieldError] = []
     meta = exp.get("metadata") or {}
     spec = exp.get("spec")
@@ -98,7 +106,7 @@ def validate_experiment(exp: dict[str, Any], old: dict[str, Any] | None = None) 
     if objective_errors:
         return errors + objective_errors
     errors += _validate_algorithm(spec.get("algorithm"))
-    errors += _validate_early_stopping(spec.get("earlyStopping"))
+    errors += _validate_early_stopping(spec.get("earlyStopping"), early_stopping)
     if spec.get("resumePolicy", "") not in RESUME_POLICIES:
         errors.append(_err("spec.resumePolicy", "resume-policy",
                            "invalid ResumePolicyType; accepted: Never, LongRunning, FromVolume"))
@@ -157,15 +165,22 @@ def _validate_algorithm(algo: Any) -> list[FieldError]:
     return []
 
 
-def _validate_early_stopping(es: Any) -> list[FieldError]:
+def _validate_early_stopping(es: Any, registered: tuple[str, ...]) -> list[FieldError]:
     if es is None:
         return []
     if not isinstance(es, dict) or not es.get("algorithmName"):
         return [_err("spec.earlyStopping.algorithmName", "early-stopping", "must be specified")]
-    if es["algorithmName"] not in EARLY_STOPPING:
+    if es["algorithmName"] not in registered:
+        hint = ""
+        if es["algorithmName"] in OUR_EARLY_STOPPING:
+            hint = (f"; {es['algorithmName']} is not registered in this cluster's katib-config: ask your admin "
+                    "to enable the katib-llm chart's earlyStopping.successivehalving")
         return [_err("spec.earlyStopping.algorithmName", "early-stopping",
-                     f"unknown early stopping algorithm {es['algorithmName']!r}; accepted: medianstop")]
-    return []
+                     f"unknown early stopping algorithm {es['algorithmName']!r}; accepted: "
+                     + ", ".join(registered) + hint)]
+    # Katib asks the service's ValidateEarlyStoppingSettings only when the Suggestion starts;
+    # the same check here denies bad settings at admission with the field named.
+    return early_stopping_settings_errors(es)
 
 
 def _validate_parameters(params: Any) -> list[FieldError]:

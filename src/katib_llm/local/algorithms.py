@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import optuna
-from optuna.pruners import BasePruner, HyperbandPruner, MedianPruner, NopPruner, SuccessiveHalvingPruner
+from optuna.pruners import BasePruner, HyperbandPruner, NopPruner
 from optuna.samplers import (BaseSampler, CmaEsSampler, GPSampler, GridSampler, QMCSampler, RandomSampler,
                              TPESampler)
+
+from katib_llm.core import early_stopping as es_rules
 
 from .space import Parameter
 
@@ -143,28 +145,45 @@ SAMPLERS: dict[str, Callable[..., Plan]] = {
     "hyperband": _hyperband,
 }
 
-# Katib's medianstop, and successive halving (a local-only extension: Katib has no such service).
-EARLY_STOPPING = ("medianstop", "successivehalving")
+# Katib's medianstop, and successive halving (our Katib early-stopping service, katib_llm.earlystopping).
+EARLY_STOPPING = es_rules.ALGORITHMS
 
 
-def _pruner(es: dict[str, Any] | None) -> BasePruner | None:
+class RulePruner(BasePruner):
+    """Stops a trial exactly as Katib's metrics collector would with the trial's rules.
+
+    The runner computes the rules when it creates the trial (:func:`trial_rules`, as Katib's
+    early-stopping service does) and stores them in the trial's ``early_stopping_rules`` user
+    attribute; each report is one objective value, so the resource unit is one evaluation.
+    """
+
+    def __init__(self, algorithm: str, settings: dict[str, int], metric: str, maximize: bool):
+        self.algorithm, self.settings, self.metric, self.maximize = algorithm, settings, metric, maximize
+
+    def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
+        rules = [es_rules.rule_from_dict(r) for r in trial.user_attrs.get("early_stopping_rules") or []]
+        reports = [(self.metric, trial.intermediate_values[s]) for s in sorted(trial.intermediate_values)]
+        return es_rules.collector_stop_step(rules, self.metric, self.maximize, reports) is not None
+
+    def trial_rules(self, finished: list[es_rules.Finished]) -> list[dict[str, Any]]:
+        """The rules for a trial created now (stored on the trial as plain dicts)."""
+        rules = es_rules.rules_for_new_trial(self.algorithm, self.settings, self.metric, self.maximize, finished)
+        return [es_rules.rule_to_dict(r) for r in rules]
+
+
+def _pruner(spec: dict[str, Any]) -> BasePruner | None:
+    es = spec.get("earlyStopping")
     if not es:
         return None
     name = es.get("algorithmName")
-    settings = _settings(es, "earlyStopping")
-    where = "spec.earlyStopping.algorithmSettings"
-    if name == "medianstop":
-        t = _take(settings, {"min_trials_required": int, "start_step": int}, where)
-        # Katib: stop once `start_step` values are reported, comparing with the median of at
-        # least `min_trials_required` succeeded trials. Steps count reports from 1.
-        return MedianPruner(n_startup_trials=t.get("min_trials_required", 3),
-                            n_warmup_steps=t.get("start_step", 4))
-    if name == "successivehalving":
-        t = _take(settings, {"min_resource": int, "reduction_factor": int, "min_early_stopping_rate": int}, where)
-        return SuccessiveHalvingPruner(min_resource=t.get("min_resource", 1),
-                                       reduction_factor=t.get("reduction_factor", 4),
-                                       min_early_stopping_rate=t.get("min_early_stopping_rate", 0))
-    raise AlgorithmError(f"spec.earlyStopping.algorithmName: unknown {name!r}; accepted: {', '.join(EARLY_STOPPING)}")
+    if name not in EARLY_STOPPING:
+        raise AlgorithmError(f"spec.earlyStopping.algorithmName: unknown {name!r}; accepted: {', '.join(EARLY_STOPPING)}")
+    _settings(es, "earlyStopping")  # shape check: name/value objects
+    try:
+        settings = es_rules.parse_settings(name, es_rules.spec_settings(es))
+    except es_rules.SettingsError as exc:
+        raise AlgorithmError(f"spec.earlyStopping.algorithmSettings: {exc}") from None
+    return RulePruner(name, settings, spec["objective"]["objectiveMetricName"], direction(spec) == "maximize")
 
 
 def plan(spec: dict[str, Any], space: list[Parameter], seed: int | None = None) -> Plan:
@@ -175,7 +194,7 @@ def plan(spec: dict[str, Any], space: list[Parameter], seed: int | None = None) 
         raise AlgorithmError(f"spec.algorithm.algorithmName: {name!r} cannot run locally; accepted: "
                              + ", ".join(SAMPLERS))
     built = SAMPLERS[name](_settings(algo, "algorithm"), space, seed, "spec.algorithm.algorithmSettings")
-    pruner = _pruner(spec.get("earlyStopping"))
+    pruner = _pruner(spec)
     if pruner is not None:
         built = Plan(built.sampler, pruner, built.max_trials)
     return built
@@ -185,4 +204,4 @@ def direction(spec: dict[str, Any]) -> str:
     return "maximize" if (spec.get("objective") or {}).get("type") == "maximize" else "minimize"
 
 
-__all__ = ["AlgorithmError", "EARLY_STOPPING", "Plan", "SAMPLERS", "direction", "plan", "optuna"]
+__all__ = ["AlgorithmError", "EARLY_STOPPING", "Plan", "RulePruner", "SAMPLERS", "direction", "plan", "optuna"]

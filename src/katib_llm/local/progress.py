@@ -47,8 +47,10 @@ class Progress:
                 st = t.user_attrs.get("katib_state")
                 if st in state.TERMINAL and t.number not in self.reported:
                     self.reported.add(t.number)
-                    print(f"trial {t.user_attrs.get('name')}: {st} objective={t.user_attrs.get('objective')} "
-                          f"{t.user_attrs.get('assignments')} (best so far: {runner.best_value()})",
+                    budget = "".join(f", {name} used {used} left {left}" for name, used, left in runner.budget_rows())
+                    why = f" ({t.user_attrs['reason']})" if t.user_attrs.get("reason") else ""
+                    print(f"trial {t.user_attrs.get('name')}: {st}{why} objective={t.user_attrs.get('objective')} "
+                          f"{t.user_attrs.get('assignments')} (best so far: {runner.best_value()}{budget})",
                           file=self.stream, flush=True)
 
     def _view(self, runner: Runner) -> Any:
@@ -56,8 +58,10 @@ class Progress:
 
         counts = state.count(runner.katib_states())
         limit = runner.spec.get("maxTrialCount")
+        budget = "; ".join(f"{name} used {used}, left {left}" for name, used, left in runner.budget_rows())
         table = Table(title=f"{runner.name}: {counts.completed}/{limit or '?'} done, {len(runner.running)} running, "
-                            f"best {runner.best_value()}", expand=False)
+                            f"best {runner.best_value()}", caption=f"budget: {budget}" if budget else None,
+                      expand=False)
         for col in ("trial", "state", "reports", "last objective", "parameters"):
             table.add_column(col)
         for t in runner.trials()[-12:]:

@@ -16,13 +16,15 @@ def results_table(result: LocalResult) -> Any:
 
     objective = result.experiment["spec"]["objective"]["objectiveMetricName"]
     names = [p["name"] for p in result.experiment["spec"].get("parameters") or []]
+    caption = "; ".join(f"{name}: used {used}, left {left}" for name, used, left in result.budget)
     table = Table(title=f"Experiment {result.experiment['metadata'].get('name')}: "
-                        f"{result.condition} ({result.reason})")
+                        f"{result.condition} ({result.reason})" + (f" - {result.message}" if result.message else ""),
+                  caption=f"budget {caption}" if caption else None)
     for col in ["trial", "state", objective, *names, "wall s", "overhead s"]:
         table.add_column(col, justify="right" if col not in ("trial", "state") else "left")
     for t in sorted(result.trials, key=lambda t: t.number):
         mark = " *" if result.best is not None and t.number == result.best.number else ""
-        table.add_row(t.name + mark, t.state, _fmt(t.objective), *[_short(t.assignments.get(n, "")) for n in names],
+        table.add_row(t.name + mark, t.state + (f" ({t.reason})" if t.reason else ""), _fmt(t.objective), *[_short(t.assignments.get(n, "")) for n in names],
                       _fmt(t.wall_time, 1), _fmt(t.overhead, 2))
     return table
 
@@ -46,9 +48,11 @@ def summary(result: LocalResult) -> dict[str, Any]:
         return {"name": t.name, "number": t.number, "state": t.state, "objective": t.objective,
                 "parameters": t.parameters, "assignments": t.assignments, "metrics": t.metrics,
                 "wall_time": t.wall_time, "trainer_time": t.trainer_time, "overhead": t.overhead,
-                "attempts": t.attempts}
+                "attempts": t.attempts, "reason": t.reason}
     return {"experiment": result.experiment["metadata"].get("name"), "condition": result.condition,
-            "reason": result.reason, "best_trial": result.best.name if result.best else None,
+            "reason": result.reason, "message": result.message,
+            "budget": [{"limit": n, "used": u, "left": left} for n, u, left in result.budget],
+            "best_trial": result.best.name if result.best else None,
             "optimal_hyperparameters": result.optimal_hyperparameters,
             "objective_metric": result.experiment["spec"]["objective"]["objectiveMetricName"],
             "trials": [trial(t) for t in sorted(result.trials, key=lambda t: t.number)]}

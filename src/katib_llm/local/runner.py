@@ -29,6 +29,11 @@ import optuna
 import yaml
 
 from katib_llm.core.admit import admit
+from katib_llm.core.config import AdminConfig
+from katib_llm.core import limits
+from katib_llm.core.contract import experiment_limits
+from katib_llm.core.early_stopping import Finished
+from katib_llm.core.katib_rules import OUR_EARLY_STOPPING
 from katib_llm.core.errors import AdmissionDenied, FieldError
 from katib_llm.core.metrics import UNAVAILABLE, parse_metrics
 from katib_llm.core.substitute import substitute_trial
@@ -63,6 +68,7 @@ class TrialResult:
     directory: Path
     output_dir: Path | None = None
     attempts: int = 1
+    reason: str = ""  # why a trial ended early: BudgetExhausted, DeadlineExceeded, ...
 
     @property
     def overhead(self) -> float | None:
@@ -84,6 +90,8 @@ class LocalResult:
     condition: str = state.SUCCEEDED
     reason: str = ""
     artifacts: dict[str, Path] = field(default_factory=dict)
+    message: str = ""
+    budget: list[tuple[str, str, str]] = field(default_factory=list)  # (limit, used, left)
 
 
 @dataclass
@@ -98,6 +106,7 @@ class _Running:
     metrics: dict[str, list[float]] = field(default_factory=dict)
     objective_values: list[float] = field(default_factory=list)
     pruned: bool = False
+    ended_by: str = ""  # BudgetExhausted | DeadlineExceeded: the runner stopped it
 
 
 class _Paths:
@@ -110,6 +119,7 @@ class _Paths:
         self.cache = Path(cache_dir or os.environ.get("KATIB_LLM_CACHE_DIR")
                           or Path.home() / ".cache" / "katib-llm")
         self.lock = workdir / ".lock"
+        self.budget = workdir / "budget.json"  # wall-clock time spent by earlier runs
 
 
 def default_cache_dir() -> Path:
@@ -120,29 +130,22 @@ def admit_for_local(experiment: dict[str, Any],
                     values: dict[str, Any] | str | Path | None) -> tuple[dict[str, Any], str]:
     """Admit exactly as the webhook would; raise AdmissionDenied with field errors.
 
-    ``earlyStopping: successivehalving`` is a local-only extension Katib's validator does not
-    know: it is held aside during admission and put back afterwards.
+    Locally the runner is the early-stopping service, so ``successivehalving`` counts as
+    registered (on a cluster the chart registers it in katib-config).
     """
     if not isinstance(experiment, dict):
         raise AdmissionDenied([FieldError("object", "experiment.type", "must be a Katib Experiment object")])
-    exp = copy.deepcopy(experiment)
-    spec = exp.get("spec") if isinstance(exp.get("spec"), dict) else {}
-    local_es = None
-    es = spec.get("earlyStopping")
-    if isinstance(es, dict) and es.get("algorithmName") == "successivehalving":
-        local_es = spec.pop("earlyStopping")
     config = admin_config(values)
-    result = admit(exp, config)
+    config = AdminConfig(values={**config.values, "earlyStoppingAlgorithms": list(OUR_EARLY_STOPPING)},
+                         templates=config.templates, extra_providers=config.extra_providers)
+    result = admit(copy.deepcopy(experiment), config)
     if not result.labelled:
         raise AdmissionDenied([FieldError("metadata.labels", "local.unlabelled",
                                           "the local runner needs a labelled Experiment: set the label "
                                           "llm.katib.kubeflow.org/tune: \"true\"")])
     if not result.allowed:
         raise AdmissionDenied(result.errors)
-    admitted = result.experiment
-    if local_es is not None:
-        admitted["spec"]["earlyStopping"] = local_es
-    return admitted, config.mount_path
+    return result.experiment, config.mount_path
 
 
 def _trial_name(exp_name: str, number: int) -> str:
@@ -186,7 +189,12 @@ class Runner:
         self.on_event = on_event or (lambda kind, runner: None)
         self.study: optuna.Study | None = None
         self.stop: tuple[str, str] | None = None
+        self.stop_message = ""
         self.pool_start_seconds: float | None = None
+        self.budget, self.deadline, self.gpus = experiment_limits(admitted)
+        self.step_metric = limits.STEP_METRIC if limits.STEP_METRIC in self.metric_names else None
+        self.elapsed_before = 0.0
+        self.run_started = self._saved_at = time.time()
 
     # ---- state ---------------------------------------------------------------------------
     def _prepare_workdir(self) -> None:
@@ -256,7 +264,19 @@ class Runner:
         assert self.study is not None
         trial = self.study.ask({p.name: p.distribution for p in self.space})
         assignments = {p.name: p.to_katib(trial.params[p.name]) for p in self.space}
+        if isinstance(self.plan.pruner, algorithms.RulePruner):  # fixed at creation, as on Katib
+            trial.set_user_attr("early_stopping_rules", self.plan.pruner.trial_rules(self._finished()))
         self._launch(trial, assignments, 1)
+
+    def _finished(self) -> list[Finished]:
+        """Finished trials with their objective values, as Katib's DB manager holds them."""
+        out = []
+        for t in self.trials():
+            katib = t.user_attrs.get("katib_state")
+            if katib in state.TERMINAL:
+                values = tuple(t.intermediate_values[s] for s in sorted(t.intermediate_values))
+                out.append(Finished(str(katib), values))
+        return out
 
     def _read(self, run: _Running) -> None:
         try:
@@ -306,7 +326,9 @@ class Runner:
         wall = time.time() - run.proc.started
         _, trainer_time = self._timings(run.directory)
         value = state.objective_value(run.objective_values, self.strategy)
-        if run.pruned:
+        if run.ended_by == "DeadlineExceeded":  # as Kubernetes fails a job past activeDeadlineSeconds
+            katib, tell_state, tell_value = state.FAILED, optuna.trial.TrialState.FAIL, None
+        elif run.pruned or run.ended_by:  # a budget stop keeps the partial result
             katib, tell_state, tell_value = state.EARLY_STOPPED, optuna.trial.TrialState.PRUNED, None
         elif exit_code != 0:
             katib, tell_state, tell_value = state.FAILED, optuna.trial.TrialState.FAIL, None
@@ -315,12 +337,55 @@ class Runner:
         else:
             katib, tell_state, tell_value = state.SUCCEEDED, optuna.trial.TrialState.COMPLETE, value
         attrs = {"katib_state": katib, "exit_code": exit_code, "wall_time": wall,
-                 "trainer_time": trainer_time, "metrics": run.metrics, "objective": value}
+                 "trainer_time": trainer_time, "metrics": run.metrics, "objective": value,
+                 "train_steps": self._steps(run.metrics), "reason": run.ended_by}
         for key, val in attrs.items():
             run.trial.set_user_attr(key, val)
         self.study.tell(run.trial, tell_value, state=tell_state)
         self.running.pop(run.trial.number, None)
         self.on_event("finished", self)
+
+    def _steps(self, metrics: dict[str, list[float]]) -> int:
+        steps = metrics.get(self.step_metric, []) if self.step_metric else []
+        return limits.trial_steps(steps, len(metrics.get(self.metric_names[0], [])))
+
+    def usage(self) -> limits.Usage:
+        """What the run has spent: finished trials' records plus the running trials so far."""
+        steps, gpu_seconds, now = 0, 0.0, time.time()
+        for t in self.trials():
+            if t.number in self.running:
+                run = self.running[t.number]
+                steps += self._steps(run.metrics)
+                gpu_seconds += (now - run.proc.started) * self.gpus
+            else:
+                steps += int(t.user_attrs.get("train_steps") or 0)
+                gpu_seconds += float(t.user_attrs.get("wall_time") or 0.0) * self.gpus
+        return limits.Usage(steps, self.elapsed_before + now - self.run_started, gpu_seconds / 3600)
+
+    def budget_rows(self) -> list[tuple[str, str, str]]:
+        """(limit, used, left) for the live display and the final table."""
+        return limits.summary(self.budget, self.usage())
+
+    def _end(self, run: _Running, why: str) -> None:
+        if not run.ended_by and not run.pruned:
+            run.ended_by = why
+            run.proc.kill()
+
+    def _enforce_limits(self) -> str | None:
+        """Stop trials past their deadline; once the budget is spent, stop the running ones."""
+        if self.deadline is not None:
+            for run in list(self.running.values()):
+                if time.time() - run.proc.started > self.deadline:
+                    self._end(run, "DeadlineExceeded")
+        if self.budget is None:
+            return None
+        if time.time() - self._saved_at > 5.0:  # a killed runner loses at most 5 s of wall clock
+            self._save_elapsed()
+        spent = limits.exhausted(self.budget, self.usage())
+        if spent:
+            for run in list(self.running.values()):
+                self._end(run, "BudgetExhausted")
+        return spent
 
     def _poll(self) -> None:
         for run in list(self.running.values()):
@@ -373,6 +438,7 @@ class Runner:
             except BlockingIOError:
                 raise LocalRunError(f"another run is using {self.paths.root}; wait for it or use another --workdir") from None
             self.study = self._open_study()
+            self.elapsed_before, self.run_started = self._load_elapsed(), time.time()
             queue = self._resume()
             if self.mode == "warm":
                 self.pool_start_seconds = pool.warm_up()
@@ -382,11 +448,28 @@ class Runner:
                 for run in list(self.running.values()):
                     run.proc.kill(grace=1.0)  # left RUNNING in the journal: the next run resumes them
                 raise
+            finally:
+                self._save_elapsed()
+
+    def _load_elapsed(self) -> float:
+        try:
+            return float(json.loads(self.paths.budget.read_text())["elapsed"])
+        except (FileNotFoundError, ValueError, KeyError, TypeError):
+            return 0.0
+
+    def _save_elapsed(self) -> None:
+        self._saved_at = time.time()
+        tmp = self.paths.budget.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"elapsed": self.elapsed_before + time.time() - self.run_started}))
+        tmp.replace(self.paths.budget)
 
     def _loop(self, queue: list[tuple[optuna.trial.Trial, dict[str, str], int]]) -> None:
         while True:
             counts = state.count(self.katib_states())
             self.stop = state.stop_reason(self.spec, counts, self.best_value(), self.plan.max_trials)
+            spent = self._enforce_limits()
+            if self.stop is None and spent:
+                self.stop, self.stop_message = (state.SUCCEEDED, "ExperimentBudgetExhausted"), spent
             limit = min(x for x in (self.spec.get("maxTrialCount"), self.plan.max_trials) if x is not None) \
                 if (self.spec.get("maxTrialCount") or self.plan.max_trials) else None
             while self.stop is None and len(self.running) < self.parallel:
@@ -420,10 +503,11 @@ class Runner:
                 wall_time=attrs.get("wall_time"), trainer_time=attrs.get("trainer_time"),
                 directory=self.paths.trials / name,
                 output_dir=Path(attrs["output_dir"]) if attrs.get("output_dir") else None,
-                attempts=int(attrs.get("attempts") or 1)))
+                attempts=int(attrs.get("attempts") or 1), reason=str(attrs.get("reason") or "")))
         done = [t for t in out if t.state == state.SUCCEEDED and t.objective is not None]
         sign = 1 if algorithms.direction(self.spec) == "maximize" else -1
         best = max(done, key=lambda t: sign * t.objective) if done else None
         condition, reason = self.stop or (state.SUCCEEDED, "")
         return LocalResult(self.exp, out, best, dict(best.parameters) if best else {}, self.paths.root,
-                           condition, reason)
+                           condition, reason, message=self.stop_message,
+                           budget=limits.summary(self.budget, self.usage()))

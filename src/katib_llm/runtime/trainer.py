@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from katib_llm.core.limits import STEP_METRIC
 from katib_llm.core.metrics import format_metric_line
 
 from .data import DatasetConfig
@@ -141,7 +142,8 @@ def _callback(printer: MetricPrinter) -> Any:
     class _PrintMetrics(TrainerCallback):
         def on_evaluate(self, args, state, control, metrics=None, **kwargs):  # noqa: ANN001
             if state.is_world_process_zero and metrics:
-                printer.emit({**metrics, "epoch": state.epoch or 0.0})
+                # train_step: what a train_steps budget counts (katib_llm.core.limits).
+                printer.emit({**metrics, "epoch": state.epoch or 0.0, STEP_METRIC: state.global_step})
 
     return _PrintMetrics()
 

@@ -129,6 +129,7 @@ class KatibClient(_UpstreamKatibClient):
              dataset_provider_parameters: Any = None, trainer_parameters: Any = None,
              pip_index_urls: list[str] | None = None, metrics_collector_config: dict[str, Any] | None = None,
              trial_active_deadline_seconds: int | None = None, early_stopping: Any = None,
+             budget: dict[str, Any] | None = None,
              trial_template: str | None = None, dataset_config: dict[str, Any] | None = None,
              queue: str | None = None, dry_run: bool = False, values: Any = None, workdir: str | None = None,
              progress: bool | None = None, **deprecated: Any) -> dict[str, Any] | Any:
@@ -143,8 +144,12 @@ class KatibClient(_UpstreamKatibClient):
 
         ``objective`` is the LLM objective (``katib_llm.TrainingClient().train(...).metrics``) or a
         self-contained Python function taking a dict of hyperparameters and returning a dict of
-        metrics. ``early_stopping`` is ``"medianstop"`` or
-        ``{"algorithm": "medianstop", "min_trials_required": 2, "start_step": 3}``.
+        metrics. ``early_stopping`` is ``"medianstop"``,
+        ``{"algorithm": "medianstop", "min_trials_required": 2, "start_step": 3}`` or
+        ``{"algorithm": "successivehalving", "min_resource": 1, "reduction_factor": 3}``.
+        ``budget`` caps the whole Experiment (``{"train_steps": 20000, "wall_clock": "6h",
+        "gpu_hours": 40}``, any of them); ``trial_active_deadline_seconds`` caps each trial (the
+        trial job's activeDeadlineSeconds). Both become annotations the core validates.
 
         ``trial_template`` picks the kind of trial job by shipped template name (the
         ``trial-template`` annotation): e.g. ``"hf-lora-trainjob"`` for a Kubeflow Trainer v2
@@ -190,8 +195,6 @@ class KatibClient(_UpstreamKatibClient):
         if metrics_collector_config not in (None, {"kind": "StdOut"}):
             raise TuneArgumentError("metrics_collector_config", "the metrics collector is set by the admin "
                                                                 "(chart value config.metricsCollector); omit it")
-        if trial_active_deadline_seconds is not None:
-            warnings.warn("tune(): trial_active_deadline_seconds is not applied by katib-llm yet", stacklevel=2)
         if self.backend == "local" and not dry_run and namespace is None:
             namespace = self.namespace
         spec = TuneSpec(
@@ -208,7 +211,7 @@ class KatibClient(_UpstreamKatibClient):
             model_provider_parameters=model_provider_parameters,
             dataset_provider_parameters=dataset_provider_parameters, trainer_parameters=trainer_parameters,
             early_stopping=early_stopping, trial_template=trial_template, dataset_config=dataset_config,
-            queue=queue)
+            queue=queue, budget=budget, trial_active_deadline_seconds=trial_active_deadline_seconds)
         experiment = build_experiment(spec)
         values = values if values is not None else self.values
         submit = not dry_run and self.backend == "kubernetes"

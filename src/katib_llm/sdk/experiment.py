@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from katib_llm.core import contract, katib_rules
+from katib_llm.core import early_stopping as es_rules
 from katib_llm.core import params as core_params
 
 from . import objective as obj
@@ -20,8 +21,8 @@ from .search import to_katib_parameter
 API_VERSION = "kubeflow.org/v1beta1"
 _NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _CREDENTIAL_ENV = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|ACCESS_KEY|API_KEY|CREDENTIAL)", re.I)
-# Katib's medianstop settings (pkg/earlystopping/v1beta1/medianstop).
-EARLY_STOPPING_SETTINGS = {"medianstop": ("min_trials_required", "start_step")}
+# Katib's medianstop settings (pkg/earlystopping/v1beta1/medianstop) and our successivehalving's.
+EARLY_STOPPING_SETTINGS = {name: tuple(known) for name, known in es_rules.SETTINGS.items()}
 DEFAULT_PARALLEL = 3  # Katib's default parallelTrialCount
 
 
@@ -60,6 +61,8 @@ class TuneSpec:
     trial_template: str | None = None
     dataset_config: dict[str, Any] | None = None
     queue: str | None = None
+    budget: Any = None
+    trial_active_deadline_seconds: Any = None
     annotations: dict[str, str] = field(default_factory=dict)
 
 
@@ -138,8 +141,9 @@ def early_stopping_spec(raw: Any) -> dict[str, Any] | None:
     for key, value in settings.items():
         if key not in known:
             raise TuneArgumentError(f"early_stopping.{key}", f"unknown {name} setting; accepted: {', '.join(known)}")
-        if isinstance(value, bool) or not isinstance(value, int) or value < (1 if key == "min_trials_required" else 0):
-            raise TuneArgumentError(f"early_stopping.{key}", f"must be a non-negative integer, got {value!r}")
+        least = es_rules.SETTINGS[name][key][1]
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise TuneArgumentError(f"early_stopping.{key}", f"must be an integer >= {least}, got {value!r}")
         out.append({"name": key, "value": str(value)})
     spec: dict[str, Any] = {"algorithmName": name}
     if out:
@@ -190,6 +194,24 @@ def _strings(value: Any, argument: str) -> list[str]:
     if not isinstance(value, (list, tuple)) or not all(isinstance(x, str) and x.strip() for x in value):
         raise TuneArgumentError(argument, f"must be a list of non-empty strings, got {value!r}")
     return [x.strip() for x in value]
+
+
+def _limit_annotations(spec: TuneSpec) -> dict[str, str]:
+    """budget= and trial_active_deadline_seconds= as annotations; the core validates them at
+    admission (core/limits.py), so a bad value is denied with the same message as on a cluster."""
+    out = {}
+    if spec.budget is not None:
+        if isinstance(spec.budget, str):
+            out[contract.BUDGET] = spec.budget
+        else:
+            try:
+                out[contract.BUDGET] = json.dumps(spec.budget, sort_keys=True)
+            except (TypeError, ValueError):
+                raise TuneArgumentError("budget", 'must be a dict such as {"train_steps": 20000, "wall_clock": "6h", '
+                                                  '"gpu_hours": 40}') from None
+    if spec.trial_active_deadline_seconds is not None:
+        out[contract.TRIAL_DEADLINE] = str(spec.trial_active_deadline_seconds)
+    return out
 
 
 def build_experiment(spec: TuneSpec) -> dict[str, Any]:
@@ -293,6 +315,7 @@ def build_experiment(spec: TuneSpec) -> dict[str, Any]:
         merged = {**json.loads(annotations.get(contract.DATASET_CONFIG, "{}")), **spec.dataset_config}
         annotations[contract.DATASET_CONFIG] = json.dumps(merged, sort_keys=True)
     annotations.update(storage_annotations(spec.storage_config, spec.name))
+    annotations.update(_limit_annotations(spec))
 
     experiment_spec: dict[str, Any] = {
         "objective": {"type": spec.objective_type, "objectiveMetricName": spec.objective_metric_name.strip()},

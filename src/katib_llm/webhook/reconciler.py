@@ -1,4 +1,5 @@
-"""Volume lifecycle: create the PersistentVolumeClaim each labelled Experiment's trials mount.
+"""Volume lifecycle and budgets: create the PersistentVolumeClaim each labelled Experiment's trials
+mount, and stop new trials of one whose budget is spent (:mod:`.budget`).
 
 An Experiment applied with ``kubectl`` has nobody to create its claim, so this small controller
 does, in the webhook's Deployment. It lists and watches labelled Experiments (the kubernetes
@@ -24,6 +25,7 @@ from typing import Any
 from katib_llm.core.admit import volume_claim
 from katib_llm.core.contract import LABEL, LABEL_VALUE
 
+from .budget import BudgetReconciler
 from .sources import ConfigSource
 
 log = logging.getLogger("katib_llm.webhook.reconciler")
@@ -49,9 +51,11 @@ class VolumeReconciler:
     """Ensures the claim of every labelled Experiment exists. Talks to the API through the
     kubernetes client's ``CustomObjectsApi`` and ``CoreV1Api``."""
 
-    def __init__(self, custom_api: Any, core_api: Any, config: ConfigSource, watch_timeout: int = 60):
+    def __init__(self, custom_api: Any, core_api: Any, config: ConfigSource, watch_timeout: int = 60,
+                 budget: BudgetReconciler | None = None):
         self.custom, self.core, self.config = custom_api, core_api, config
         self.watch_timeout = watch_timeout
+        self.budget = budget  # also stops Experiments whose budget is spent (webhook/budget.py)
         self._done: set[str] = set()  # Experiment uids whose claim we saw or made (since last list)
 
     def reconcile(self, experiment: dict[str, Any]) -> str:
@@ -88,11 +92,19 @@ class VolumeReconciler:
             self._done.add(uid)
         return outcome
 
+    def _each(self, experiment: dict[str, Any]) -> None:
+        self.reconcile(experiment)
+        if self.budget is not None:
+            try:
+                self.budget.reconcile(experiment)
+            except Exception as exc:  # noqa: BLE001 - one odd Experiment must not stop the controller
+                log.error("budget check of %s failed: %s", (experiment.get("metadata") or {}).get("name"), exc)
+
     def _list(self) -> str:
         listed = self.custom.list_cluster_custom_object(GROUP, VERSION, PLURAL, label_selector=SELECTOR)
         self._done.clear()  # a full resync re-checks every claim (one may have been deleted)
         for item in listed.get("items", []):
-            self.reconcile(item)
+            self._each(item)
         return str((listed.get("metadata") or {}).get("resourceVersion") or "")
 
     def run(self, stop: threading.Event) -> None:
@@ -112,7 +124,7 @@ class VolumeReconciler:
                         w.stop()
                         break
                     if event.get("type") in ("ADDED", "MODIFIED") and isinstance(event.get("object"), dict):
-                        self.reconcile(event["object"])
+                        self._each(event["object"])
                 backoff = 1.0
             except ApiException as exc:
                 if exc.status != 410:  # 410 Gone: our resourceVersion is too old; just re-list
@@ -167,7 +179,8 @@ def run(options: ReconcilerOptions) -> int:
     if options.health_port:
         _serve_health(options.health_port)
     source = ConfigSource(options.config_file)
-    reconciler = VolumeReconciler(client.CustomObjectsApi(), client.CoreV1Api(), source, options.watch_timeout)
+    budget = BudgetReconciler(client.CustomObjectsApi(), client.CoreV1Api(), source)
+    reconciler = VolumeReconciler(client.CustomObjectsApi(), client.CoreV1Api(), source, options.watch_timeout, budget)
     identity = options.identity or socket.gethostname()
     lock = LeaseLock(options.lease_name, options.lease_namespace or _pod_namespace(), identity)
 

@@ -1,0 +1,1 @@
+"""Katib early-stopping services of katib-llm (gRPC; no ML stack)."""
