@@ -1,0 +1,103 @@
+"""The real TLS server under hostile clients: slow senders, huge and deep bodies, alias bombs,
+many parameters. Every loop is bounded; everything stays on loopback."""
+
+from __future__ import annotations
+
+import json
+import socket
+import ssl
+import threading
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import yaml
+
+from .apiserver_client import build_review
+from .conftest import NAMESPACE, SERVICE, Server, start_server, stop_server
+
+EXAMPLE = yaml.safe_load((Path(__file__).resolve().parents[2] / "examples" / "bert-lora-experiment.yaml").read_text())
+SLOW_CLIENTS = 12
+TRICKLE_SECONDS = 8.0  # how long each slow client keeps trickling (bounded)
+
+
+def _tls_context(server: Server) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(cafile=str(server.certs / "ca.crt"))
+    ctx.set_alpn_protocols(["http/1.1"])
+    return ctx
+
+
+def _slow_headers(server: Server, stop: threading.Event) -> None:
+    """Complete the TLS handshake, then send an HTTP request one byte a second."""
+    request = (b"POST /mutate?timeout=10s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+               b"Content-Length: 2\r\n\r\n{}")
+    deadline = time.monotonic() + TRICKLE_SECONDS
+    try:
+        raw = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        sock = _tls_context(server).wrap_socket(raw, server_hostname=f"{SERVICE}.{NAMESPACE}.svc")
+        for byte in request:
+            if stop.is_set() or time.monotonic() > deadline:
+                break
+            sock.sendall(bytes([byte]))
+            stop.wait(1.0)
+        sock.close()
+    except OSError:
+        pass  # the server cut us off: that is the point
+
+
+def _slow_handshake(server: Server, stop: threading.Event) -> None:
+    """A TCP connection that trickles the start of a TLS ClientHello, one byte a second."""
+    hello = bytes.fromhex("160301") + b"\x02\x00" + b"\x01" * 64
+    deadline = time.monotonic() + TRICKLE_SECONDS
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            for byte in hello:
+                if stop.is_set() or time.monotonic() > deadline:
+                    break
+                sock.sendall(bytes([byte]))
+                stop.wait(1.0)
+    except OSError:
+        pass
+
+
+def _timed_review(server: Server) -> float:
+    """Seconds for one normal admission on a fresh connection (a new TLS handshake)."""
+    client = server.client(socket_timeout=20.0)
+    body = json.dumps(build_review(EXAMPLE)).encode()
+    try:
+        start = time.perf_counter()
+        reply = client.post("/mutate", body)
+        elapsed = time.perf_counter() - start
+    finally:
+        client.close()
+    assert reply.status == 200 and reply.response["allowed"], reply.body[:300]
+    return elapsed
+
+
+@pytest.fixture(scope="module")
+def hostile_server(tmp_path_factory: pytest.TempPathFactory, certs: Path) -> Iterator[Server]:
+    srv = start_server(tmp_path_factory.mktemp("hostile"), certs)
+    yield srv
+    stop_server(srv)
+
+
+@pytest.mark.parametrize("attack", [_slow_headers, _slow_handshake], ids=["slow-headers", "slow-handshake"])
+def test_slow_clients_do_not_delay_a_normal_review(hostile_server: Server, attack) -> None:
+    baseline = min(_timed_review(hostile_server) for _ in range(3))
+    stop = threading.Event()
+    threads = [threading.Thread(target=attack, args=(hostile_server, stop), daemon=True)
+               for _ in range(SLOW_CLIENTS)]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(2.5)  # every slow client is connected and trickling
+        under_attack = [_timed_review(hostile_server) for _ in range(3)]
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=10)
+    delay = max(under_attack) - baseline
+    print(f"\n{attack.__name__}: baseline {baseline * 1000:.0f} ms, under {SLOW_CLIENTS} slow clients "
+          f"{[round(x * 1000) for x in under_attack]} ms, worst delay {delay * 1000:.0f} ms")
+    assert delay < 1.0, f"a normal review was delayed {delay:.2f}s by {SLOW_CLIENTS} slow clients"
