@@ -20,6 +20,7 @@ from .conftest import NAMESPACE, SERVICE, Server, start_server, stop_server
 EXAMPLE = yaml.safe_load((Path(__file__).resolve().parents[2] / "examples" / "bert-lora-experiment.yaml").read_text())
 SLOW_CLIENTS = 12
 TRICKLE_SECONDS = 8.0  # how long each slow client keeps trickling (bounded)
+READ_DEADLINE = 3.0  # the server's per-request read deadline in these tests
 
 
 def _tls_context(server: Server) -> ssl.SSLContext:
@@ -77,7 +78,9 @@ def _timed_review(server: Server) -> float:
 
 @pytest.fixture(scope="module")
 def hostile_server(tmp_path_factory: pytest.TempPathFactory, certs: Path) -> Iterator[Server]:
-    srv = start_server(tmp_path_factory.mktemp("hostile"), certs)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("KATIB_LLM_WEBHOOK_READ_DEADLINE", str(READ_DEADLINE))
+        srv = start_server(tmp_path_factory.mktemp("hostile"), certs)
     yield srv
     stop_server(srv)
 
@@ -101,3 +104,52 @@ def test_slow_clients_do_not_delay_a_normal_review(hostile_server: Server, attac
     print(f"\n{attack.__name__}: baseline {baseline * 1000:.0f} ms, under {SLOW_CLIENTS} slow clients "
           f"{[round(x * 1000) for x in under_attack]} ms, worst delay {delay * 1000:.0f} ms")
     assert delay < 1.0, f"a normal review was delayed {delay:.2f}s by {SLOW_CLIENTS} slow clients"
+
+
+@pytest.mark.parametrize("tls_done", [True, False], ids=["after-handshake", "no-handshake"])
+def test_an_incomplete_request_is_cut_off_at_the_read_deadline(hostile_server: Server, tls_done: bool) -> None:
+    raw = socket.create_connection(("127.0.0.1", hostile_server.port), timeout=READ_DEADLINE + 5)
+    sock = _tls_context(hostile_server).wrap_socket(raw, server_hostname=f"{SERVICE}.{NAMESPACE}.svc") \
+        if tls_done else raw
+    try:
+        sock.sendall(b"POST /mutate HTTP/1.1\r\nHost: x\r\n" if tls_done else b"\x16\x03\x01")
+        start = time.monotonic()
+        try:
+            data = sock.recv(1024)
+        except (ConnectionResetError, ssl.SSLError):
+            data = b""
+        waited = time.monotonic() - start
+    finally:
+        sock.close()
+    assert data == b"" and waited < READ_DEADLINE + 2.5, (data, waited)
+
+
+def test_a_body_that_never_completes_is_cut_off(hostile_server: Server) -> None:
+    raw = socket.create_connection(("127.0.0.1", hostile_server.port), timeout=READ_DEADLINE + 5)
+    sock = _tls_context(hostile_server).wrap_socket(raw, server_hostname=f"{SERVICE}.{NAMESPACE}.svc")
+    try:
+        sock.sendall(b"POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n{")
+        start = time.monotonic()
+        try:
+            data = sock.recv(1024)
+        except (ConnectionResetError, ssl.SSLError):
+            data = b""
+    finally:
+        sock.close()
+    assert data == b"" and time.monotonic() - start < READ_DEADLINE + 2.5
+
+
+def test_pipelined_requests_on_one_connection_are_all_answered(hostile_server: Server) -> None:
+    raw = socket.create_connection(("127.0.0.1", hostile_server.port), timeout=10)
+    sock = _tls_context(hostile_server).wrap_socket(raw, server_hostname=f"{SERVICE}.{NAMESPACE}.svc")
+    try:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" * 3)
+        data, deadline = b"", time.monotonic() + 10
+        while data.count(b"HTTP/1.1 200") < 3 and time.monotonic() < deadline:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        sock.close()
+    assert data.count(b"HTTP/1.1 200") == 3, data
