@@ -43,16 +43,53 @@ class ReconcilerOptions:
     renew_deadline: int = 10
     retry_period: int = 2
     watch_timeout: int = 60
+    # The webhook configurations' namespaceSelector, honoured here too: Experiments in these
+    # namespaces, or in namespaces without these labels, are never given a claim.
+    exclude_namespaces: tuple[str, ...] = ()
+    namespace_labels: tuple[tuple[str, str], ...] = ()
 
 
 class VolumeReconciler:
     """Ensures the claim of every labelled Experiment exists. Talks to the API through the
     kubernetes client's ``CustomObjectsApi`` and ``CoreV1Api``."""
 
-    def __init__(self, custom_api: Any, core_api: Any, config: ConfigSource, watch_timeout: int = 60):
+    def __init__(self, custom_api: Any, core_api: Any, config: ConfigSource, watch_timeout: int = 60,
+                 exclude_namespaces: tuple[str, ...] = (), namespace_labels: tuple[tuple[str, str], ...] = (),
+                 namespace_ttl: float = 30.0):
         self.custom, self.core, self.config = custom_api, core_api, config
         self.watch_timeout = watch_timeout
+        self.exclude_namespaces = set(exclude_namespaces)
+        self.namespace_labels = dict(namespace_labels)
+        self.namespace_ttl = namespace_ttl
+        self._namespaces: dict[str, tuple[float, bool]] = {}  # name -> (checked at, served)
         self._done: set[str] = set()  # Experiment uids whose claim we saw or made (since last list)
+
+    def serves(self, namespace: str) -> bool:
+        """Whether the webhook's namespaceSelector selects ``namespace`` (cached a short while)."""
+        if namespace in self.exclude_namespaces:
+            return False
+        if not self.namespace_labels:
+            return True
+        hit = self._namespaces.get(namespace)
+        if hit and time.monotonic() - hit[0] < self.namespace_ttl:
+            return hit[1]
+        labels = self.core.read_namespace(namespace).metadata.labels or {}
+        served = all(labels.get(k) == v for k, v in self.namespace_labels.items())
+        self._namespaces[namespace] = (time.monotonic(), served)
+        return served
+
+    def reconcile_safely(self, experiment: Any) -> str:
+        """:meth:`reconcile`, but a bad item is logged and skipped (``failed``), never raised:
+        one malformed stored Experiment must not stop the others from getting their claims."""
+        try:
+            if not isinstance(experiment, dict):
+                raise TypeError(f"expected an object, got {type(experiment).__name__}")
+            return self.reconcile(experiment)
+        except Exception as exc:  # noqa: BLE001 - any bad item: skip it, keep going
+            meta = experiment.get("metadata") if isinstance(experiment, dict) else None
+            where = f"{meta.get('namespace')}/{meta.get('name')}" if isinstance(meta, dict) else "?"
+            log.error("skipping Experiment %s: %s: %s", where, type(exc).__name__, exc)
+            return "failed"
 
     def reconcile(self, experiment: dict[str, Any]) -> str:
         """Create the Experiment's claim if missing: returns created|exists|skipped|failed."""
@@ -62,7 +99,7 @@ class VolumeReconciler:
         if meta.get("deletionTimestamp"):
             return "skipped"
         claim = volume_claim(experiment, self.config.get())
-        if claim is None:
+        if claim is None or not self.serves(str(claim["metadata"]["namespace"] or "")):
             return "skipped"
         uid = str(meta.get("uid") or "")
         if uid and uid in self._done:
@@ -92,7 +129,7 @@ class VolumeReconciler:
         listed = self.custom.list_cluster_custom_object(GROUP, VERSION, PLURAL, label_selector=SELECTOR)
         self._done.clear()  # a full resync re-checks every claim (one may have been deleted)
         for item in listed.get("items", []):
-            self.reconcile(item)
+            self.reconcile_safely(item)
         return str((listed.get("metadata") or {}).get("resourceVersion") or "")
 
     def run(self, stop: threading.Event) -> None:
@@ -111,8 +148,8 @@ class VolumeReconciler:
                     if stop.is_set():
                         w.stop()
                         break
-                    if event.get("type") in ("ADDED", "MODIFIED") and isinstance(event.get("object"), dict):
-                        self.reconcile(event["object"])
+                    if event.get("type") in ("ADDED", "MODIFIED"):
+                        self.reconcile_safely(event.get("object"))
                 backoff = 1.0
             except ApiException as exc:
                 if exc.status != 410:  # 410 Gone: our resourceVersion is too old; just re-list
@@ -167,7 +204,8 @@ def run(options: ReconcilerOptions) -> int:
     if options.health_port:
         _serve_health(options.health_port)
     source = ConfigSource(options.config_file)
-    reconciler = VolumeReconciler(client.CustomObjectsApi(), client.CoreV1Api(), source, options.watch_timeout)
+    reconciler = VolumeReconciler(client.CustomObjectsApi(), client.CoreV1Api(), source, options.watch_timeout,
+                                  options.exclude_namespaces, options.namespace_labels)
     identity = options.identity or socket.gethostname()
     lock = LeaseLock(options.lease_name, options.lease_namespace or _pod_namespace(), identity)
 
