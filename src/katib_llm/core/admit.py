@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from . import feasibility, inject, katib_rules, params, safeyaml
+from . import feasibility, inject, katib_rules, params, podsecurity, safeyaml
 from .patch import clone, make_patch
 from .config import FUNCTION_MODULE, AdminConfig
 from .contract import LLMSpec, annotation_path, is_labelled, parse_annotations
@@ -171,11 +171,30 @@ def _check_caps(llm: LLMSpec, config: AdminConfig, errors: list[FieldError]) -> 
         errors.append(FieldError(f"{path}.gpu", "gpu.trial-cap",
                                  f"{gpu} GPUs x {llm.workers} workers = {gpu * llm.workers} GPUs per trial exceeds "
                                  f"the admin cap of {config.max_gpu_per_trial}"))
+    _check_file_roots(llm, config, errors)
     allowed = config.values["allowedModelSources"]
     for kind, uri in (("model", llm.model), ("dataset", llm.dataset)):
         if uri and allowed and not any(uri.raw.startswith(prefix) for prefix in allowed):
             errors.append(FieldError(annotation_path(kind), "uri.not-allowed",
                                      f"{uri.raw!r} is not an allowed source; the admin allows: " + ", ".join(allowed)))
+
+
+def _check_file_roots(llm: LLMSpec, config: AdminConfig, errors: list[FieldError]) -> None:
+    """``file://`` only under a folder the admin lists in ``fileRoots`` (none by default).
+
+    Lexical: the URI parser already refused '..', and the storage initializer follows no
+    symlink, so the folder read is the folder named."""
+    roots = [r.rstrip("/") or "/" for r in config.values["fileRoots"]]
+    for kind, uri in (("model", llm.model), ("dataset", llm.dataset)):
+        if uri is None or uri.scheme != "file":
+            continue
+        path = "/" + uri.location.strip("/")
+        if not any(root == "/" or path == root or path.startswith(root + "/") for root in roots):
+            errors.append(FieldError(annotation_path(kind), "uri.file-not-allowed",
+                                     f"file:// URIs are off on this cluster; the admin allows folders listed in "
+                                     f"config.fileRoots ({', '.join(roots) or 'none'})"
+                                     if not roots else
+                                     f"{uri.raw!r} is not under an allowed folder: " + ", ".join(roots)))
 
 
 def admit(experiment: dict[str, Any], config: AdminConfig, old: dict[str, Any] | None = None,
@@ -252,6 +271,8 @@ def admit(experiment: dict[str, Any], config: AdminConfig, old: dict[str, Any] |
         errors.append(FieldError(annotation_path("function"), "function.required",
                                  "this trial template runs a Python objective function: set the function annotation "
                                  "(the SDK's tune(objective=fn) does), or pick an hf-lora-* template"))
+    if not ours:  # before injection: only what the user asked for
+        podsecurity.check(kind, job, config.values["privilegedTemplates"], errors, ctx.warnings)
     hparams = _wire_parameters(spec, tt, trainer, bool(llm.function), errors)
     if trainer:  # peak GPU memory vs. what the admin declares per GPU (core/feasibility.py)
         feasibility.check(llm, spec, config, errors, ctx.warnings)

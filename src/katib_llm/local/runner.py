@@ -32,7 +32,7 @@ from katib_llm.core.admit import admit
 from katib_llm.core.errors import AdmissionDenied, FieldError
 from katib_llm.core.metrics import UNAVAILABLE, parse_metrics
 from katib_llm.core.substitute import substitute_trial
-from katib_llm.io import admin_config
+from katib_llm.io import admin_config, read_values
 
 from . import algorithms, pool, state
 from .space import Parameter, search_space
@@ -131,7 +131,7 @@ def admit_for_local(experiment: dict[str, Any],
     es = spec.get("earlyStopping")
     if isinstance(es, dict) and es.get("algorithmName") == "successivehalving":
         local_es = spec.pop("earlyStopping")
-    config = admin_config(values)
+    config = admin_config(_local_values(values))
     result = admit(exp, config)
     if not result.labelled:
         raise AdmissionDenied([FieldError("metadata.labels", "local.unlabelled",
@@ -143,6 +143,14 @@ def admit_for_local(experiment: dict[str, Any],
     if local_es is not None:
         admitted["spec"]["earlyStopping"] = local_es
     return admitted, config.mount_path
+
+
+def _local_values(values: dict[str, Any] | str | Path | None) -> dict[str, Any]:
+    """Admin values for a run on this machine: ``file://`` may name any folder of the user's
+    own machine (``fileRoots: [/]``) unless the values restrict it; a cluster allows none."""
+    raw = dict(values) if isinstance(values, dict) else read_values(values)
+    raw.setdefault("fileRoots", ["/"])
+    return raw
 
 
 def _trial_name(exp_name: str, number: int) -> str:
