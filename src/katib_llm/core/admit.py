@@ -216,9 +216,9 @@ def admit(experiment: dict[str, Any], config: AdminConfig, old: dict[str, Any] |
         return _deny({}, [FieldError("object", "experiment.type", "must be a Katib Experiment object")])
     if not is_labelled(experiment):
         return AdmissionResult(True, experiment, [], [], [], labelled=False)
-    if _too_deep(experiment, MAX_DEPTH):
-        return _deny(experiment, [FieldError("object", "experiment.depth",
-                                             f"nested deeper than {MAX_DEPTH} levels; an Experiment never is")])
+    too_costly = _cost_error(experiment)
+    if too_costly is not None:
+        return _deny(experiment, [too_costly])
     exp = clone(experiment)
     errors: list[FieldError] = []
     if not isinstance(exp.get("metadata"), dict):
@@ -232,11 +232,6 @@ def admit(experiment: dict[str, Any], config: AdminConfig, old: dict[str, Any] |
     if errors:
         return _deny(experiment, errors)
     _check_caps(llm, config, errors)
-    parameters = spec.get("parameters")
-    if isinstance(parameters, list) and len(parameters) > MAX_PARAMETERS:
-        errors.append(FieldError("spec.parameters", "parameters.too-many",
-                                 f"{len(parameters)} parameters; at most {MAX_PARAMETERS} are accepted"))
-        return _deny(experiment, errors)
 
     # Katib's defaulter runs before us on a cluster; apply the same here so the result is complete.
     katib_rules.apply_katib_defaults(exp)
@@ -346,6 +341,19 @@ def volume_claim(experiment: dict[str, Any], config: AdminConfig) -> dict[str, A
             "apiVersion": experiment.get("apiVersion", "kubeflow.org/v1beta1"), "kind": "Experiment",
             "name": name, "uid": meta["uid"], "controller": False, "blockOwnerDeletion": False}]
     return claim
+
+
+def _cost_error(experiment: dict[str, Any]) -> FieldError | None:
+    """Refuse, before any per-field work, what would make one review cost seconds or recurse
+    without bound: deep nesting, thousands of parameters."""
+    if _too_deep(experiment, MAX_DEPTH):
+        return FieldError("object", "experiment.depth", f"nested deeper than {MAX_DEPTH} levels; an Experiment never is")
+    spec = experiment.get("spec")
+    parameters = spec.get("parameters") if isinstance(spec, dict) else None
+    if isinstance(parameters, list) and len(parameters) > MAX_PARAMETERS:
+        return FieldError("spec.parameters", "parameters.too-many",
+                          f"{len(parameters)} parameters; at most {MAX_PARAMETERS} are accepted")
+    return None
 
 
 def _too_deep(obj: Any, limit: int) -> bool:
