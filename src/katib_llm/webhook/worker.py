@@ -13,9 +13,11 @@ reverse proxy buffering requests:
 * the request head and body are read non-blocking into a per-connection buffer; a thread
   parses and serves the request only when the buffer holds all of it;
 * every request has a read deadline (``KATIB_LLM_WEBHOOK_READ_DEADLINE``, default 10 s,
-  counted from its first byte; the handshake counts towards the first request) and a size
-  cap; a connection past its deadline is closed; a head over 64 KiB or a body over the admission
-  limit is handed to the app as is, which answers 413 (reads then have a per-call timeout).
+  counted from its first byte; the handshake counts towards the first request); a connection
+  past its deadline is closed, and so is one whose head exceeds 64 KiB;
+* a body declared over the admission limit is still read to its end in the event loop (up to a
+  drain cap; only the first limit + 1 bytes are kept), so the app's 413 reaches a client that
+  is still uploading; over the drain cap it is handed on at once and answered 413 unread.
 
 A request that has fully arrived costs a thread only for the time the core needs.
 """
@@ -44,24 +46,54 @@ _CHUNKED = re.compile(rb"\r\ntransfer-encoding:[^\r\n]*chunked", re.IGNORECASE)
 _WOULD_BLOCK = (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError, InterruptedError)
 
 
-def request_complete(buf: bytes) -> bool:
-    """Whether ``buf`` holds a whole HTTP/1.1 request (head and body), or more than we buffer.
+DRAIN_CAP_BYTES = 16 * MAX_BODY_BYTES  # an upload declared larger is answered 413 unread
+MORE, READY, REJECT = "more", "ready", "reject"
+
+
+def framing(buf: bytes, discarded: int = 0) -> str:
+    """Whether ``buf`` (plus ``discarded`` body bytes already dropped) holds a whole HTTP/1.1
+    request: ``ready``, ``more`` (wait for the client) or ``reject`` (close the connection).
 
     Bodies are framed by Content-Length, or chunked (complete at the terminating zero chunk).
-    An oversized head or a body over the admission limit counts as complete: the app then
-    answers 413 without the whole upload having to arrive first.
+    A head over 64 KiB, or a chunked body over the limit, is rejected. A Content-Length over the
+    admission limit is read to its end (the surplus discarded, see :func:`trim_oversized`) so
+    the app's 413 reaches a client still uploading; over the drain cap it is handed on at once.
     """
     end = buf.find(b"\r\n\r\n")
     if end < 0:
-        return len(buf) > MAX_HEAD_BYTES
-    head = buf[:end + 2]
-    match = _CONTENT_LENGTH.search(head)
+        return REJECT if len(buf) > MAX_HEAD_BYTES else MORE
+    match = _CONTENT_LENGTH.search(buf[:end + 2])
     if match:
         length = int(match.group(1))
-        return length > MAX_BODY_BYTES or len(buf) - (end + 4) >= length
-    if _CHUNKED.search(head):
-        return buf.endswith(b"0\r\n\r\n") or len(buf) > MAX_BODY_BYTES + MAX_HEAD_BYTES
-    return True  # no body
+        return READY if length > DRAIN_CAP_BYTES or len(buf) - (end + 4) + discarded >= length else MORE
+    if _CHUNKED.search(buf[:end + 2]):
+        if buf.endswith(b"0\r\n\r\n"):
+            return READY
+        return REJECT if len(buf) > MAX_BODY_BYTES + MAX_HEAD_BYTES else MORE
+    return READY  # no body
+
+
+def trim_oversized(buf: bytes) -> tuple[bytes, int]:
+    """Keep at most the limit + 1 byte of a body declared over the limit (the app then answers
+    413), with Content-Length rewritten to what is kept; returns (kept, bytes dropped)."""
+    end = buf.find(b"\r\n\r\n")
+    match = _CONTENT_LENGTH.search(buf[:end + 2]) if end >= 0 else None
+    if match is None or not MAX_BODY_BYTES < int(match.group(1)) <= DRAIN_CAP_BYTES:
+        return buf, 0
+    keep = end + 4 + MAX_BODY_BYTES + 1
+    if len(buf) <= keep:
+        return buf, 0
+    return buf[:keep], len(buf) - keep
+
+
+def finalize_oversized(buf: bytes) -> bytes:
+    """The head of a trimmed oversized request, its Content-Length set to the body kept."""
+    end = buf.find(b"\r\n\r\n")
+    match = _CONTENT_LENGTH.search(buf[:end + 2]) if end >= 0 else None
+    if match is None or not MAX_BODY_BYTES < int(match.group(1)) <= DRAIN_CAP_BYTES:
+        return buf
+    kept = len(buf) - (end + 4)
+    return buf[:match.start(1)] + str(kept).encode() + buf[match.end(1):]
 
 
 def _io_timeouts(connection: Any, seconds: float) -> None:
@@ -78,23 +110,25 @@ class BufferingThreadWorker(gthread.ThreadWorker):
 
     def handle(self, conn: Any) -> Any:
         try:
-            if not self._buffer_request(conn):
-                return gthread._DEFER if time.monotonic() < conn.katib_deadline else False
+            state = self._buffer_request(conn)
+            if state != READY:
+                return gthread._DEFER if state == MORE and time.monotonic() < conn.katib_deadline else False
         except (OSError, ssl.SSLError) as exc:
             if getattr(exc, "errno", None) not in (None, errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN):
                 self.log.debug("closing a connection while reading its request: %s", exc)
             return False
         _io_timeouts(conn.sock, SEND_TIMEOUT)
-        conn.parser.unreader.unread(conn.katib_buffer)
-        conn.katib_buffer = b""
+        conn.parser.unreader.unread(finalize_oversized(conn.katib_buffer))
+        conn.katib_buffer, conn.katib_discarded = b"", 0
         conn.katib_deadline = None
         return super().handle(conn)
 
-    def _buffer_request(self, conn: Any) -> bool:
-        """Read what has arrived without blocking; True once the request is complete."""
+    def _buffer_request(self, conn: Any) -> str:
+        """Read what has arrived without blocking: ``ready`` once the request is complete,
+        ``more`` to wait for the client, ``reject`` to close (see :func:`framing`)."""
         if getattr(conn, "katib_deadline", None) is None:
             conn.katib_deadline = time.monotonic() + READ_DEADLINE
-            conn.katib_buffer = b""
+            conn.katib_buffer, conn.katib_discarded = b"", 0
         conn.sock.setblocking(False)
         if not conn.initialized:
             if self.cfg.is_ssl and not isinstance(conn.sock, ssl.SSLSocket):
@@ -105,21 +139,24 @@ class BufferingThreadWorker(gthread.ThreadWorker):
                 try:
                     conn.sock.do_handshake()
                 except _WOULD_BLOCK:
-                    return False
+                    return MORE
             conn.initialized = True
             conn.parser = http.get_parser(self.cfg, conn.sock, conn.client)
         else:
             # Bytes a previous request's read left over (pipelining) belong to this one.
             conn.katib_buffer = conn.parser.unreader.take_buffered() + conn.katib_buffer
-        while not request_complete(conn.katib_buffer):
+        state = framing(conn.katib_buffer, conn.katib_discarded)
+        while state == MORE:
             try:
                 chunk = conn.sock.recv(65536)
             except _WOULD_BLOCK:
-                return False
+                return MORE
             if not chunk:
                 raise ConnectionResetError(errno.ECONNRESET, "client closed the connection")
-            conn.katib_buffer += chunk
-        return True
+            conn.katib_buffer, dropped = trim_oversized(conn.katib_buffer + chunk)
+            conn.katib_discarded += dropped
+            state = framing(conn.katib_buffer, conn.katib_discarded)
+        return state
 
     def finish_request(self, conn: Any, fs: Any) -> None:
         super().finish_request(conn, fs)
@@ -140,4 +177,5 @@ class BufferingThreadWorker(gthread.ThreadWorker):
             conn.close()
 
 
-__all__ = ["BufferingThreadWorker", "request_complete", "READ_DEADLINE", "MAX_HEAD_BYTES"]
+__all__ = ["BufferingThreadWorker", "framing", "trim_oversized", "finalize_oversized", "READ_DEADLINE",
+           "MAX_HEAD_BYTES", "DRAIN_CAP_BYTES"]
