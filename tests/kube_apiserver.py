@@ -70,6 +70,7 @@ RESOURCES: dict[tuple[str, str], tuple[str, bool]] = {
     ("v1", "services"): ("Service", True),
     ("v1", "persistentvolumeclaims"): ("PersistentVolumeClaim", True),
     ("v1", "events"): ("Event", True),
+    ("v1", "namespaces"): ("Namespace", False),
     ("coordination.k8s.io/v1", "leases"): ("Lease", True),
     ("kubeflow.org/v1beta1", "experiments"): ("Experiment", True),
     ("kubeflow.org/v1beta1", "trials"): ("Trial", True),

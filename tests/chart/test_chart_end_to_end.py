@@ -69,7 +69,7 @@ def _free_port() -> int:
 
 def _project(rendered: Render, root: Path) -> dict[str, Path]:
     """Write the rendered Secret and ConfigMap where the Deployment mounts them (under ``root``)."""
-    deployment = rendered.one("Deployment")
+    deployment = rendered.one("Deployment", "katib-llm-webhook")
     pod = deployment["spec"]["template"]["spec"]
     [container] = [c for c in pod["containers"] if c["name"] == "webhook"]
     volumes = {v["name"]: v for v in pod["volumes"]}
@@ -90,7 +90,7 @@ def _project(rendered: Render, root: Path) -> dict[str, Path]:
 
 
 def _argv(rendered: Render, mounts: dict[str, Path], port: int) -> list[str]:
-    [container] = [c for c in rendered.one("Deployment")["spec"]["template"]["spec"]["containers"]
+    [container] = [c for c in rendered.one("Deployment", "katib-llm-webhook")["spec"]["template"]["spec"]["containers"]
                    if c["name"] == "webhook"]
     argv = []
     for arg in container["command"]:

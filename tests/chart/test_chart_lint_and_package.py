@@ -50,7 +50,9 @@ def test_rendered_argv_is_accepted_by_the_cli():
     with helm.Chart.load(CHART) as chart:
         rendered = parse(chart.render(name="katib-llm", namespace="katib-llm"))
     parser = build_parser()
-    for container in rendered.one("Deployment")["spec"]["template"]["spec"]["containers"]:
+    containers = [c for d in rendered.find("Deployment") for c in d["spec"]["template"]["spec"]["containers"]]
+    assert {c["name"] for c in containers} == {"webhook", "reconciler"}
+    for container in containers:
         argv = [a.replace("$(POD_NAMESPACE)", "katib-llm").replace("$(POD_NAME)", "pod-0") for a in container["command"]]
         assert argv[0] == "katib-llm"
         args = parser.parse_args(argv[1:])
@@ -59,3 +61,4 @@ def test_rendered_argv_is_accepted_by_the_cli():
             assert args.kube_api and args.port == 8443 and args.config == "/etc/katib-llm/config/config.yaml"
         else:
             assert args.lease_namespace == "katib-llm" and args.health_port == 8081
+            assert set(args.exclude_namespace) == {"kube-system", "katib-llm"}

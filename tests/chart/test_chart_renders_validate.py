@@ -121,7 +121,7 @@ def test_each_certificate_mode_renders_its_own_objects():
 def test_the_validation_is_strict_enough_to_catch_a_misplaced_field(default_render, version):
     import copy
 
-    deployment = copy.deepcopy(default_render.one("Deployment"))
+    deployment = copy.deepcopy(default_render.one("Deployment", "katib-llm-webhook"))
     deployment["spec"]["template"]["spec"]["containers"][0]["securityContext"]["readOnlyRootFS"] = True
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(deployment, version, strict=True)

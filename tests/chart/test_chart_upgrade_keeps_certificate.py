@@ -45,7 +45,7 @@ def test_upgrade_reuses_the_installed_certificate(helm_home):
     with apiserver([secret]) as api:
         upgraded = upgrade(api, {"replicas": 3})
     assert "GET " + SECRET_PATH in [f"{m} {p}".split("?")[0] for m, p in api.requests], api.requests
-    assert upgraded.one("Deployment")["spec"]["replicas"] == 3
+    assert upgraded.one("Deployment", "katib-llm-webhook")["spec"]["replicas"] == 3
     assert upgraded.one("Secret")["data"] == secret["data"]
     assert _bundles(upgraded) == {secret_pem(secret)["ca.crt"]}
 

@@ -115,7 +115,7 @@ def test_cert_manager_mode_injects_the_ca_instead_of_a_bundle():
     service = rendered.one("Service")
     host = f"{service['metadata']['name']}.katib-llm.svc"
     assert host in cert["spec"]["dnsNames"]
-    volume = next(v for v in rendered.one("Deployment")["spec"]["template"]["spec"]["volumes"] if v["name"] == "tls")
+    volume = next(v for v in rendered.one("Deployment", "katib-llm-webhook")["spec"]["template"]["spec"]["volumes"] if v["name"] == "tls")
     assert volume["secret"]["secretName"] == cert["spec"]["secretName"]
     for kind in KINDS:
         obj = rendered.one(kind)
@@ -128,7 +128,7 @@ def test_existing_secret_mode_uses_the_given_secret_and_bundle():
     for kind in KINDS:
         assert ca_bundle_pem(_webhook(rendered, kind)) == ADMIN_CA_PEM
         assert "annotations" not in rendered.one(kind)["metadata"]
-    volume = next(v for v in rendered.one("Deployment")["spec"]["template"]["spec"]["volumes"] if v["name"] == "tls")
+    volume = next(v for v in rendered.one("Deployment", "katib-llm-webhook")["spec"]["template"]["spec"]["volumes"] if v["name"] == "tls")
     assert volume["secret"]["secretName"] == "corp-webhook-tls"
     assert rendered.one("ConfigMap", "katib-llm-webhook-ca")["data"]["ca.crt"].strip() == ADMIN_CA_PEM.strip()
 

@@ -142,10 +142,22 @@ def test_every_error_reported_at_once(admin_config):
 
 def test_foreign_configmap_without_data_denied(admin_config):
     exp = with_annotations()
-    exp["spec"]["trialTemplate"] = {"configMap": {"configMapName": "other", "configMapNamespace": "ns",
+    exp["spec"]["trialTemplate"] = {"configMap": {"configMapName": "other",
+                                                  "configMapNamespace": exp["metadata"]["namespace"],
                                                   "templatePath": "t.yaml"}, "trialParameters": []}
     pairs, _ = denial(exp, admin_config)
     assert pairs == [("spec.trialTemplate.configMap", "template.configmap-unavailable")]
+
+
+def test_template_configmap_of_another_namespace_denied(admin_config):
+    exp = with_annotations()
+    exp["spec"]["trialTemplate"] = {"configMap": {"configMapName": "other", "configMapNamespace": "ns",
+                                                  "templatePath": "t.yaml"}, "trialParameters": []}
+    # Even when the caller supplied its data: another namespace's ConfigMaps are never used.
+    job = "apiVersion: batch/v1\nkind: Job\nspec: {template: {spec: {containers: [{name: c, image: x}]}}}\n"
+    result = admit(exp, admin_config, configmaps={("ns", "other"): {"t.yaml": job}})
+    assert not result.allowed
+    assert [(e.path, e.code) for e in result.errors] == [("spec.trialTemplate.configMap.configMapNamespace", "template.configmap-namespace")]
 
 
 def test_unknown_job_kind_denied(admin_config):

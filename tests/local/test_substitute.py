@@ -10,8 +10,12 @@ from katib_llm.core.admit import admit
 from katib_llm.core.substitute import SubstitutionError, substitute_trial
 
 
-def test_admitted_quickstart_substitutes_every_placeholder(admin_config):
+def test_admitted_quickstart_substitutes_every_placeholder():
     import yaml
+
+    from katib_llm.io import admin_config as load
+
+    admin_config = load({"fileRoots": ["/data"]})  # a cluster admits file:// only under fileRoots
 
     exp = yaml.safe_load(open("examples/quickstart.yaml"))
     exp["metadata"]["annotations"]["llm.katib.kubeflow.org/dataset"] = "file:///data/sentiment"

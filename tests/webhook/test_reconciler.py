@@ -136,3 +136,41 @@ def test_two_replicas_one_leader_and_failover(standin, tmp_path):
                 proc.wait(timeout=15)
     logs = "".join((tmp_path / f"{n}.log").read_text() for n in replicas)
     assert "Traceback" not in logs, logs
+
+
+def test_a_bad_item_is_skipped_and_the_rest_get_their_claims(standin, apis, caplog):
+    standin.put("experiments", experiment("good-a"))
+    standin.put("experiments", experiment("bad"))
+    for obj in standin.objects.values():  # a stored object the client cannot build a claim for
+        if obj["metadata"]["name"] == "bad":
+            obj["metadata"]["uid"] = ["not", "a", "uid"]
+    standin.put("experiments", experiment("good-b"))
+    reconciler = VolumeReconciler(*apis, ConfigSource(None))
+    reconciler._list()
+    claims = standin.objects_of("persistentvolumeclaims")
+    assert {("kubeflow", "good-a-llm-cache"), ("kubeflow", "good-b-llm-cache")} <= set(claims)
+    assert ("kubeflow", "bad-llm-cache") not in claims
+    assert any("skipping Experiment kubeflow/bad" in r.getMessage() for r in caplog.records)
+    assert reconciler.reconcile_safely("not an object") == "failed"
+
+
+def test_the_webhooks_namespace_filter_is_honoured():
+    from kubernetes import client
+
+    namespaces = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
+                  for name, labels in (("kubeflow", {"llm.katib.kubeflow.org/enabled": "true"}), ("team-b", {}))]
+    excluded = experiment("in-excluded")
+    excluded["metadata"]["namespace"] = "skip-me"
+    unlabelled = experiment("in-team-b")
+    unlabelled["metadata"]["namespace"] = "team-b"
+    served = experiment("in-kubeflow")
+    with KubeApiServer(objects=namespaces) as standin:
+        api = client.ApiClient(standin.configuration())
+        reconciler = VolumeReconciler(client.CustomObjectsApi(api), client.CoreV1Api(api), ConfigSource(None),
+                                      exclude_namespaces=("skip-me",),
+                                      namespace_labels=(("llm.katib.kubeflow.org/enabled", "true"),))
+        outcomes = [reconciler.reconcile(standin.put("experiments", e)) for e in (excluded, unlabelled, served)]
+        claims = set(standin.objects_of("persistentvolumeclaims"))
+        api.close()
+    assert outcomes == ["skipped", "skipped", "created"]
+    assert claims == {("kubeflow", "in-kubeflow-llm-cache")}

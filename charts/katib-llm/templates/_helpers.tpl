@@ -42,6 +42,25 @@
 {{- end -}}
 {{- end -}}
 
+{{- define "katib-llm.reconcilerName" -}}
+{{- printf "%s-reconciler" (include "katib-llm.fullname" .) -}}
+{{- end -}}
+
+{{/* The reconciler's own ServiceAccount: the network-facing webhook never holds its rights. */}}
+{{- define "katib-llm.reconcilerServiceAccountName" -}}
+{{- if .Values.reconciler.serviceAccount.create -}}
+{{- default (include "katib-llm.reconcilerName" .) .Values.reconciler.serviceAccount.name -}}
+{{- else -}}
+{{- .Values.reconciler.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "katib-llm.reconcilerSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "katib-llm.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: reconciler
+{{- end -}}
+
 {{/* The DNS name kube-apiserver uses (TLS SNI and certificate SAN). */}}
 {{- define "katib-llm.serviceHost" -}}
 {{- printf "%s.%s.svc" (include "katib-llm.webhookName" .) .Release.Namespace -}}

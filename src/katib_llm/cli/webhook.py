@@ -47,6 +47,10 @@ def register(sub: Any) -> None:
     r.add_argument("--renew-deadline", type=int, default=10, help="seconds the leader retries renewing (default 10)")
     r.add_argument("--retry-period", type=int, default=2, help="seconds between Lease attempts (default 2, >= 1)")
     r.add_argument("--watch-timeout", type=int, default=60, help="seconds per watch before a full re-list (default 60)")
+    r.add_argument("--exclude-namespace", action="append", default=[], metavar="NS",
+                   help="never create claims in this namespace (repeatable; as the webhook's namespaceSelector)")
+    r.add_argument("--namespace-label", action="append", default=[], metavar="KEY=VALUE",
+                   help="only namespaces with this label (repeatable; as the webhook's namespaceSelector)")
     r.set_defaults(func=_reconcile)
 
 
@@ -138,10 +142,15 @@ def _reconcile(args: argparse.Namespace) -> int:
                      f"(got {args.lease_duration}, {args.renew_deadline}, {args.retry_period})")
     if args.watch_timeout < 1:
         return _fail("--watch-timeout: must be >= 1")
+    labels = [item.partition("=") for item in args.namespace_label]
+    if any(not key or not sep for key, sep, _ in labels):
+        return _fail("--namespace-label: expected KEY=VALUE")
     from katib_llm.webhook.reconciler import ReconcilerOptions, run
 
     return run(ReconcilerOptions(config_file=args.config, lease_namespace=args.lease_namespace,
                                  lease_name=args.lease_name, identity=args.identity,
                                  health_port=args.health_port, kubeconfig=args.kubeconfig,
                                  lease_duration=args.lease_duration, renew_deadline=args.renew_deadline,
-                                 retry_period=args.retry_period, watch_timeout=args.watch_timeout))
+                                 retry_period=args.retry_period, watch_timeout=args.watch_timeout,
+                                 exclude_namespaces=tuple(args.exclude_namespace),
+                                 namespace_labels=tuple((k, v) for k, _, v in labels)))

@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from . import feasibility, inject, katib_rules, params, trainjob
+from . import feasibility, inject, katib_rules, params, podsecurity, safeyaml, trainjob
 from .patch import clone, make_patch
 from .config import FUNCTION_MODULE, AdminConfig
 from .contract import LLMSpec, annotation_path, is_labelled, parse_annotations
@@ -21,6 +21,11 @@ from .errors import FieldError
 from .jobkinds import JOB_KINDS, job_kind
 
 CONFIGMAP_TEMPLATE_SUFFIX = ".yaml"
+# Bounded cost per request: a review's work grows with its parameters and its errors.
+MAX_PARAMETERS = 100      # more are denied before any per-parameter work
+MAX_ERRORS = 50           # a denial lists at most this many, then says how many more there were
+MAX_SUGGESTIONS = 10      # "did you mean" hints (difflib) computed per request
+MAX_DEPTH = 100           # deeper objects are denied before any recursive walk (copy, diff)
 # ConfigMaps an adapter read for this request: (namespace, name) -> data (key -> text).
 ConfigMaps = Mapping[tuple[str, str], Mapping[str, str]]
 
@@ -38,12 +43,15 @@ class AdmissionResult:
 
 
 def _deny(exp: dict[str, Any], errors: list[FieldError], warnings: list[str] | None = None) -> AdmissionResult:
+    if len(errors) > MAX_ERRORS:
+        errors = errors[:MAX_ERRORS] + [FieldError("spec", "errors.truncated",
+                                                   f"{len(errors) - MAX_ERRORS} more errors not listed")]
     return AdmissionResult(False, exp, [], list(warnings or []), errors)
 
 
 def _resolve_template(spec: dict[str, Any], llm: LLMSpec, config: AdminConfig,
-                      errors: list[FieldError],
-                      configmaps: ConfigMaps | None) -> tuple[dict[str, Any] | None, bool]:
+                      errors: list[FieldError], configmaps: ConfigMaps | None,
+                      namespace: str = "") -> tuple[dict[str, Any] | None, bool]:
     """Return (trialTemplate dict, ours). Supplies or inlines our templates."""
     tt = spec.get("trialTemplate")
     known = ", ".join(sorted(config.templates)) or "(none loaded)"
@@ -74,6 +82,13 @@ def _resolve_template(spec: dict[str, Any], llm: LLMSpec, config: AdminConfig,
             inlined["trialSpec"] = config.template_copy(name)
             return inlined, True
         key = (str(cm.get("configMapNamespace")), str(cm.get("configMapName"))) if isinstance(cm, dict) else None
+        if key and namespace and key[0] != namespace:
+            # Reading another namespace's ConfigMaps would let any user read (and run) what a
+            # namespace they cannot access holds; only theirs and our shipped templates.
+            errors.append(FieldError("spec.trialTemplate.configMap.configMapNamespace", "template.configmap-namespace",
+                                     f"a template ConfigMap must be in the Experiment's namespace {namespace!r} "
+                                     f"(or be {ours_cm['name']} in {ours_cm['namespace']}); got {key[0]!r}"))
+            return None, False
         data = (configmaps or {}).get(key) if key else None
         text = data.get(str(cm.get("templatePath"))) if isinstance(data, Mapping) else None
         if text is None:
@@ -84,7 +99,11 @@ def _resolve_template(spec: dict[str, Any], llm: LLMSpec, config: AdminConfig,
                                      f"reference configMapName {ours_cm['name']} in namespace {ours_cm['namespace']}"))
             return None, False
         try:
-            trial_spec = yaml.safe_load(text)
+            trial_spec = safeyaml.load(text)  # no aliases, capped size and depth
+        except safeyaml.UnsafeYAMLError as exc:
+            trial_spec = None
+            errors.append(FieldError("spec.trialTemplate.configMap.templatePath", "template.yaml-refused",
+                                     f"the referenced template is refused: {exc}"))
         except yaml.YAMLError as exc:
             trial_spec = None
             errors.append(FieldError("spec.trialTemplate.configMap.templatePath", "template.yaml",
@@ -118,7 +137,8 @@ def _wire_parameters(spec: dict[str, Any], tt: dict[str, Any], trainer: bool, fu
         name = p["name"]
         ref = params.resolve(name)
         if trainer and not function and ref is None and name not in by_ref:
-            hint = params.suggest_names(name)
+            hints_left = MAX_SUGGESTIONS - sum(e.code == "parameter.unknown" for e in errors)
+            hint = params.suggest_names(name) if hints_left > 0 else []
             errors.append(FieldError(f"spec.parameters[{i}].name", "parameter.unknown",
                                      f"{name!r} maps to no TrainingArguments field and no lora_config.<field>"
                                      + (f"; did you mean {', '.join(hint)}?" if hint else
@@ -151,11 +171,30 @@ def _check_caps(llm: LLMSpec, config: AdminConfig, errors: list[FieldError]) -> 
         errors.append(FieldError(f"{path}.gpu", "gpu.trial-cap",
                                  f"{gpu} GPUs x {llm.workers} workers = {gpu * llm.workers} GPUs per trial exceeds "
                                  f"the admin cap of {config.max_gpu_per_trial}"))
+    _check_file_roots(llm, config, errors)
     allowed = config.values["allowedModelSources"]
     for kind, uri in (("model", llm.model), ("dataset", llm.dataset)):
         if uri and allowed and not any(uri.raw.startswith(prefix) for prefix in allowed):
             errors.append(FieldError(annotation_path(kind), "uri.not-allowed",
                                      f"{uri.raw!r} is not an allowed source; the admin allows: " + ", ".join(allowed)))
+
+
+def _check_file_roots(llm: LLMSpec, config: AdminConfig, errors: list[FieldError]) -> None:
+    """``file://`` only under a folder the admin lists in ``fileRoots`` (none by default).
+
+    Lexical: the URI parser already refused '..', and the storage initializer follows no
+    symlink, so the folder read is the folder named."""
+    roots = [r.rstrip("/") or "/" for r in config.values["fileRoots"]]
+    for kind, uri in (("model", llm.model), ("dataset", llm.dataset)):
+        if uri is None or uri.scheme != "file":
+            continue
+        path = "/" + uri.location.strip("/")
+        if not any(root == "/" or path == root or path.startswith(root + "/") for root in roots):
+            errors.append(FieldError(annotation_path(kind), "uri.file-not-allowed",
+                                     f"file:// URIs are off on this cluster; the admin allows folders listed in "
+                                     f"config.fileRoots ({', '.join(roots) or 'none'})"
+                                     if not roots else
+                                     f"{uri.raw!r} is not under an allowed folder: " + ", ".join(roots)))
 
 
 def admit(experiment: dict[str, Any], config: AdminConfig, old: dict[str, Any] | None = None,
@@ -177,6 +216,9 @@ def admit(experiment: dict[str, Any], config: AdminConfig, old: dict[str, Any] |
         return _deny({}, [FieldError("object", "experiment.type", "must be a Katib Experiment object")])
     if not is_labelled(experiment):
         return AdmissionResult(True, experiment, [], [], [], labelled=False)
+    too_costly = _cost_error(experiment)
+    if too_costly is not None:
+        return _deny(experiment, [too_costly])
     exp = clone(experiment)
     errors: list[FieldError] = []
     if not isinstance(exp.get("metadata"), dict):
@@ -194,7 +236,8 @@ def admit(experiment: dict[str, Any], config: AdminConfig, old: dict[str, Any] |
     # Katib's defaulter runs before us on a cluster; apply the same here so the result is complete.
     katib_rules.apply_katib_defaults(exp)
     spec = exp["spec"]
-    tt, ours = _resolve_template(spec, llm, config, errors, configmaps)
+    tt, ours = _resolve_template(spec, llm, config, errors, configmaps,
+                                 str(exp["metadata"].get("namespace") or ""))
     if tt is None:
         return _deny(experiment, errors)
     spec["trialTemplate"] = tt
@@ -232,6 +275,8 @@ def admit(experiment: dict[str, Any], config: AdminConfig, old: dict[str, Any] |
         errors.append(FieldError(annotation_path("function"), "function.required",
                                  "this trial template runs a Python objective function: set the function annotation "
                                  "(the SDK's tune(objective=fn) does), or pick an hf-lora-* template"))
+    if not ours:  # before injection: only what the user asked for
+        podsecurity.check(kind, job, config.values["privilegedTemplates"], errors, ctx.warnings)
     hparams = _wire_parameters(spec, tt, trainer, bool(llm.function), errors)
     if trainer:  # peak GPU memory vs. what the admin declares per GPU (core/feasibility.py)
         feasibility.check(llm, spec, config, errors, ctx.warnings)
@@ -308,6 +353,31 @@ def volume_claim(experiment: dict[str, Any], config: AdminConfig) -> dict[str, A
             "apiVersion": experiment.get("apiVersion", "kubeflow.org/v1beta1"), "kind": "Experiment",
             "name": name, "uid": meta["uid"], "controller": False, "blockOwnerDeletion": False}]
     return claim
+
+
+def _cost_error(experiment: dict[str, Any]) -> FieldError | None:
+    """Refuse, before any per-field work, what would make one review cost seconds or recurse
+    without bound: deep nesting, thousands of parameters."""
+    if _too_deep(experiment, MAX_DEPTH):
+        return FieldError("object", "experiment.depth", f"nested deeper than {MAX_DEPTH} levels; an Experiment never is")
+    spec = experiment.get("spec")
+    parameters = spec.get("parameters") if isinstance(spec, dict) else None
+    if isinstance(parameters, list) and len(parameters) > MAX_PARAMETERS:
+        return FieldError("spec.parameters", "parameters.too-many",
+                          f"{len(parameters)} parameters; at most {MAX_PARAMETERS} are accepted")
+    return None
+
+
+def _too_deep(obj: Any, limit: int) -> bool:
+    """Whether ``obj`` nests dicts/lists deeper than ``limit`` (iterative: no recursion limit)."""
+    stack = [(obj, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
 
 
 def _unique(items: list[Any]) -> list[Any]:

@@ -54,6 +54,11 @@ DEFAULTS: dict[str, Any] = {
         "claimSuffix": "-llm-cache",
     },
     "allowedModelSources": [],
+    # Folders file:// URIs may name. Empty (the default): file:// is off, because the init
+    # container would read whatever path it is given (the shared volume, the image).
+    "fileRoots": [],
+    # A user's template asking for privileged containers, hostPath or host namespaces: warn | deny.
+    "privilegedTemplates": "warn",
     "providers": {},
     "credentials": {"hfTokenSecret": "", "s3Secret": ""},
     "metricsCollector": "StdOut",
@@ -228,6 +233,12 @@ def _check(values: dict[str, Any]) -> list[FieldError]:
     registered = values["earlyStoppingAlgorithms"]
     if not isinstance(registered, list) or not set(registered) <= set(OUR_EARLY_STOPPING):
         bad("earlyStoppingAlgorithms", "must be a list of " + ", ".join(OUR_EARLY_STOPPING))
+    roots = values["fileRoots"]
+    if not isinstance(roots, list) or not all(isinstance(r, str) and r.startswith("/") and ".." not in r.split("/")
+                                              for r in roots):
+        bad("fileRoots", "must be a list of absolute folder paths without '..', e.g. [/mnt/models]")
+    if values["privilegedTemplates"] not in ("warn", "deny"):
+        bad("privilegedTemplates", "must be warn or deny")
     if values["metricsCollector"] not in ("StdOut", "File"):
         bad("metricsCollector", "must be StdOut or File")
     runtime = values["trainerV2"].get("runtimeName")

@@ -253,7 +253,9 @@ def _init_container(ctx: Context, kind: str) -> dict[str, Any] | None:
         "command": list(provider.command),
         "args": args,
         "volumeMounts": [{"name": VOLUME_NAME, "mountPath": ctx.config.mount_path}],
-        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+        # Pod Security "restricted": the provider's image must run as a non-root USER (ours: 1000).
+        "securityContext": {"runAsNonRoot": True, "allowPrivilegeEscalation": False,
+                            "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}},
     }
     if provider.secret:
         # Credentials only by Secret reference, never in the Experiment.

@@ -63,10 +63,15 @@ def resolve(name: str) -> FieldRef | None:
     return FieldRef("training_args", key, spec) if spec else None
 
 
+MAX_SUGGEST_LENGTH = 64  # longer names get no hint: difflib's cost grows with the name's length
+
+
 def suggest_names(name: str, limit: int = 3) -> list[str]:
     """Close known names, for "did you mean" hints."""
     import difflib
 
+    if len(name) > MAX_SUGGEST_LENGTH:
+        return []
     pool = list(TRAINING_FIELDS) + [LORA_PREFIX + k for k in LORA_FIELDS]
     return difflib.get_close_matches(name, pool, n=limit, cutoff=0.6)
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from . import safeyaml
 from .errors import FieldError
 
 PROVIDER_LABEL = "llm.katib.kubeflow.org/provider"
@@ -69,7 +70,7 @@ def from_configmap(configmap: dict[str, Any]) -> tuple[dict[str, Any] | None, li
     if not isinstance(raw, str):
         return None, [FieldError(path, "provider.missing", f"the ConfigMap must hold a {PROVIDER_KEY} key")]
     try:
-        decl = yaml.safe_load(raw)
+        decl = safeyaml.load(raw)  # no aliases, capped size and depth
     except yaml.YAMLError as exc:
         return None, [FieldError(path, "provider.yaml", f"is not valid YAML: {exc}")]
     errors = check_declaration(decl, path)

@@ -10,11 +10,23 @@ import yaml
 
 
 def read_documents(path: str | Path) -> list[dict[str, Any]]:
-    """All YAML documents in a file (``-`` is stdin), skipping empty ones."""
+    """All YAML documents in a file (``-`` is stdin), skipping empty ones.
+
+    Parsed by :mod:`katib_llm.core.safeyaml` (no anchors or aliases, capped size, depth and
+    document count), like everything the webhook reads: raises ``yaml.YAMLError`` naming the
+    refusal.
+    """
     import sys
 
-    text = sys.stdin.read() if str(path) == "-" else Path(path).read_text()
-    return [d for d in yaml.safe_load_all(text) if d is not None]
+    from katib_llm.core import safeyaml
+
+    limit = 16 * safeyaml.MAX_BYTES
+    if str(path) == "-":
+        text = sys.stdin.read(limit + 1)
+    else:
+        with Path(path).open(encoding="utf-8") as fh:
+            text = fh.read(limit + 1)  # never more than the cap in memory
+    return [d for d in safeyaml.load_all(text, max_bytes=limit) if d is not None]
 
 
 class _Dumper(yaml.SafeDumper):

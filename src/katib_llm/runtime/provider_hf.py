@@ -15,6 +15,7 @@ from katib_llm.core.uris import StorageURI
 
 from .errors import RuntimeInputError
 from .provider_base import FileEntry, Provider, Source
+from .safepath import check_tree, relative_name
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 
@@ -76,6 +77,8 @@ class HuggingFaceProvider(Provider):
                     if isinstance(f, RepoFile)]
         except _network_errors() as exc:
             raise _explain(exc, uri, kind) from None
+        for f in tree:  # a hub (or a mirror) naming a file ../x or /x must not choose where we write
+            relative_name(f.path, f"{kind} {uri.raw}")
         files = tuple(FileEntry(f.path, int(f.size), f.lfs.sha256 if f.lfs else None) for f in tree)
         if not files:
             raise RuntimeInputError(f"{kind} {uri.raw}: repository {uri.location!r} has no files at {sha}")
@@ -97,3 +100,4 @@ class HuggingFaceProvider(Provider):
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         shutil.rmtree(dest / ".cache", ignore_errors=True)  # local_dir bookkeeping, not content
+        check_tree(dest, f"{source.kind} {source.uri.raw}")

@@ -16,6 +16,7 @@ from katib_llm.core.uris import StorageURI
 
 from .errors import RuntimeInputError
 from .provider_base import FileEntry, Provider, Source
+from .safepath import relative_name, target_in
 
 _DENIED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403", "401", "ExpiredToken",
            "InvalidToken"}
@@ -75,6 +76,10 @@ class S3Provider(Provider):
         if not objects:
             raise RuntimeInputError(f"{kind} {uri.raw}: no objects under prefix {prefix!r} in bucket {bucket!r}")
         objects.sort()
+        for rel, key, _, _ in objects:  # a key such as model/../../x must not pick its own path
+            relative_name(rel, f"{kind} {uri.raw}: object key {key!r}")
+        if len({rel for rel, _, _, _ in objects}) != len(objects):
+            raise RuntimeInputError(f"{kind} {uri.raw}: two object keys map to the same file name")
         digest = hashlib.sha256("".join(f"{k}\0{s}\0{e}\n" for _, k, s, e in objects).encode()).hexdigest()
         files = tuple(FileEntry(rel, size, md5=etag if len(etag) == 32 and "-" not in etag else None)
                       for rel, _, size, etag in objects)
@@ -84,8 +89,7 @@ class S3Provider(Provider):
         client = _client()
         try:
             for entry in source.files:
-                target = dest / entry.path
-                target.parent.mkdir(parents=True, exist_ok=True)
+                target = target_in(dest, entry.path, f"{source.kind} {source.uri.raw}")
                 client.download_file(source.details["bucket"], source.details["keys"][entry.path], str(target))
         except _errors() as exc:
             raise _explain(exc, source.uri, source.kind) from None

@@ -62,6 +62,9 @@ def create_app(config: ConfigSource, lookup: ClusterLookup | None = None, noop_e
         try:
             budget = parse_timeout(request.args.get("timeout"))
             review = parse_review(read_body())
+            if review.operation not in ("CREATE", "UPDATE"):
+                outcome = "allowed"  # DELETE, CONNECT: nothing to judge or inject; never a patch
+                return reply(allow(review.uid))
             if core is None or not review.is_experiment or review.experiment is None:
                 outcome = "allowed"
                 body = allow(review.uid, None if core is None or review.is_experiment else

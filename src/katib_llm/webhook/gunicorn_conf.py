@@ -2,13 +2,15 @@
 
 ``gthread`` workers keep TLS connections alive between admission requests, as kube-apiserver
 expects; ``sync`` workers close after every reply so each request would pay a full handshake
-(measured: p99 ~17 ms vs ~5 ms for a no-op at 8 clients, docs/benchmarks.md). The CLI overrides bind,
-certfile, keyfile, workers and threads.
+(measured: p99 ~17 ms vs ~5 ms for a no-op at 8 clients, docs/benchmarks.md). Our subclass
+(``worker.BufferingThreadWorker``) does the TLS handshake and reads each request in the event loop,
+so a thread is only taken by a request that has fully arrived: slow clients cannot hold the
+threads. The CLI overrides bind, certfile, keyfile, workers and threads.
 """
 
 import os
 
-worker_class = "gthread"
+worker_class = "katib_llm.webhook.worker.BufferingThreadWorker"
 workers = int(os.environ.get("KATIB_LLM_WEBHOOK_WORKERS", "2"))
 threads = int(os.environ.get("KATIB_LLM_WEBHOOK_THREADS", "4"))
 keepalive = 75           # seconds; longer than the apiserver's idle-connection reuse window
@@ -17,6 +19,8 @@ graceful_timeout = 20    # on SIGTERM, finish in-flight reviews before exiting
 max_requests = 0         # no periodic worker recycling: it would drop kept-alive connections
 worker_connections = 1000
 limit_request_line = 8190
+limit_request_fields = 100
+limit_request_field_size = 8190
 accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("KATIB_LLM_WEBHOOK_LOGLEVEL", "info")

@@ -45,6 +45,10 @@ class ReconcilerOptions:
     renew_deadline: int = 10
     retry_period: int = 2
     watch_timeout: int = 60
+    # The webhook configurations' namespaceSelector, honoured here too: Experiments in these
+    # namespaces, or in namespaces without these labels, are never given a claim.
+    exclude_namespaces: tuple[str, ...] = ()
+    namespace_labels: tuple[tuple[str, str], ...] = ()
 
 
 class VolumeReconciler:
@@ -52,11 +56,43 @@ class VolumeReconciler:
     kubernetes client's ``CustomObjectsApi`` and ``CoreV1Api``."""
 
     def __init__(self, custom_api: Any, core_api: Any, config: ConfigSource, watch_timeout: int = 60,
-                 budget: BudgetReconciler | None = None):
+                 exclude_namespaces: tuple[str, ...] = (), namespace_labels: tuple[tuple[str, str], ...] = (),
+                 namespace_ttl: float = 30.0, budget: BudgetReconciler | None = None):
         self.custom, self.core, self.config = custom_api, core_api, config
         self.watch_timeout = watch_timeout
+        self.exclude_namespaces = set(exclude_namespaces)
+        self.namespace_labels = dict(namespace_labels)
+        self.namespace_ttl = namespace_ttl
+        self._namespaces: dict[str, tuple[float, bool]] = {}  # name -> (checked at, served)
         self.budget = budget  # also stops Experiments whose budget is spent (webhook/budget.py)
         self._done: set[str] = set()  # Experiment uids whose claim we saw or made (since last list)
+
+    def serves(self, namespace: str) -> bool:
+        """Whether the webhook's namespaceSelector selects ``namespace`` (cached a short while)."""
+        if namespace in self.exclude_namespaces:
+            return False
+        if not self.namespace_labels:
+            return True
+        hit = self._namespaces.get(namespace)
+        if hit and time.monotonic() - hit[0] < self.namespace_ttl:
+            return hit[1]
+        labels = self.core.read_namespace(namespace).metadata.labels or {}
+        served = all(labels.get(k) == v for k, v in self.namespace_labels.items())
+        self._namespaces[namespace] = (time.monotonic(), served)
+        return served
+
+    def reconcile_safely(self, experiment: Any) -> str:
+        """:meth:`reconcile`, but a bad item is logged and skipped (``failed``), never raised:
+        one malformed stored Experiment must not stop the others from getting their claims."""
+        try:
+            if not isinstance(experiment, dict):
+                raise TypeError(f"expected an object, got {type(experiment).__name__}")
+            return self.reconcile(experiment)
+        except Exception as exc:  # noqa: BLE001 - any bad item: skip it, keep going
+            meta = experiment.get("metadata") if isinstance(experiment, dict) else None
+            where = f"{meta.get('namespace')}/{meta.get('name')}" if isinstance(meta, dict) else "?"
+            log.error("skipping Experiment %s: %s: %s", where, type(exc).__name__, exc)
+            return "failed"
 
     def reconcile(self, experiment: dict[str, Any]) -> str:
         """Create the Experiment's claim if missing: returns created|exists|skipped|failed."""
@@ -66,7 +102,7 @@ class VolumeReconciler:
         if meta.get("deletionTimestamp"):
             return "skipped"
         claim = volume_claim(experiment, self.config.get())
-        if claim is None:
+        if claim is None or not self.serves(str(claim["metadata"]["namespace"] or "")):
             return "skipped"
         uid = str(meta.get("uid") or "")
         if uid and uid in self._done:
@@ -92,9 +128,10 @@ class VolumeReconciler:
             self._done.add(uid)
         return outcome
 
-    def _each(self, experiment: dict[str, Any]) -> None:
-        self.reconcile(experiment)
-        if self.budget is not None:
+    def _each(self, experiment: Any) -> None:
+        """One listed or watched item: its claim, then its budget; a bad item is skipped."""
+        self.reconcile_safely(experiment)
+        if self.budget is not None and isinstance(experiment, dict):
             try:
                 self.budget.reconcile(experiment)
             except Exception as exc:  # noqa: BLE001 - one odd Experiment must not stop the controller
@@ -123,8 +160,8 @@ class VolumeReconciler:
                     if stop.is_set():
                         w.stop()
                         break
-                    if event.get("type") in ("ADDED", "MODIFIED") and isinstance(event.get("object"), dict):
-                        self._each(event["object"])
+                    if event.get("type") in ("ADDED", "MODIFIED"):
+                        self._each(event.get("object"))
                 backoff = 1.0
             except ApiException as exc:
                 if exc.status != 410:  # 410 Gone: our resourceVersion is too old; just re-list
@@ -180,7 +217,8 @@ def run(options: ReconcilerOptions) -> int:
         _serve_health(options.health_port)
     source = ConfigSource(options.config_file)
     budget = BudgetReconciler(client.CustomObjectsApi(), client.CoreV1Api(), source)
-    reconciler = VolumeReconciler(client.CustomObjectsApi(), client.CoreV1Api(), source, options.watch_timeout, budget)
+    reconciler = VolumeReconciler(client.CustomObjectsApi(), client.CoreV1Api(), source, options.watch_timeout,
+                                  options.exclude_namespaces, options.namespace_labels, budget=budget)
     identity = options.identity or socket.gethostname()
     lock = LeaseLock(options.lease_name, options.lease_namespace or _pod_namespace(), identity)
 

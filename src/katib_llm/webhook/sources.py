@@ -130,7 +130,8 @@ def cluster_inputs(lookup: ClusterLookup | None, experiment: dict[str, Any], nam
     Policy when the API cannot be reached (never a 5xx): admit without the extra providers and
     say so in a warning (an Experiment that needs one is then denied by the core, naming its
     model/dataset annotation); a foreign ``trialTemplate.configMap`` that cannot be read is
-    denied by the core naming ``spec.trialTemplate.configMap``.
+    denied by the core naming ``spec.trialTemplate.configMap``. Only ConfigMaps in the
+    Experiment's own namespace are read.
     """
     if lookup is None or not namespace:
         return config, {}, []
@@ -157,7 +158,8 @@ def cluster_inputs(lookup: ClusterLookup | None, experiment: dict[str, Any], nam
     ours = config.values["templatesConfigMap"]
     if isinstance(cm, dict) and isinstance(cm.get("configMapName"), str) and \
             isinstance(cm.get("configMapNamespace"), str) and \
-            (cm["configMapName"], cm["configMapNamespace"]) != (ours["name"], ours["namespace"]):
+            (cm["configMapName"], cm["configMapNamespace"]) != (ours["name"], ours["namespace"]) and \
+            cm["configMapNamespace"] == namespace:  # never another namespace's (the core denies those)
         cm_ns = cm["configMapNamespace"]
         try:
             data = lookup.configmap(cm_ns, cm["configMapName"], timeout)
