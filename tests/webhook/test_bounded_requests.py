@@ -13,9 +13,9 @@ from typing import Iterator
 import pytest
 import yaml
 
-from kube_apiserver import KubeApiServer
+from tests.kube_apiserver import KubeApiServer
 
-from .apiserver_client import build_review
+from tests.builders import review as build_review
 from .conftest import Server, start_server, stop_server
 
 EXAMPLE = yaml.safe_load((Path(__file__).resolve().parents[2] / "examples" / "bert-lora-experiment.yaml").read_text())

@@ -14,7 +14,7 @@ from typing import Iterator
 import pytest
 import yaml
 
-from .apiserver_client import build_review
+from tests.builders import review as build_review
 from .conftest import NAMESPACE, SERVICE, Server, start_server, stop_server
 
 EXAMPLE = yaml.safe_load((Path(__file__).resolve().parents[2] / "examples" / "bert-lora-experiment.yaml").read_text())

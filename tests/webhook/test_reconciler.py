@@ -139,12 +139,12 @@ def test_two_replicas_one_leader_and_failover(standin, tmp_path):
 
 
 def test_a_bad_item_is_skipped_and_the_rest_get_their_claims(standin, apis, caplog):
-    standin.put("experiments", experiment("good-a"))
-    standin.put("experiments", experiment("bad"))
+    standin.put("experiments", example("good-a"))
+    standin.put("experiments", example("bad"))
     for obj in standin.objects.values():  # a stored object the client cannot build a claim for
         if obj["metadata"]["name"] == "bad":
             obj["metadata"]["uid"] = ["not", "a", "uid"]
-    standin.put("experiments", experiment("good-b"))
+    standin.put("experiments", example("good-b"))
     reconciler = VolumeReconciler(*apis, ConfigSource(None))
     reconciler._list()
     claims = standin.objects_of("persistentvolumeclaims")
@@ -159,11 +159,11 @@ def test_the_webhooks_namespace_filter_is_honoured():
 
     namespaces = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
                   for name, labels in (("kubeflow", {"llm.katib.kubeflow.org/enabled": "true"}), ("team-b", {}))]
-    excluded = experiment("in-excluded")
+    excluded = example("in-excluded")
     excluded["metadata"]["namespace"] = "skip-me"
-    unlabelled = experiment("in-team-b")
+    unlabelled = example("in-team-b")
     unlabelled["metadata"]["namespace"] = "team-b"
-    served = experiment("in-kubeflow")
+    served = example("in-kubeflow")
     with KubeApiServer(objects=namespaces) as standin:
         api = client.ApiClient(standin.configuration())
         reconciler = VolumeReconciler(client.CustomObjectsApi(api), client.CoreV1Api(api), ConfigSource(None),
