@@ -186,8 +186,8 @@ def _to_choice(value: Any, spec: dict[str, Any] | Any, where: str) -> Any:
     if any("[" in c for c in choices):  # pattern choices such as pissa_niter_[number of iters]
         return text
     hint = difflib.get_close_matches(text, choices, n=1, cutoff=0.6)
-    raise ValueError(f"{where}: {text!r} is not accepted" + (f"; did you mean {hint[0]}?" if hint else "")
-                     + f"; accepted: {', '.join(choices)}")
+    raise ValueError(f"{where}: {text!r} is not accepted; accepted: {', '.join(choices)}"
+                     + (f"; did you mean {hint[0]}?" if hint else ""))
 
 
 _COERCE = {"int": _to_int, "float": _to_float, "bool": _to_bool, "list": _to_list, "dict": _to_dict}
