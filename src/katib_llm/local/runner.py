@@ -29,6 +29,7 @@ import optuna
 import yaml
 
 from katib_llm.core.admit import admit
+from katib_llm.core.contract import LABEL, LABEL_VALUE
 from katib_llm.core.errors import AdmissionDenied, FieldError
 from katib_llm.core.metrics import UNAVAILABLE, parse_metrics
 from katib_llm.core.substitute import substitute_trial
@@ -136,7 +137,7 @@ def admit_for_local(experiment: dict[str, Any],
     if not result.labelled:
         raise AdmissionDenied([FieldError("metadata.labels", "local.unlabelled",
                                           "the local runner needs a labelled Experiment: set the label "
-                                          "llm.katib.kubeflow.org/tune: \"true\"")])
+                                          f"{LABEL}: \"{LABEL_VALUE}\"")])
     if not result.allowed:
         raise AdmissionDenied(result.errors)
     admitted = result.experiment
