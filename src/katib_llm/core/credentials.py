@@ -29,7 +29,7 @@ _USERINFO = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#@\s]*:[^/?#@\s]*@")
 _VALUE_SHAPES = (
     ("a Hugging Face access token (hf_...)", re.compile(r"(?<![A-Za-z0-9])hf_[A-Za-z0-9]{30,}")),
     ("an AWS access key id (AKIA.../ASIA...)", re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])")),
-    ("a 40-character secret key", re.compile(
+    ("a 40-character secret after a key-ish name", re.compile(
         r"(?i)(?:secret|key|token|passw\w*|credential)\w*[\"']?\s*[:=]\s*[\"']?[A-Za-z0-9/+=]{40}(?![A-Za-z0-9/+=])")),
 )
 SECRET_HINT = ("credentials never travel in the Experiment (it is readable by everyone who may list "
