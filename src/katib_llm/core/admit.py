@@ -159,6 +159,26 @@ def _check_caps(llm: LLMSpec, config: AdminConfig, errors: list[FieldError]) -> 
                                      f"{uri.raw!r} is not an allowed source; the admin allows: " + ", ".join(allowed)))
 
 
+def _check_trial(ctx: inject.Context, job: dict[str, Any], spec: dict[str, Any], trainer: bool) -> None:
+    """What the trial itself needs: its function, model and dataset, GPU memory, metrics it prints."""
+    llm, errors = ctx.llm, ctx.errors
+    if inject.runs_module(job, ctx.kind, FUNCTION_MODULE) and not llm.function:
+        errors.append(FieldError(annotation_path(FUNCTION), "function.required",
+                                 "this trial template runs a Python objective function: set the function annotation "
+                                 "(the SDK's tune(objective=fn) does), or pick an hf-lora-* template"))
+    if trainer:  # peak GPU memory vs. what the admin declares per GPU (core/feasibility.py)
+        feasibility.check(llm, spec, ctx.config, errors, ctx.warnings)
+    if ctx.ours and not llm.function:  # our shipped trainer prints a known set of metrics
+        errors.extend(rules.metric_errors(spec, llm))
+    if trainer and not llm.function and not llm.model:
+        errors.append(FieldError(annotation_path(MODEL), "model.required",
+                                 "the trainer needs a model: set hf://<repo>[@<revision>], s3://<bucket>/<prefix> "
+                                 "or <provider>://..."))
+    if trainer and not llm.function and not llm.dataset:
+        errors.append(FieldError(annotation_path(DATASET), "dataset.required",
+                                 "the trainer needs a dataset: set hf://<repo>[?split=train[:3000]] or s3://<bucket>/<prefix>"))
+
+
 def _front_errors(exp: dict[str, Any], config: AdminConfig) -> LLMSpec | list[FieldError]:
     """The checks that stop admission before anything is built: the object's shape, credentials
     (first, so no later message can repeat a value), the annotations, the Experiment's name."""
@@ -232,22 +252,8 @@ def admit(experiment: dict[str, Any], config: AdminConfig, old: dict[str, Any] |
                          experiment_name=str((exp.get("metadata") or {}).get("name") or ""),
                          ours=ours, primary=tt["primaryContainerName"], errors=errors)
     trainer = ours or inject.uses_trainer(job, kind)
-    if inject.runs_module(job, kind, FUNCTION_MODULE) and not llm.function:
-        errors.append(FieldError(annotation_path(FUNCTION), "function.required",
-                                 "this trial template runs a Python objective function: set the function annotation "
-                                 "(the SDK's tune(objective=fn) does), or pick an hf-lora-* template"))
     hparams = _wire_parameters(spec, tt, trainer, bool(llm.function), errors)
-    if trainer:  # peak GPU memory vs. what the admin declares per GPU (core/feasibility.py)
-        feasibility.check(llm, spec, config, errors, ctx.warnings)
-    if ours and not llm.function:  # our shipped trainer prints a known set of metrics
-        errors.extend(rules.metric_errors(spec, llm))
-    if trainer and not llm.function and not llm.model:
-        errors.append(FieldError(annotation_path(MODEL), "model.required",
-                                 "the trainer needs a model: set hf://<repo>[@<revision>], s3://<bucket>/<prefix> "
-                                 "or <provider>://..."))
-    if trainer and not llm.function and not llm.dataset:
-        errors.append(FieldError(annotation_path(DATASET), "dataset.required",
-                                 "the trainer needs a dataset: set hf://<repo>[?split=train[:3000]] or s3://<bucket>/<prefix>"))
+    _check_trial(ctx, job, spec, trainer)
     inject.inject_images(ctx, job)
     inject.inject_workers(ctx, job)
     inject.inject_env(ctx, job, hparams)

@@ -431,7 +431,10 @@ def parse_annotations(experiment: dict[str, Any], providers: set[str],
 
 
 def _json_text(value: Any) -> str:
-    return json.dumps(value, sort_keys=True)
+    # default=str: a value JSON cannot hold becomes its text, for parse to judge (never a crash).
+    if isinstance(value, dict):
+        value = {str(k): v for k, v in value.items()}
+    return json.dumps(value, sort_keys=True, default=str)
 
 
 def render(spec: LLMSpec) -> dict[str, str]:

@@ -17,6 +17,8 @@ SUFFIXES: dict[str, Fraction | int] = {
     "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40,
     "Pi": 2**50, "Ei": 2**60}
 _QUANTITY = re.compile(r"^\+?([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?$")
+# Kubernetes keeps quantities as int64 scaled values; anything larger is absurd for a pod.
+MAX_QUANTITY = 2**63 - 1
 # Below this many bytes a unitless memory figure is a forgotten unit ("16" meant 16Gi), never a pod.
 MIN_UNITLESS_MEMORY = 2**20
 
@@ -31,8 +33,11 @@ def quantity(value: Any) -> str | None:
         if number_problem(value) or value < 0:
             return None
         return str(int(value)) if float(value).is_integer() else repr(float(value))
-    if isinstance(value, str) and _QUANTITY.match(value.strip()):
-        return value.strip()
+    if isinstance(value, str) and _QUANTITY.match(value.strip()) and len(value) <= 64:
+        exponent = _QUANTITY.match(value.strip()).group(2) or ""  # type: ignore[union-attr]
+        if exponent[:1] in ("e", "E") and abs(int(exponent[1:])) > 18:
+            return None  # 1e999: no machine has it, and Fraction arithmetic on it is unbounded
+        return value.strip() if split(value.strip())[0] <= MAX_QUANTITY else None
     return None
 
 
