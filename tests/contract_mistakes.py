@@ -232,6 +232,8 @@ MISTAKES: list[Mistake] = [
     Mistake("space-nan", "spec.parameters[0].feasibleSpace.min", "number.invalid",
             _spec(("parameters", 0, "feasibleSpace", "min"), "nan"), "hp_space['learning_rate']",
             {"hp_space": {"learning_rate": {"parameterType": "double", "feasibleSpace": {"min": "nan", "max": "5e-05"}}}}),
+    Mistake("goal-inf", "spec.objective.goal", "number.invalid", _spec(("objective", "goal"), float("inf")),
+            "objective_goal", {"objective_goal": float("inf")}),
     Mistake("parameter-name", "spec.parameters[0].name", "parameter.unknown",
             _spec(("parameters", 0, "name"), "learnin_rate"), "hp_space['learnin_rate']",
             {"hp_space": {"learnin_rate": {"parameterType": "double", "feasibleSpace": {"min": "1e-05", "max": "5e-05"}}}}),

@@ -222,7 +222,7 @@ def admit(experiment: dict[str, Any], config: AdminConfig, old: dict[str, Any] |
         return _deny(experiment, front)
     llm, errors = front, []
     _check_caps(llm, config, errors)
-    errors.extend(numbers.check_feasible_spaces(exp["spec"].get("parameters")))
+    errors.extend(numbers.check_spec_numbers(exp["spec"]))
 
     # Katib's defaulter runs before us on a cluster; apply the same here so the result is complete.
     katib_rules.apply_katib_defaults(exp)

@@ -77,3 +77,13 @@ def check_feasible_spaces(parameters: Any) -> list[FieldError]:
             for j, item in enumerate(space["list"]):
                 check_number(item, f"{path}.list[{j}]", errors)
     return errors
+
+
+def check_spec_numbers(spec: dict[str, Any]) -> list[FieldError]:
+    """The numbers of an Experiment spec a user writes: feasible spaces and the objective goal
+    (YAML can write ``.inf`` and ``.nan``, which Katib's Go types carry but no trial can reach)."""
+    errors = check_feasible_spaces(spec.get("parameters"))
+    objective = spec.get("objective")
+    if isinstance(objective, dict) and objective.get("goal") is not None:
+        check_number(objective["goal"], "spec.objective.goal", errors)
+    return errors
