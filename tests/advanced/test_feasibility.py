@@ -57,6 +57,8 @@ def _gpu_experiment(experiment, model="hf://meta-llama/Llama-2-7b-hf", gpu=1, wo
     ann[ANN + "resources-per-worker"] = '{"gpu": %d, "cpu": 4, "memory": "32Gi"}' % gpu
     ann[ANN + "workers"] = workers
     ann[ANN + "procs-per-worker"] = "1"
+    # A causal LM prints eval_loss and eval_perplexity, not the example's eval_accuracy.
+    experiment["spec"]["objective"] = {"type": "minimize", "objectiveMetricName": "eval_loss"}
     return experiment
 
 

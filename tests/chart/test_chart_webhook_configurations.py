@@ -58,7 +58,11 @@ def test_defaults(default_render, kind, path):
     assert webhook["rules"] == [{"apiGroups": ["kubeflow.org"], "apiVersions": ["v1beta1"],
                                  "operations": ["CREATE", "UPDATE"], "resources": ["experiments"],
                                  "scope": "Namespaced"}]
-    assert webhook["objectSelector"] == {"matchLabels": {"llm.katib.kubeflow.org/tune": "true"}}
+    if kind == "MutatingWebhookConfiguration":
+        assert webhook["objectSelector"] == {"matchLabels": {"llm.katib.kubeflow.org/tune": "true"}}
+    else:  # any value of the label reaches /validate, which denies one other than "true"
+        assert webhook["objectSelector"] == {"matchExpressions": [
+            {"key": "llm.katib.kubeflow.org/tune", "operator": "Exists"}]}
     assert webhook["namespaceSelector"] == {"matchExpressions": [
         {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system", "katib-llm"]}]}
     assert webhook["failurePolicy"] == "Fail"
@@ -75,8 +79,27 @@ def test_defaults(default_render, kind, path):
 def test_the_label_selector_is_the_core_contract(default_render):
     from katib_llm.core.contract import LABEL, LABEL_VALUE
 
-    for kind in KINDS:
-        assert _webhook(default_render, kind)["objectSelector"]["matchLabels"] == {LABEL: LABEL_VALUE}
+    assert _webhook(default_render, KINDS[0])["objectSelector"]["matchLabels"] == {LABEL: LABEL_VALUE}
+    assert _webhook(default_render, KINDS[1])["objectSelector"]["matchExpressions"] == [
+        {"key": LABEL, "operator": "Exists"}]
+
+
+@pytest.mark.parametrize("value, reaches_validate, reaches_mutate", [
+    ("true", True, True), ("True", True, False), ("yes", True, False), ("", True, False), (None, False, False)])
+def test_selectors_select_as_kube_apiserver_would(default_render, value, reaches_validate, reaches_mutate):
+    """Label selector semantics (k8s.io/apimachinery labels.Selector): matchLabels is equality,
+    Exists matches any value, an absent label matches neither."""
+    from katib_llm.core.contract import LABEL
+
+    labels = {} if value is None else {LABEL: value}
+
+    def selects(selector):
+        equal = all(labels.get(k) == v for k, v in (selector.get("matchLabels") or {}).items())
+        exists = all(e["key"] in labels for e in selector.get("matchExpressions") or [] if e["operator"] == "Exists")
+        return equal and exists
+
+    assert selects(_webhook(default_render, KINDS[1])["objectSelector"]) is reaches_validate
+    assert selects(_webhook(default_render, KINDS[0])["objectSelector"]) is reaches_mutate
 
 
 def test_self_signed_ca_bundle_verifies_the_serving_certificate(default_render):

@@ -166,10 +166,19 @@ rules:
     operations: ["CREATE", "UPDATE"]
     resources: ["experiments"]
     scope: Namespaced
+{{- if eq .path "/validate" }}
+# Every Experiment carrying the label, whatever its value: one labelled other than "true" that
+# carries katib-llm annotations is denied there (the mutating webhook would silently skip it).
+objectSelector:
+  matchExpressions:
+    - key: llm.katib.kubeflow.org/tune
+      operator: Exists
+{{- else }}
 # Only Experiments that ask for LLM tuning; every other Experiment never reaches us.
 objectSelector:
   matchLabels:
     llm.katib.kubeflow.org/tune: "true"
+{{- end }}
 namespaceSelector:
   {{- include "katib-llm.namespaceSelector" $root | trim | nindent 2 }}
 failurePolicy: {{ $root.Values.webhook.failurePolicy }}

@@ -13,10 +13,11 @@ from typing import Any, Mapping
 
 import yaml
 
-from . import feasibility, inject, katib_rules, params, podsecurity, safeyaml, trainjob
+from . import feasibility, inject, katib_rules, numbers, params, podsecurity, rules, safeyaml, trainjob
 from .patch import clone, make_patch
 from .config import FUNCTION_MODULE, AdminConfig
-from .contract import LLMSpec, annotation_path, is_labelled, parse_annotations
+from .contract import (DATASET, EXPERIMENT_LABEL, FUNCTION, MODEL, RESOURCES_PER_WORKER, TRIAL_TEMPLATE, WORKERS, LLMSpec,
+                       annotation_path, is_labelled, parse_annotations)
 from .errors import FieldError
 from .jobkinds import JOB_KINDS, job_kind
 
@@ -58,7 +59,7 @@ def _resolve_template(spec: dict[str, Any], llm: LLMSpec, config: AdminConfig,
     if tt is None:
         name = llm.trial_template or (("function-pytorchjob" if llm.workers > 1 else "function-job")
                                       if llm.function else config.default_template)
-        path = annotation_path("trial-template") if llm.trial_template else "config.defaultTemplate"
+        path = annotation_path(TRIAL_TEMPLATE) if llm.trial_template else "config.defaultTemplate"
         if name not in config.templates:
             errors.append(FieldError(path, "template.unknown", f"unknown trial template {name!r}; shipped: {known}"))
             return None, False
@@ -159,10 +160,10 @@ def _wire_parameters(spec: dict[str, Any], tt: dict[str, Any], trainer: bool, fu
 
 def _check_caps(llm: LLMSpec, config: AdminConfig, errors: list[FieldError]) -> None:
     if llm.workers > config.max_workers:
-        errors.append(FieldError(annotation_path("workers"), "workers.cap",
+        errors.append(FieldError(annotation_path(WORKERS), "workers.cap",
                                  f"at most {config.max_workers} workers per trial (admin cap)"))
     gpu = llm.resources.gpu if llm.resources else 0
-    path = annotation_path("resources-per-worker")
+    path = annotation_path(RESOURCES_PER_WORKER)
     if gpu > config.max_gpu_per_worker:
         errors.append(FieldError(f"{path}.gpu", "gpu.cap",
                                  f"{gpu} GPUs per worker exceeds the admin cap of {config.max_gpu_per_worker}; "
@@ -173,7 +174,7 @@ def _check_caps(llm: LLMSpec, config: AdminConfig, errors: list[FieldError]) -> 
                                  f"the admin cap of {config.max_gpu_per_trial}"))
     _check_file_roots(llm, config, errors)
     allowed = config.values["allowedModelSources"]
-    for kind, uri in (("model", llm.model), ("dataset", llm.dataset)):
+    for kind, uri in ((MODEL, llm.model), (DATASET, llm.dataset)):
         if uri and allowed and not any(uri.raw.startswith(prefix) for prefix in allowed):
             errors.append(FieldError(annotation_path(kind), "uri.not-allowed",
                                      f"{uri.raw!r} is not an allowed source; the admin allows: " + ", ".join(allowed)))
@@ -185,7 +186,7 @@ def _check_file_roots(llm: LLMSpec, config: AdminConfig, errors: list[FieldError
     Lexical: the URI parser already refused '..', and the storage initializer follows no
     symlink, so the folder read is the folder named."""
     roots = [r.rstrip("/") or "/" for r in config.values["fileRoots"]]
-    for kind, uri in (("model", llm.model), ("dataset", llm.dataset)):
+    for kind, uri in ((MODEL, llm.model), (DATASET, llm.dataset)):
         if uri is None or uri.scheme != "file":
             continue
         path = "/" + uri.location.strip("/")
@@ -195,6 +196,43 @@ def _check_file_roots(llm: LLMSpec, config: AdminConfig, errors: list[FieldError
                                      f"config.fileRoots ({', '.join(roots) or 'none'})"
                                      if not roots else
                                      f"{uri.raw!r} is not under an allowed folder: " + ", ".join(roots)))
+
+
+def _check_trial(ctx: inject.Context, job: dict[str, Any], spec: dict[str, Any], trainer: bool) -> None:
+    """What the trial itself needs: its function, model and dataset, GPU memory, metrics it prints."""
+    llm, errors = ctx.llm, ctx.errors
+    if inject.runs_module(job, ctx.kind, FUNCTION_MODULE) and not llm.function:
+        errors.append(FieldError(annotation_path(FUNCTION), "function.required",
+                                 "this trial template runs a Python objective function: set the function annotation "
+                                 "(the SDK's tune(objective=fn) does), or pick an hf-lora-* template"))
+    if trainer:  # peak GPU memory vs. what the admin declares per GPU (core/feasibility.py)
+        feasibility.check(llm, spec, ctx.config, errors, ctx.warnings)
+    if ctx.ours and not llm.function:  # our shipped trainer prints a known set of metrics
+        errors.extend(rules.metric_errors(spec, llm))
+    if trainer and not llm.function and not llm.model:
+        errors.append(FieldError(annotation_path(MODEL), "model.required",
+                                 "the trainer needs a model: set hf://<repo>[@<revision>], s3://<bucket>/<prefix> "
+                                 "or <provider>://..."))
+    if trainer and not llm.function and not llm.dataset:
+        errors.append(FieldError(annotation_path(DATASET), "dataset.required",
+                                 "the trainer needs a dataset: set hf://<repo>[?split=train[:3000]] or s3://<bucket>/<prefix>"))
+
+
+def _front_errors(exp: dict[str, Any], config: AdminConfig) -> LLMSpec | list[FieldError]:
+    """The checks that stop admission before anything is built: the object's shape, credentials
+    (first, so no later message can repeat a value), the annotations, the Experiment's name."""
+    if not isinstance(exp.get("metadata"), dict):
+        return [FieldError("metadata", "experiment.type", "must be an object")]
+    if exp.get("kind", "Experiment") != "Experiment":
+        return [FieldError("kind", "experiment.kind", "must be Experiment (kubeflow.org/v1beta1)")]
+    if not isinstance(exp.get("spec"), dict):
+        return [FieldError("spec", "katib.required", "must be specified")]
+    llm, errors = parse_annotations(exp, set(config.providers), config.max_workers)
+    leaked = rules.credential_errors(exp)
+    if leaked or errors:
+        return [e for e in errors if e.code.startswith("credential.") or e.code == "env.credential"] + leaked \
+            if leaked else errors
+    return rules.name_errors(exp, llm) or llm
 
 
 def admit(experiment: dict[str, Any], config: AdminConfig, old: dict[str, Any] | None = None,
@@ -215,23 +253,18 @@ def admit(experiment: dict[str, Any], config: AdminConfig, old: dict[str, Any] |
     if not isinstance(experiment, dict):
         return _deny({}, [FieldError("object", "experiment.type", "must be a Katib Experiment object")])
     if not is_labelled(experiment):
-        return AdmissionResult(True, experiment, [], [], [], labelled=False)
+        denied = rules.label_errors(experiment)
+        return _deny(experiment, denied) if denied else AdmissionResult(True, experiment, [], [], [], labelled=False)
     too_costly = _cost_error(experiment)
     if too_costly is not None:
         return _deny(experiment, [too_costly])
     exp = clone(experiment)
-    errors: list[FieldError] = []
-    if not isinstance(exp.get("metadata"), dict):
-        return _deny(experiment, [FieldError("metadata", "experiment.type", "must be an object")])
-    if exp.get("kind", "Experiment") != "Experiment":
-        return _deny(experiment, [FieldError("kind", "experiment.kind", "must be Experiment (kubeflow.org/v1beta1)")])
-    spec = exp.get("spec")
-    if not isinstance(spec, dict):
-        return _deny(experiment, [FieldError("spec", "katib.required", "must be specified")])
-    llm, errors = parse_annotations(exp, set(config.providers), config.max_workers)
-    if errors:
-        return _deny(experiment, errors)
+    front = _front_errors(exp, config)
+    if isinstance(front, list):
+        return _deny(experiment, front)
+    llm, errors = front, []
     _check_caps(llm, config, errors)
+    errors.extend(numbers.check_spec_numbers(exp["spec"]))
 
     # Katib's defaulter runs before us on a cluster; apply the same here so the result is complete.
     katib_rules.apply_katib_defaults(exp)
@@ -271,22 +304,10 @@ def admit(experiment: dict[str, Any], config: AdminConfig, old: dict[str, Any] |
                          experiment_name=str((exp.get("metadata") or {}).get("name") or ""),
                          ours=ours, primary=tt["primaryContainerName"], errors=errors)
     trainer = ours or inject.uses_trainer(job, kind, config.trainer_runtime)
-    if inject.runs_module(job, kind, FUNCTION_MODULE) and not llm.function:
-        errors.append(FieldError(annotation_path("function"), "function.required",
-                                 "this trial template runs a Python objective function: set the function annotation "
-                                 "(the SDK's tune(objective=fn) does), or pick an hf-lora-* template"))
     if not ours:  # before injection: only what the user asked for
         podsecurity.check(kind, job, config.values["privilegedTemplates"], errors, ctx.warnings)
     hparams = _wire_parameters(spec, tt, trainer, bool(llm.function), errors)
-    if trainer:  # peak GPU memory vs. what the admin declares per GPU (core/feasibility.py)
-        feasibility.check(llm, spec, config, errors, ctx.warnings)
-    if trainer and not llm.function and not llm.model:
-        errors.append(FieldError(annotation_path("model"), "model.required",
-                                 "the trainer needs a model: set hf://<repo>[@<revision>], s3://<bucket>/<prefix> "
-                                 "or <provider>://..."))
-    if trainer and not llm.function and not llm.dataset:
-        errors.append(FieldError(annotation_path("dataset"), "dataset.required",
-                                 "the trainer needs a dataset: set hf://<repo>[?split=train[:3000]] or s3://<bucket>/<prefix>"))
+    _check_trial(ctx, job, spec, trainer)
     inject.inject_images(ctx, job)
     inject.inject_workers(ctx, job)
     inject.inject_env(ctx, job, hparams)
@@ -342,7 +363,7 @@ def volume_claim(experiment: dict[str, Any], config: AdminConfig) -> dict[str, A
         "metadata": {
             "name": f"{name}{storage['claimSuffix']}",
             "namespace": meta.get("namespace"),
-            "labels": {"app.kubernetes.io/managed-by": "katib-llm", "llm.katib.kubeflow.org/experiment": name},
+            "labels": {"app.kubernetes.io/managed-by": "katib-llm", EXPERIMENT_LABEL: name},
         },
         "spec": {"accessModes": modes, "resources": {"requests": {"storage": storage["size"]}}},
     }

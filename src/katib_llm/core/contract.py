@@ -1,24 +1,39 @@
 """The user-facing contract: the selector label and the annotations under our prefix.
 
-Everything a data scientist says about an LLM tuning Experiment is said here. Parsing is pure
-and returns every error with the annotation it concerns.
+Everything a data scientist says about an LLM tuning Experiment is said here, in both
+directions: :func:`parse` reads annotations into a typed :class:`LLMSpec` (returning every error
+with the annotation it concerns) and :func:`render` writes an :class:`LLMSpec` back as
+annotations. The SDK fills an :class:`LLMSpec` and renders it; the webhook, the CLI and the local
+backend parse. Every name under ``llm.katib.kubeflow.org/`` is defined here and nowhere else.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import credentials
 from .errors import FieldError
 from .limits import Budget, parse_budget, parse_deadline
+from .numbers import check_json_numbers, number_problem
+from .params import LORA_FIELDS, TRAINING_FIELDS, check_fixed
+from .quantity import MIN_UNITLESS_MEMORY, quantity, split, unitless
 from .uris import StorageURI, parse_uri
 
 GROUP = "llm.katib.kubeflow.org"
 LABEL = f"{GROUP}/tune"
 LABEL_VALUE = "true"
 PREFIX = f"{GROUP}/"
+
+# Labels and annotations katib-llm writes on objects it creates (full names).
+EXPERIMENT_LABEL = f"{GROUP}/experiment"   # on the volume claim and deployed adapters
+PROVIDER_LABEL = f"{GROUP}/provider"       # on a ConfigMap that declares a storage provider
+BEST_TRIAL = f"{GROUP}/best-trial"         # on a deployed InferenceService
+BEST_PARAMETERS = f"{GROUP}/best-parameters"
+DESCRIPTION = f"{GROUP}/description"       # on the shipped trial templates
 
 # Annotation names (without the prefix).
 MODEL = "model"
@@ -51,11 +66,11 @@ BASE_IMAGE = "base-image"
 ENV = "env"
 # Kueue LocalQueue of the trial jobs (label kueue.x-k8s.io/queue-name); overrides the admin's.
 QUEUE = "queue"
-# Written by the core itself: marks an Experiment it has admitted (idempotence check aid).
-ADMITTED = "admitted"
 # What the whole Experiment may spend, and seconds one trial may run (core/limits.py).
 BUDGET = "budget"
 TRIAL_DEADLINE = "trial-active-deadline-seconds"
+# Written by the core itself: marks an Experiment it has admitted (idempotence check aid).
+ADMITTED = "admitted"
 
 KNOWN_ANNOTATIONS = {
     MODEL, MODEL_CLASS, MODEL_PARAMETERS, DATASET, DATASET_CONFIG, TRIAL_TEMPLATE, WORKERS, PROCS_PER_WORKER,
@@ -77,17 +92,39 @@ DEFAULT_MODEL_CLASS = "AutoModelForSequenceClassification"
 
 _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
-_QUANTITY = re.compile(r"^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$")
+_RESOURCES_FORM = 'a JSON object like {"gpu": 2, "cpu": 5, "memory": "10G"}'
+# Known fields whose names look credential-like but whose values are not credentials.
+_NOT_CREDENTIALS = {k for k, v in {**TRAINING_FIELDS, **LORA_FIELDS}.items() if v.get("type") != "str"}
+
+
+def annotation_key(name: str) -> str:
+    """The full annotation key of one of our annotation names (``model`` → ``llm.katib.kubeflow.org/model``)."""
+    return f"{PREFIX}{name}"
 
 
 def annotation_path(name: str) -> str:
     return f"metadata.annotations[{PREFIX}{name}]"
 
 
-def is_labelled(experiment: Any) -> bool:
+def label_value(experiment: Any) -> str | None:
+    """The value of our selector label, None when absent."""
     meta = experiment.get("metadata") if isinstance(experiment, dict) else None
     labels = meta.get("labels") if isinstance(meta, dict) else None
-    return isinstance(labels, dict) and labels.get(LABEL) == LABEL_VALUE
+    value = labels.get(LABEL) if isinstance(labels, dict) else None
+    return None if value is None else str(value)
+
+
+def is_labelled(experiment: Any) -> bool:
+    return label_value(experiment) == LABEL_VALUE
+
+
+def our_annotations(experiment: Any) -> dict[str, Any]:
+    """Our annotations of an object, by name without the prefix."""
+    meta = experiment.get("metadata") if isinstance(experiment, dict) else None
+    annotations = meta.get("annotations") if isinstance(meta, dict) else None
+    if not isinstance(annotations, dict):
+        return {}
+    return {k[len(PREFIX):]: v for k, v in annotations.items() if isinstance(k, str) and k.startswith(PREFIX)}
 
 
 @dataclass
@@ -101,7 +138,7 @@ class Resources:
 
 @dataclass
 class LLMSpec:
-    """The annotations, parsed and typed."""
+    """The annotations, parsed and typed (:func:`parse`), or to be written (:func:`render`)."""
 
     model: StorageURI | None = None
     model_class: str = DEFAULT_MODEL_CLASS
@@ -129,128 +166,146 @@ class LLMSpec:
     given: set[str] = field(default_factory=set)
 
 
+def uri(raw: str) -> StorageURI:
+    """An unchecked URI for :func:`render` (the scheme and form are judged by :func:`parse`)."""
+    scheme, _, location = raw.strip().partition("://")
+    return StorageURI(raw=raw.strip(), scheme=scheme, location=location)
+
+
+def parse_parameter_count(text: Any) -> int | None:
+    """``"7B"`` → 7e9, ``"125m"`` → 1.25e8, ``"6738415616"`` → itself; None if not a count."""
+    match = re.match(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([kKmMbBtT]?)\s*$", text) if isinstance(text, str) else None
+    if not match:
+        return None
+    count = float(match.group(1)) * {"": 1, "k": 10 ** 3, "m": 10 ** 6, "b": 10 ** 9, "t": 10 ** 12}[
+        match.group(2).lower()]
+    return int(count) if 1 <= count <= 1e15 else None
+
+
 def _check_dataset_config(raw: dict[str, Any], errors: list[FieldError]) -> None:
     """Known keys with values of the right JSON type (null allowed: the runtime default)."""
     for key, value in raw.items():
         types = DATASET_CONFIG_KEYS.get(key)
         if types is None:
-            errors.append(FieldError(annotation_path(DATASET_CONFIG), "dataset-config.key",
-                                     f"unknown key {key!r}; accepted: " + ", ".join(sorted(DATASET_CONFIG_KEYS))))
+            hint = difflib.get_close_matches(str(key), list(DATASET_CONFIG_KEYS), n=1)
+            errors.append(FieldError(f"{annotation_path(DATASET_CONFIG)}.{key}", "dataset-config.key",
+                                     f"unknown key {key!r}" + (f"; did you mean {hint[0]}?" if hint else "")
+                                     + "; accepted: " + ", ".join(sorted(DATASET_CONFIG_KEYS))))
         elif value is not None and (isinstance(value, bool) or not isinstance(value, types)):
-            errors.append(FieldError(annotation_path(DATASET_CONFIG), "dataset-config.type",
-                                     f"{key} takes a {types[0].__name__}, got {value!r}"))
+            errors.append(FieldError(f"{annotation_path(DATASET_CONFIG)}.{key}", "dataset-config.type",
+                                     f"{key} takes a {types[0].__name__}, got {type(value).__name__}"))
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
 
 
 def _json(raw: str, name: str, errors: list[FieldError], expect: type, form: str) -> Any:
     try:
-        value = json.loads(raw)
-    except (ValueError, TypeError) as exc:
+        value = json.loads(raw, parse_constant=_reject_constant)  # no NaN / Infinity
+    except (ValueError, TypeError, RecursionError) as exc:
         errors.append(FieldError(annotation_path(name), "annotation.json",
-                                 f"is not valid JSON ({exc}); expected {form}"))
+                                 f"is not valid JSON ({str(exc)[:120]}); expected {form}"))
         return None
     if not isinstance(value, expect):
         errors.append(FieldError(annotation_path(name), "annotation.type",
                                  f"must be {form}, got {type(value).__name__}"))
         return None
-    return value
+    before = len(errors)
+    check_json_numbers(value, annotation_path(name), errors)
+    return value if len(errors) == before else None
 
 
 def _positive_int(raw: str, name: str, errors: list[FieldError], limit: int) -> int | None:
     text = raw.strip()
     if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= limit:
         errors.append(FieldError(annotation_path(name), "annotation.int",
-                                 f"must be an integer between 1 and {limit}, got {raw!r}"))
+                                 f"must be an integer between 1 and {limit} (ASCII digits), got {raw[:40]!r}"))
         return None
     return int(text)
 
 
-def quantity(value: Any) -> str | None:
-    """Turn a number or quantity string into a Kubernetes quantity string (None if invalid).
-
-    The Katib LLM tuning proposal (kubeflow/katib#2291) writes ``{"cpu": 5, "memory": "10G"}``;
-    kubernetes 37's models reject raw numbers (``V1ResourceRequirements`` wants quantity strings),
-    so numbers become strings here.
-    """
-    if isinstance(value, bool):
+def _parse_gpu(value: Any, path: str, errors: list[FieldError]) -> int | None:
+    problem = number_problem(value) if not isinstance(value, bool) and isinstance(value, (int, float, str)) \
+        else "is not a number"
+    if problem is None and (float(value) < 0 or not float(value).is_integer()):
+        problem = "is not a whole number >= 0"
+    if problem:
+        errors.append(FieldError(f"{path}.gpu", "resources.gpu", f"must be a whole number of GPUs >= 0; the value {problem}"))
         return None
-    if isinstance(value, int):
-        return str(value) if value >= 0 else None
-    if isinstance(value, float):
-        if value < 0 or value != value or value in (float("inf"),):
-            return None
-        return str(int(value)) if value.is_integer() else repr(value)
-    if isinstance(value, str) and _QUANTITY.match(value.strip()):
-        text = value.strip()
-        try:
-            if float(re.match(r"^[+-]?[0-9.]+", text).group(0)) < 0:  # type: ignore[union-attr]
-                return None
-        except ValueError:
-            return None
-        return text
-    return None
+    return int(float(value))
+
+
+def _parse_quantity(key: str, value: Any, path: str, errors: list[FieldError]) -> str | None:
+    q = quantity(value)
+    example = '5 or "500m"' if key == "cpu" else '"10G" or "16Gi"'
+    if q is None:
+        errors.append(FieldError(f"{path}.{key}", "resources.quantity",
+                                 f"must be a number or Kubernetes quantity such as {example}, got {str(value)[:40]!r}"))
+        return None
+    if key == "memory" and unitless(q) and split(q)[0] < MIN_UNITLESS_MEMORY:
+        errors.append(FieldError(f"{path}.memory", "resources.memory-unit",
+                                 f"{q} without a unit means {q} bytes; write the unit, e.g. \"{q}Gi\""))
+        return None
+    return q
 
 
 def parse_resources(raw: Any, path: str, errors: list[FieldError]) -> Resources | None:
     """Parse ``{"gpu": 2, "cpu": 5, "memory": "10G"}`` (numbers or quantity strings)."""
-    form = 'a JSON object like {"gpu": 2, "cpu": 5, "memory": "10G"}'
     if not isinstance(raw, dict):
-        errors.append(FieldError(path, "resources.type", f"must be {form}"))
+        errors.append(FieldError(path, "resources.type", f"must be {_RESOURCES_FORM}"))
         return None
-    res = Resources()
-    ok = True
+    res, before = Resources(), len(errors)
     for key, value in raw.items():
         if key == "gpu":
-            if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-                ok = False
-            else:
-                try:
-                    as_float = float(value)
-                    ok = as_float >= 0 and as_float.is_integer()
-                    res.gpu = int(as_float) if ok else 0
-                except ValueError:
-                    ok = False
-            if not ok:
-                errors.append(FieldError(f"{path}.gpu", "resources.gpu",
-                                         f"must be a whole number of GPUs >= 0, got {value!r}"))
-                return None
+            res.gpu = _parse_gpu(value, path, errors) or 0
         elif key in ("cpu", "memory"):
-            q = quantity(value)
-            if q is None:
-                example = '5 or "500m"' if key == "cpu" else '"10G" or "16Gi"'
-                errors.append(FieldError(f"{path}.{key}", "resources.quantity",
-                                         f"must be a number or Kubernetes quantity such as "
-                                         f"{example}, got {value!r}"))
-                return None
-            setattr(res, key, q)
+            setattr(res, key, _parse_quantity(key, value, path, errors))
         else:
             errors.append(FieldError(f"{path}.{key}", "resources.unknown",
                                      "unknown resource; accepted keys are gpu, cpu, memory"))
-            return None
-    return res
+    return res if len(errors) == before else None
 
 
-def parse_annotations(experiment: dict[str, Any], providers: set[str],
-                      max_workers: int = 64) -> tuple[LLMSpec, list[FieldError]]:
-    """Read our annotations into an :class:`LLMSpec`, collecting every error."""
-    meta = experiment.get("metadata") or {}
-    annotations = meta.get("annotations") or {}
-    errors: list[FieldError] = []
-    spec = LLMSpec()
+def _split_ours(annotations: Any) -> tuple[dict[str, str], list[FieldError]]:
     if not isinstance(annotations, dict):
-        return spec, [FieldError("metadata.annotations", "annotation.type", "must be a map of strings")]
-    ours = {k[len(PREFIX):]: v for k, v in annotations.items()
-            if isinstance(k, str) and k.startswith(PREFIX)}
+        return {}, [FieldError("metadata.annotations", "annotation.type", "must be a map of strings")]
+    ours = {k[len(PREFIX):]: v for k, v in annotations.items() if isinstance(k, str) and k.startswith(PREFIX)}
+    errors = []
     for name, raw in ours.items():
         if name not in KNOWN_ANNOTATIONS:
-            known = ", ".join(sorted(KNOWN_ANNOTATIONS - {ADMITTED}))
+            hint = difflib.get_close_matches(name, sorted(KNOWN_ANNOTATIONS - {ADMITTED}), n=1)
             errors.append(FieldError(annotation_path(name), "annotation.unknown",
-                                     f"unknown annotation; known names under {PREFIX} are: {known}"))
+                                     "unknown annotation" + (f"; did you mean {PREFIX}{hint[0]}?" if hint else "")
+                                     + f"; known names under {PREFIX} are: "
+                                     + ", ".join(sorted(KNOWN_ANNOTATIONS - {ADMITTED}))))
         elif not isinstance(raw, str):
             errors.append(FieldError(annotation_path(name), "annotation.type", "must be a string"))
-    if errors:
-        return spec, errors
-    spec.given = set(ours)
+    return ours, errors
 
+
+def _credentials(ours: dict[str, str]) -> list[FieldError]:
+    """Credentials anywhere in our annotations; checked first, so no later message repeats one."""
+    errors = credentials.scan_annotations(ours, annotation_path, FUNCTION)
+    flagged = {e.path for e in errors}
+    for name in (ENV, TRAINING_ARGS, LORA_CONFIG, DATASET_CONFIG):
+        if name not in ours or annotation_path(name) in flagged:
+            continue
+        try:
+            raw = json.loads(ours[name])
+        except (ValueError, RecursionError):
+            continue  # reported as annotation.json by the parser
+        if not isinstance(raw, dict):
+            continue
+        if name == ENV:
+            errors += credentials.check_env_names([k for k in raw if isinstance(k, str)],
+                                                  lambda k: f"{annotation_path(ENV)}.{k}")
+        else:
+            errors += credentials.check_keys(raw, annotation_path(name), _NOT_CREDENTIALS)
+    return errors
+
+
+def _parse_sources(ours: dict[str, str], spec: LLMSpec, providers: set[str], errors: list[FieldError]) -> None:
     if MODEL in ours:
         spec.model = parse_uri(ours[MODEL], annotation_path(MODEL), "model", providers, errors)
     if DATASET in ours:
@@ -258,19 +313,22 @@ def parse_annotations(experiment: dict[str, Any], providers: set[str],
     if MODEL_CLASS in ours:
         value = ours[MODEL_CLASS].strip().removeprefix("transformers.")
         if value not in SUPPORTED_MODEL_CLASSES:
+            hint = difflib.get_close_matches(value, SUPPORTED_MODEL_CLASSES, n=1)
             errors.append(FieldError(annotation_path(MODEL_CLASS), "model-class.unknown",
-                                     f"unknown model class {ours[MODEL_CLASS]!r}; accepted: "
-                                     + ", ".join(SUPPORTED_MODEL_CLASSES)))
+                                     f"unknown model class {ours[MODEL_CLASS][:80]!r}"
+                                     + (f"; did you mean {hint[0]}?" if hint else "")
+                                     + "; accepted: " + ", ".join(SUPPORTED_MODEL_CLASSES)))
         else:
             spec.model_class = value
     if MODEL_PARAMETERS in ours:
-        from .feasibility import parse_parameter_count
-
         spec.model_parameters = parse_parameter_count(ours[MODEL_PARAMETERS])
         if spec.model_parameters is None:
             errors.append(FieldError(annotation_path(MODEL_PARAMETERS), "model-parameters.format",
                                      f"must be a parameter count such as \"7B\", \"1.5B\", \"125M\" or "
-                                     f"\"6738415616\", got {ours[MODEL_PARAMETERS]!r}"))
+                                     f"\"6738415616\", got {ours[MODEL_PARAMETERS][:40]!r}"))
+
+
+def _parse_shape(ours: dict[str, str], spec: LLMSpec, max_workers: int, errors: list[FieldError]) -> None:
     if TRIAL_TEMPLATE in ours:
         spec.trial_template = ours[TRIAL_TEMPLATE].strip()
     if WORKERS in ours:
@@ -278,18 +336,30 @@ def parse_annotations(experiment: dict[str, Any], providers: set[str],
     if PROCS_PER_WORKER in ours:
         spec.procs_per_worker = _positive_int(ours[PROCS_PER_WORKER], PROCS_PER_WORKER, errors, 64) or 1
     if RESOURCES_PER_WORKER in ours:
-        raw = _json(ours[RESOURCES_PER_WORKER], RESOURCES_PER_WORKER, errors, dict,
-                    'a JSON object like {"gpu": 2, "cpu": 5, "memory": "10G"}')
+        raw = _json(ours[RESOURCES_PER_WORKER], RESOURCES_PER_WORKER, errors, dict, _RESOURCES_FORM)
         if raw is not None:
             spec.resources = parse_resources(raw, annotation_path(RESOURCES_PER_WORKER), errors)
+
+
+def _parse_settings(ours: dict[str, str], spec: LLMSpec, errors: list[FieldError]) -> None:
+    """training-args, lora-config, dataset-config: JSON objects checked against the field tables."""
     for name, attr in ((TRAINING_ARGS, "training_args"), (LORA_CONFIG, "lora_config"),
                        (DATASET_CONFIG, "dataset_config")):
-        if name in ours:
-            raw = _json(ours[name], name, errors, dict, "a JSON object of field names to values")
-            if raw is not None and name == DATASET_CONFIG:
-                _check_dataset_config(raw, errors)
-            if raw is not None:
-                setattr(spec, attr, raw)
+        if name not in ours:
+            continue
+        raw = _json(ours[name], name, errors, dict, "a JSON object of field names to values")
+        if raw is None:
+            continue
+        before = len(errors)
+        if name == DATASET_CONFIG:
+            _check_dataset_config(raw, errors)
+        else:
+            errors.extend(check_fixed(attr, raw, annotation_path(name)))
+        if len(errors) == before:
+            setattr(spec, attr, raw)
+
+
+def _parse_storage(ours: dict[str, str], spec: LLMSpec, errors: list[FieldError]) -> None:
     if VOLUME_CLAIM in ours:
         claim = ours[VOLUME_CLAIM].strip()
         if not _DNS1123.match(claim) or len(claim) > 253:
@@ -303,16 +373,33 @@ def parse_annotations(experiment: dict[str, Any], providers: set[str],
             value = ours[name].strip().lower()
             if value not in ("true", "false"):
                 errors.append(FieldError(annotation_path(name), "annotation.bool",
-                                         f"must be \"true\" or \"false\", got {ours[name]!r}"))
+                                         f"must be \"true\" or \"false\", got {ours[name][:40]!r}"))
             setattr(spec, attr, value == "true")
-    if QUEUE in ours:
-        queue = ours[QUEUE].strip()
-        if not _DNS1123.match(queue) or len(queue) > 63:
-            errors.append(FieldError(annotation_path(QUEUE), "queue.name",
-                                     f"must be the name of a Kueue LocalQueue in the Experiment's namespace "
-                                     f"(lower-case DNS-1123 label), got {ours[QUEUE]!r}"))
-        else:
-            spec.queue = queue
+
+
+def _parse_queue(ours: dict[str, str], spec: LLMSpec, errors: list[FieldError]) -> None:
+    if QUEUE not in ours:
+        return
+    queue = ours[QUEUE].strip()
+    if not _DNS1123.match(queue) or len(queue) > 63:
+        errors.append(FieldError(annotation_path(QUEUE), "queue.name",
+                                 f"must be the name of a Kueue LocalQueue in the Experiment's namespace "
+                                 f"(lower-case DNS-1123 label), got {ours[QUEUE][:70]!r}"))
+    else:
+        spec.queue = queue
+
+
+def _parse_limits(ours: dict[str, str], spec: LLMSpec, errors: list[FieldError]) -> None:
+    """The budget and trial-active-deadline-seconds annotations (core/limits.py)."""
+    if BUDGET in ours:
+        spec.budget, found = parse_budget(ours[BUDGET], annotation_path(BUDGET))
+        errors.extend(found)
+    if TRIAL_DEADLINE in ours:
+        spec.trial_deadline, found = parse_deadline(ours[TRIAL_DEADLINE], annotation_path(TRIAL_DEADLINE))
+        errors.extend(found)
+
+
+def _parse_function(ours: dict[str, str], spec: LLMSpec, errors: list[FieldError]) -> None:
     if FUNCTION in ours:
         spec.function = ours[FUNCTION]
     for name, attr in ((PACKAGES, "packages"), (PIP_INDEX_URLS, "pip_index_urls")):
@@ -330,22 +417,50 @@ def parse_annotations(experiment: dict[str, Any], providers: set[str],
             errors.append(FieldError(annotation_path(BASE_IMAGE), "annotation.image",
                                      "must be a container image reference without spaces"))
         spec.base_image = image
-    if ENV in ours:
-        raw = _json(ours[ENV], ENV, errors, dict, 'a JSON object of environment variables, e.g. {"HF_HUB_OFFLINE": "1"}')
-        if raw is not None:
-            for key, value in raw.items():
-                if not _ENV_NAME.match(key) or not isinstance(value, (str, int, float, bool)):
-                    errors.append(FieldError(f"{annotation_path(ENV)}.{key}", "env.invalid",
-                                             "environment variable names must match [-._a-zA-Z][-._a-zA-Z0-9]* "
-                                             "and values must be strings or numbers"))
-                elif key.upper().startswith(("AWS_SECRET", "HF_TOKEN")) or "PASSWORD" in key.upper():
-                    errors.append(FieldError(f"{annotation_path(ENV)}.{key}", "env.credential",
-                                             "credentials never travel in the Experiment: ask your admin "
-                                             "to set the provider's credentials Secret instead"))
-                else:
-                    spec.env[key] = str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _parse_env(ours: dict[str, str], spec: LLMSpec, errors: list[FieldError]) -> None:
+    if ENV not in ours:
+        return
+    raw = _json(ours[ENV], ENV, errors, dict, 'a JSON object of environment variables, e.g. {"HF_HUB_OFFLINE": "1"}')
+    for key, value in (raw or {}).items():
+        if not _ENV_NAME.match(key) or not isinstance(value, (str, int, float, bool)):
+            errors.append(FieldError(f"{annotation_path(ENV)}.{key}", "env.invalid",
+                                     "environment variable names must match [-._a-zA-Z][-._a-zA-Z0-9]* "
+                                     "and values must be strings or numbers"))
+        else:
+            spec.env[key] = str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def parse(annotations: Any, providers: set[str], max_workers: int = 64) -> tuple[LLMSpec, list[FieldError]]:
+    """Read our annotations (an object's ``metadata.annotations``) into an :class:`LLMSpec`.
+
+    Returns the spec and every error. Credentials are looked for first; when one is found only
+    those errors are returned, so no other message can repeat the value."""
+    spec = LLMSpec()
+    ours, errors = _split_ours(annotations)
+    if errors:
+        return spec, errors
+    errors = _credentials(ours)
+    if errors:
+        return spec, errors
+    spec.given = set(ours)
+    _parse_sources(ours, spec, providers, errors)
+    _parse_shape(ours, spec, max_workers, errors)
+    _parse_settings(ours, spec, errors)
+    _parse_storage(ours, spec, errors)
+    _parse_queue(ours, spec, errors)
     _parse_limits(ours, spec, errors)
+    _parse_function(ours, spec, errors)
+    _parse_env(ours, spec, errors)
     return spec, errors
+
+
+def parse_annotations(experiment: dict[str, Any], providers: set[str],
+                      max_workers: int = 64) -> tuple[LLMSpec, list[FieldError]]:
+    """:func:`parse` of an Experiment's annotations."""
+    meta = experiment.get("metadata") if isinstance(experiment, dict) else None
+    return parse((meta or {}).get("annotations") or {} if isinstance(meta, dict) else {}, providers, max_workers)
 
 
 def experiment_limits(experiment: dict[str, Any]) -> tuple[Budget | None, int | None, int]:
@@ -355,11 +470,49 @@ def experiment_limits(experiment: dict[str, Any]) -> tuple[Budget | None, int | 
     return spec.budget, spec.trial_deadline, gpus
 
 
-def _parse_limits(ours: dict[str, str], spec: LLMSpec, errors: list[FieldError]) -> None:
-    """The budget and trial-active-deadline-seconds annotations (core/limits.py)."""
-    if BUDGET in ours:
-        spec.budget, found = parse_budget(ours[BUDGET], annotation_path(BUDGET))
-        errors.extend(found)
-    if TRIAL_DEADLINE in ours:
-        spec.trial_deadline, found = parse_deadline(ours[TRIAL_DEADLINE], annotation_path(TRIAL_DEADLINE))
-        errors.extend(found)
+def _json_text(value: Any) -> str:
+    # default=str: a value JSON cannot hold becomes its text, for parse to judge (never a crash).
+    if isinstance(value, dict):
+        value = {str(k): v for k, v in value.items()}
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def render(spec: LLMSpec) -> dict[str, str]:
+    """Our annotations (full keys) for ``spec``: every field that differs from its default or was given.
+
+    ``parse(render(spec))`` gives ``spec`` back (for a valid spec); the SDK builds Experiments this way."""
+    default = LLMSpec()
+    fields: list[tuple[str, Any, Any]] = [
+        (MODEL, spec.model.raw if spec.model else None, None),
+        (MODEL_CLASS, spec.model_class, default.model_class),
+        (MODEL_PARAMETERS, str(spec.model_parameters) if spec.model_parameters else None, None),
+        (DATASET, spec.dataset.raw if spec.dataset else None, None),
+        (DATASET_CONFIG, _json_text(spec.dataset_config) if spec.dataset_config else None, None),
+        (TRIAL_TEMPLATE, spec.trial_template, None),
+        (WORKERS, str(spec.workers), str(default.workers)),
+        (PROCS_PER_WORKER, str(spec.procs_per_worker), str(default.procs_per_worker)),
+        (RESOURCES_PER_WORKER, _render_resources(spec.resources), None),
+        (TRAINING_ARGS, _json_text(spec.training_args) if spec.training_args else None, None),
+        (LORA_CONFIG, _json_text(spec.lora_config) if spec.lora_config else None, None),
+        (VOLUME_CLAIM, spec.volume_claim, None),
+        (RETAIN_VOLUME, "true" if spec.retain_volume else None, None),
+        (RETAIN_TRIALS, "true" if spec.retain_trials else None, None),
+        (FUNCTION, spec.function, None),
+        (PACKAGES, _json_text(spec.packages) if spec.packages else None, None),
+        (PIP_INDEX_URLS, _json_text(spec.pip_index_urls) if spec.pip_index_urls else None, None),
+        (BASE_IMAGE, spec.base_image, None),
+        (ENV, _json_text(spec.env) if spec.env else None, None),
+        (QUEUE, spec.queue, None),
+        (BUDGET, spec.budget.to_json() if spec.budget else None, None),
+        (TRIAL_DEADLINE, str(spec.trial_deadline) if spec.trial_deadline is not None else None, None),
+    ]
+    return {annotation_key(name): value for name, value, unset in fields
+            if value is not None and (value != unset or name in spec.given)}
+
+
+def _render_resources(res: Resources | None) -> str | None:
+    if res is None:
+        return None
+    out: dict[str, Any] = {"gpu": res.gpu} if res.gpu else {}
+    out.update({k: v for k, v in (("cpu", res.cpu), ("memory", res.memory)) if v is not None})
+    return _json_text(out) if out else None

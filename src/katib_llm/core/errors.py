@@ -10,7 +10,7 @@ class FieldError:
     """One problem with an Experiment, pinned to a field.
 
     ``path`` is a dotted path (``spec.parameters[2].feasibleSpace.min``) or an annotation
-    (``metadata.annotations[llm.katib.kubeflow.org/model]``); ``code`` is stable (docs and
+    (``metadata.annotations[<our prefix>model]``); ``code`` is stable (docs and
     tests refer to it); ``message`` says what is accepted.
     """
 

@@ -32,6 +32,9 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from .config import AdminConfig
+from .contract import MODEL, MODEL_PARAMETERS, TRAINING_ARGS, LLMSpec, annotation_path
+from .contract import parse_parameter_count as parse_parameter_count  # re-exported: the size grammar lives in the contract
 from .errors import FieldError
 
 GIB = 1024 ** 3
@@ -45,21 +48,10 @@ LOGIT_COPIES = 6           # logits, shifted copy, log-softmax, and a gradient o
 _MLP_NAMES = ("mlp", "fc", "up", "down", "gate", "w1", "w2", "w3", "ffn", "intermediate", "output.dense", "wi", "wo")
 _DEFAULT_TARGETS = ("q", "v")  # what PEFT targets by default for common architectures
 _ALL_LINEAR = ("q", "k", "v", "o", "gate", "up", "down")
-# Optimizer state bytes per trainable parameter.
 _OPTIM_BYTES = {"sgd": 0, "adafactor": 4, "rmsprop": 4, "adagrad": 4, "lion_32bit": 4, "paged_lion_32bit": 4,
                 "lomo": 0, "adalomo": 0}
-_SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([kKmMbBtT]?)\s*$")
 _NAME_SIZE = re.compile(r"(?<![A-Za-z0-9.])(?:([0-9]+)x)?([0-9]+(?:\.[0-9]+)?)([mMbB])(?![A-Za-z0-9])")
 _UNITS = {"": 1, "k": 10 ** 3, "m": 10 ** 6, "b": 10 ** 9, "t": 10 ** 12}
-
-
-def parse_parameter_count(text: str) -> int | None:
-    """``"7B"`` → 7e9, ``"125m"`` → 1.25e8, ``"6738415616"`` → itself; None if not a count."""
-    match = _SIZE.match(text) if isinstance(text, str) else None
-    if not match:
-        return None
-    count = float(match.group(1)) * _UNITS[match.group(2).lower()]
-    return int(count) if count >= 1 else None
 
 
 def parameters_from_name(location: str) -> int | None:
@@ -227,7 +219,8 @@ def _gib(n: float) -> str:
     return f"{n / GIB:.1f} GiB"
 
 
-def check(llm: Any, spec: dict[str, Any], config: Any, errors: list[FieldError], warnings: list[str]) -> None:
+def check(llm: LLMSpec, spec: dict[str, Any], config: AdminConfig, errors: list[FieldError],
+          warnings: list[str]) -> None:
     """Deny an Experiment whose smallest configuration cannot fit; warn when only part fits.
 
     ``llm`` is the parsed :class:`~katib_llm.core.contract.LLMSpec`, ``config`` the
@@ -235,8 +228,6 @@ def check(llm: Any, spec: dict[str, Any], config: Any, errors: list[FieldError],
     ``defaultResourcesPerWorker`` when the Experiment sets none). Skipped for CPU trials,
     function trials and models of unknown size.
     """
-    from .contract import MODEL, MODEL_PARAMETERS, TRAINING_ARGS, annotation_path
-
     try:
         gpu_memory_gib = float(config.values["gpu"].get("memoryGiB") or 0)
         default_gpu = float((config.values.get("defaultResourcesPerWorker") or {}).get("gpu") or 0)

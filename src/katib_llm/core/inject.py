@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .config import TRAINER_MODULE, AdminConfig
-from .contract import LLMSpec, annotation_path
+from .contract import WORKERS, LLMSpec, annotation_path
 from .errors import FieldError
 from . import trainjob
 from .jobkinds import JobKind, containers
@@ -171,7 +171,7 @@ def inject_workers(ctx: Context, job: dict[str, Any]) -> None:
         return
     if ctx.kind.replica_specs is None:
         if workers > 1:
-            ctx.errors.append(FieldError("metadata.annotations[llm.katib.kubeflow.org/workers]",
+            ctx.errors.append(FieldError(annotation_path(WORKERS),
                                          "workers.kind",
                                          f"a {ctx.kind.kind} runs one pod; use a distributed template "
                                          "(e.g. hf-lora-pytorchjob) for more than 1 worker"))
@@ -263,6 +263,33 @@ def _init_container(ctx: Context, kind: str) -> dict[str, Any] | None:
     return container
 
 
+def _collisions(ctx: Context, path: str, pod: dict[str, Any], tmpl: dict[str, Any]) -> list[FieldError]:
+    """The user's own volume, init container or mount under a name or path the storage injection uses.
+
+    What an earlier admission injected is recognised by its shape (a claim volume; an init
+    container mounting exactly our volume) and replaced; anything else is the user's and is
+    never silently overwritten."""
+    where, mount_path = f"spec.trialTemplate.trialSpec.{path}.spec", ctx.config.mount_path
+    ours_mount = [{"name": VOLUME_NAME, "mountPath": mount_path}]
+    errors = []
+    for i, v in enumerate(pod.get("volumes") or []):
+        if isinstance(v, dict) and v.get("name") == VOLUME_NAME and set(v) != {"name", "persistentVolumeClaim"}:
+            errors.append(FieldError(f"{where}.volumes[{i}].name", "collision.volume",
+                                     f"the volume name {VOLUME_NAME} is reserved for katib-llm's shared storage; rename yours"))
+    for i, c in enumerate(pod.get("initContainers") or []):
+        if isinstance(c, dict) and str(c.get("name", "")).startswith(INIT_PREFIX) and c.get("volumeMounts") != ours_mount:
+            errors.append(FieldError(f"{where}.initContainers[{i}].name", "collision.init-container",
+                                     f"init container names starting with {INIT_PREFIX} are reserved for katib-llm's "
+                                     "storage initializers; rename yours"))
+    for j, c in enumerate(containers(tmpl)):
+        for k, m in enumerate(c.get("volumeMounts") or [] if isinstance(c.get("volumeMounts"), list) else []):
+            if isinstance(m, dict) and (m.get("name") == VOLUME_NAME) != (m.get("mountPath") == mount_path):
+                errors.append(FieldError(f"{where}.containers[{j}].volumeMounts[{k}]", "collision.mount-path",
+                                         f"katib-llm mounts its shared volume {VOLUME_NAME} at {mount_path}; "
+                                         "mount yours elsewhere and under another name"))
+    return errors
+
+
 def inject_storage(ctx: Context, job: dict[str, Any]) -> None:
     """Init containers that fetch model and dataset, the shared volume and its mounts."""
     needs_volume = bool(ctx.llm.model or ctx.llm.dataset or ctx.ours or ctx.llm.volume_claim)
@@ -275,6 +302,10 @@ def inject_storage(ctx: Context, job: dict[str, Any]) -> None:
     inits = [c for c in (_init_container(ctx, "model"), _init_container(ctx, "dataset")) if c]
     for path, tmpl in ctx.kind.pod_templates(job):
         pod = tmpl.setdefault("spec", {})
+        collisions = _collisions(ctx, path, pod, tmpl)
+        if collisions:
+            ctx.errors.extend(collisions)
+            continue
         _upsert(pod.setdefault("volumes", []),
                 {"name": VOLUME_NAME, "persistentVolumeClaim": {"claimName": claim_name(ctx)}})
         existing = pod.setdefault("initContainers", [])
@@ -314,6 +345,7 @@ def inject_resources(ctx: Context, job: dict[str, Any]) -> None:
     if res is None and ctx.ours:
         defaults = ctx.config.values["defaultResourcesPerWorker"] or {}
         from .contract import parse_resources
+
         res = parse_resources(defaults, "config.defaultResourcesPerWorker", ctx.errors)
     if res is None:
         return

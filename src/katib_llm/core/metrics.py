@@ -71,3 +71,20 @@ def parse_metrics(lines: Iterable[str], metric_names: list[str],
                 if name in wanted and value not in ("", "+", "-", "."):
                     out.append(Observation(name, value, stamp))
     return out
+
+
+# What katib_llm.runtime.trainer prints after every evaluation: transformers' Trainer.evaluate()
+# metrics (loss, speed, model preparation time, and memory deltas when skip_memory_metrics is
+# false), the epoch, the accuracy (all model classes but causal LMs) or the perplexity (causal
+# LMs), and train_loss once at the end. tests/core/test_trainer_metrics.py runs the printer.
+TRAINER_COMMON_METRICS = (
+    "eval_loss", "eval_runtime", "eval_samples_per_second", "eval_steps_per_second", "eval_model_preparation_time",
+    "eval_mem_cpu_alloc_delta", "eval_mem_cpu_peaked_delta", "eval_mem_gpu_alloc_delta", "eval_mem_gpu_peaked_delta",
+    "epoch", "train_loss")
+CAUSAL_LM = "AutoModelForCausalLM"
+
+
+def trainer_metrics(model_class: str) -> tuple[str, ...]:
+    """The metric names our shipped trainer prints for a model class."""
+    task = ("eval_perplexity",) if model_class == CAUSAL_LM else ("eval_accuracy",)
+    return task + TRAINER_COMMON_METRICS

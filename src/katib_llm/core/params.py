@@ -14,6 +14,7 @@ same variable is set on master and workers alike.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from importlib import resources
 from typing import Any
 
 from .errors import FieldError
+from .numbers import number_problem
 
 HPARAMS_ENV = "KATIB_LLM_HPARAMS"
 LORA_PREFIX = "lora_config."
@@ -68,8 +70,6 @@ MAX_SUGGEST_LENGTH = 64  # longer names get no hint: difflib's cost grows with t
 
 def suggest_names(name: str, limit: int = 3) -> list[str]:
     """Close known names, for "did you mean" hints."""
-    import difflib
-
     if len(name) > MAX_SUGGEST_LENGTH:
         return []
     pool = list(TRAINING_FIELDS) + [LORA_PREFIX + k for k in LORA_FIELDS]
@@ -86,10 +86,8 @@ def trial_parameter_name(name: str, taken: set[str]) -> str:
 
 
 def _number(text: Any) -> float | None:
-    try:
-        return float(text)
-    except (TypeError, ValueError):
-        return None
+    """A sane number (ASCII digits, finite, bounded: core/numbers.py), else None."""
+    return None if number_problem(text) else float(text)
 
 
 def check_parameter(index: int, param: dict[str, Any], ref: FieldRef) -> list[FieldError]:
@@ -125,4 +123,121 @@ def check_parameter(index: int, param: dict[str, Any], ref: FieldRef) -> list[Fi
                 errors.append(FieldError(vpath, "parameter.number", f"{where} takes numbers, got {text!r}"))
             elif ftype == "int" and _number(text) is not None and not float(text).is_integer():
                 errors.append(FieldError(vpath, "parameter.number", f"{where} takes integers, got {text!r}"))
+    return errors
+
+
+# ---- values: one typing rule for admission and for the trial ---------------------------
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+
+
+def _to_float(value: Any, where: str) -> float:
+    problem = number_problem(value)
+    if problem:
+        raise ValueError(f"{where} takes a number (e.g. 3e-05): it {problem}")
+    return float(value)
+
+
+def _to_int(value: Any, where: str) -> int:
+    number = _to_float(value, where)
+    if not number.is_integer():
+        raise ValueError(f"{where} takes an integer (e.g. 16), got a fraction")
+    return int(number)
+
+
+def _to_bool(value: Any, where: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE | _FALSE:
+        return text in _TRUE
+    raise ValueError(f"{where} takes true or false")
+
+
+def _to_list(value: Any, where: str) -> list[Any]:
+    if isinstance(value, list):
+        return value
+    text = str(value).strip()
+    if text.startswith("["):
+        try:
+            parsed = json.loads(text)
+        except json.JSONDecodeError:
+            raise ValueError(f"{where} takes a JSON list or a comma-separated list") from None
+        if isinstance(parsed, list):
+            return parsed
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _to_dict(value: Any, where: str) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return value
+    try:
+        parsed = json.loads(str(value))
+    except json.JSONDecodeError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        raise ValueError(f"{where} takes a JSON object")
+    return parsed
+
+
+def _to_choice(value: Any, spec: dict[str, Any] | Any, where: str) -> Any:
+    choices = spec.get("choices") or []
+    text = str(value)
+    if text in choices:
+        return text
+    if text.lower() in _TRUE | _FALSE and not any(c.lower() in _TRUE | _FALSE for c in choices):
+        # e.g. lora_config.init_lora_weights also accepts true/false.
+        return _to_bool(text, where)
+    if any("[" in c for c in choices):  # pattern choices such as pissa_niter_[number of iters]
+        return text
+    hint = difflib.get_close_matches(text, choices, n=1, cutoff=0.6)
+    raise ValueError(f"{where}: {text!r} is not accepted; accepted: {', '.join(choices)}"
+                     + (f"; did you mean {hint[0]}?" if hint else ""))
+
+
+_COERCE = {"int": _to_int, "float": _to_float, "bool": _to_bool, "list": _to_list, "dict": _to_dict}
+
+
+def coerce_value(value: Any, spec: Any, where: str) -> Any:
+    """Type one value for a field of type int/float/bool/str/enum/list/dict; ValueError if it cannot be.
+
+    The trial runtime types every fixed setting and tuned value with this function, and admission
+    checks fixed settings with it, so what admission accepts is what the trial can read."""
+    ftype = spec.get("type")
+    if value is None:
+        return None
+    if ftype in _COERCE:
+        return _COERCE[ftype](value, where)
+    if ftype == "enum":
+        return _to_choice(value, spec, where)
+    return value if isinstance(value, str) else str(value) if not isinstance(value, (list, dict)) else value
+
+
+def check_fixed(section: str, raw: dict[str, Any], path: str) -> list[FieldError]:
+    """Fixed ``training-args`` / ``lora-config`` keys and values against the field tables.
+
+    ``section`` is ``training_args`` or ``lora_config``. Unknown keys get a "did you mean";
+    fields the runtime owns are refused; values are typed exactly as the trial will type them.
+    """
+    errors: list[FieldError] = []
+    prefix = LORA_PREFIX if section == "lora_config" else ""
+    for key, value in raw.items():
+        if section == "training_args" and key in RESERVED_TRAINING_FIELDS:
+            errors.append(FieldError(f"{path}.{key}", "fixed-field.reserved",
+                                     f"{key} is set by the katib-llm runtime for every trial; remove it"))
+            continue
+        ref = resolve(prefix + key)
+        if ref is None or ref.section != section:
+            hint = [h.removeprefix(prefix) for h in suggest_names(prefix + key) if h.startswith(prefix)
+                    and (prefix or not h.startswith(LORA_PREFIX))]
+            errors.append(FieldError(f"{path}.{key}", "fixed-field.unknown",
+                                     f"{key!r} is not a {'LoraConfig' if prefix else 'TrainingArguments'} field"
+                                     + (f"; did you mean {', '.join(hint)}?" if hint else "")))
+            continue
+        try:
+            coerce_value(value, ref.spec, key)
+        except ValueError as exc:
+            code = "fixed-field.choice" if ref.spec.get("type") == "enum" else "fixed-field.type"
+            errors.append(FieldError(f"{path}.{key}", code, str(exc)))
     return errors

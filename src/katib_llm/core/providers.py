@@ -1,7 +1,7 @@
 """Custom provider declarations carried by ConfigMaps.
 
 A data scientist (SDK ``register_provider``) or an admin declares a provider with a ConfigMap
-labelled ``llm.katib.kubeflow.org/provider: "true"`` whose ``data["provider.yaml"]`` is::
+labelled with ``contract.PROVIDER_LABEL: "true"`` whose ``data["provider.yaml"]`` is::
 
     scheme: lakefs            # URIs lakefs://... use it
     image: registry.example.com/lakefs-fetch:1.2
@@ -21,9 +21,9 @@ from typing import Any
 import yaml
 
 from . import safeyaml
+from .contract import PROVIDER_LABEL as PROVIDER_LABEL  # re-exported; the name lives in the contract
 from .errors import FieldError
 
-PROVIDER_LABEL = "llm.katib.kubeflow.org/provider"
 PROVIDER_KEY = "provider.yaml"
 PLACEHOLDERS = ("kind", "uri", "target", "cache_dir", "mount_path")
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]{0,31}$")

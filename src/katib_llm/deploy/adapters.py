@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from katib_llm.core.contract import EXPERIMENT_LABEL
 from katib_llm.runtime.promotion import MERGED, PromotionError, TrialResult, promote
 
 def merge_adapter(model_dir: str | Path, adapter_dir: str | Path, model_class: str,
@@ -79,7 +80,7 @@ def promotion_job(experiment: dict[str, Any], config: Any) -> dict[str, Any]:
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": {"name": name, "namespace": facts.namespace,
-                     "labels": {"llm.katib.kubeflow.org/experiment": facts.name,
+                     "labels": {EXPERIMENT_LABEL: facts.name,
                                 "app.kubernetes.io/component": "adapter-promotion"}},
         "spec": {
             "backoffLimit": 1,

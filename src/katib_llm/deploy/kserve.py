@@ -23,12 +23,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from katib_llm.core.contract import BEST_PARAMETERS, BEST_TRIAL, EXPERIMENT_LABEL, LABEL, LORA_CONFIG, MODEL, annotation_key
+
 KSERVE_GROUP = "serving.kserve.io"
 KSERVE_VERSION = "v1beta1"
 KSERVE_PLURAL = "inferenceservices"
 MODELS_MOUNT = "/mnt/models"
-LABEL_EXPERIMENT = "llm.katib.kubeflow.org/experiment"
-ANNOTATION_TRIAL = "llm.katib.kubeflow.org/best-trial"
+LABEL_EXPERIMENT = EXPERIMENT_LABEL
+ANNOTATION_TRIAL = BEST_TRIAL
 # vLLM accepts these LoRA ranks for --max-lora-rank.
 _VLLM_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)
 _TASKS = {
@@ -74,7 +76,7 @@ def experiment_facts(experiment: dict[str, Any], config: Any) -> ExperimentFacts
     meta = experiment.get("metadata") or {}
     name = str(meta.get("name") or "")
     if not is_labelled(experiment):
-        raise DeployError(f"Experiment {name!r} is not an LLM tuning Experiment (label llm.katib.kubeflow.org/tune "
+        raise DeployError(f"Experiment {name!r} is not an LLM tuning Experiment (label {LABEL} "
                           "is not \"true\"): katib-llm does not know its model or adapters")
     llm, errors = parse_annotations(experiment, set(config.providers), config.max_workers)
     if errors:
@@ -137,7 +139,7 @@ def inference_service(experiment: dict[str, Any], config: Any, *, namespace: str
         raise DeployError(f"Experiment {facts.name!r} has no best trial yet (status.currentOptimalTrial is empty): "
                           "wait until a trial reports the objective metric")
     if not facts.model_dir:
-        raise DeployError(f"Experiment {facts.name!r} names no model (annotation llm.katib.kubeflow.org/model)")
+        raise DeployError(f"Experiment {facts.name!r} names no model (annotation {annotation_key(MODEL)})")
     adapter = f"{MODELS_MOUNT}/experiments/{facts.name}/{facts.best_trial if from_trial else 'best'}"
     model_name = service_name(facts.name)
     args = [f"--model_name={model_name}"]
@@ -158,7 +160,7 @@ def inference_service(experiment: dict[str, Any], config: Any, *, namespace: str
     if facts.parameters:
         import json
 
-        annotations["llm.katib.kubeflow.org/best-parameters"] = json.dumps(facts.parameters, sort_keys=True)
+        annotations[BEST_PARAMETERS] = json.dumps(facts.parameters, sort_keys=True)
     return {
         "apiVersion": f"{KSERVE_GROUP}/{KSERVE_VERSION}",
         "kind": "InferenceService",
@@ -176,7 +178,7 @@ def inference_service(experiment: dict[str, Any], config: Any, *, namespace: str
 def _lora_r(experiment: dict[str, Any]) -> Any:
     import json
 
-    raw = ((experiment.get("metadata") or {}).get("annotations") or {}).get("llm.katib.kubeflow.org/lora-config")
+    raw = ((experiment.get("metadata") or {}).get("annotations") or {}).get(annotation_key(LORA_CONFIG))
     try:
         return json.loads(raw).get("r") if raw else None
     except (ValueError, AttributeError):

@@ -44,7 +44,7 @@ class LocalModel:
 def resolve(workdir: str | Path, model_dir: str | Path | None = None, cache_dir: str | Path | None = None,
             name: str | None = None) -> LocalModel:
     """Find the Experiment, the best adapter and the base model of a local run's work dir."""
-    from katib_llm.core.contract import parse_annotations
+    from katib_llm.core.contract import MODEL, annotation_key, parse_annotations
     from katib_llm.core.errors import format_errors
     from katib_llm.io import admin_config
 
@@ -68,7 +68,7 @@ def resolve(workdir: str | Path, model_dir: str | Path | None = None, cache_dir:
     exp_name = str(((experiment or {}).get("metadata") or {}).get("name") or "model")
     if model_dir is None:
         if llm.model is None:
-            raise LocalDeployError(f"{exp_file} names no model (annotation llm.katib.kubeflow.org/model); "
+            raise LocalDeployError(f"{exp_file} names no model (annotation {annotation_key(MODEL)}); "
                                    "pass --model-dir")
         model_dir = root / "volume" / "inputs" / llm.model.key
         if not (Path(model_dir) / "config.json").is_file():

@@ -12,9 +12,8 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from katib_llm.core.contract import annotation_path
+from katib_llm.core.contract import annotation_key, annotation_path
 
-PREFIX = "llm.katib.kubeflow.org/"
 
 
 def resolve_file_uris(experiment: dict[str, Any], base: Path) -> dict[str, Any]:
@@ -22,7 +21,7 @@ def resolve_file_uris(experiment: dict[str, Any], base: Path) -> dict[str, Any]:
     exp = copy.deepcopy(experiment)
     annotations = (exp.get("metadata") or {}).get("annotations") or {}
     for kind in ("model", "dataset"):
-        key = PREFIX + kind
+        key = annotation_key(kind)
         uri = annotations.get(key)
         if not isinstance(uri, str) or not uri.startswith("file://") or uri.startswith("file:///"):
             continue

@@ -34,6 +34,7 @@ from katib_llm.core import limits
 from katib_llm.core.contract import experiment_limits
 from katib_llm.core.early_stopping import Finished
 from katib_llm.core.katib_rules import OUR_EARLY_STOPPING
+from katib_llm.core.contract import LABEL, LABEL_VALUE
 from katib_llm.core.errors import AdmissionDenied, FieldError
 from katib_llm.core.metrics import UNAVAILABLE, parse_metrics
 from katib_llm.core.substitute import substitute_trial
@@ -143,7 +144,7 @@ def admit_for_local(experiment: dict[str, Any],
     if not result.labelled:
         raise AdmissionDenied([FieldError("metadata.labels", "local.unlabelled",
                                           "the local runner needs a labelled Experiment: set the label "
-                                          "llm.katib.kubeflow.org/tune: \"true\"")])
+                                          f"{LABEL}: \"{LABEL_VALUE}\"")])
     if not result.allowed:
         raise AdmissionDenied(result.errors)
     return result.experiment, config.mount_path

@@ -12,13 +12,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from katib_llm.core.params import LORA_PREFIX, resolve, suggest_names
+from katib_llm.core.params import LORA_PREFIX, coerce_value, resolve, suggest_names
 
 from .errors import RuntimeInputError
-
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off"}
-
 
 @dataclass
 class TrialSettings:
@@ -43,85 +39,11 @@ def parse_json_object(text: str | None, source: str) -> dict[str, Any]:
 
 
 def coerce(value: Any, spec: Mapping[str, Any], where: str) -> Any:
-    """Type one value for a field of type int/float/bool/str/enum/list/dict."""
-    ftype = spec.get("type")
-    if value is None:
-        return None
-    if ftype == "int":
-        return _to_int(value, where)
-    if ftype == "float":
-        return _to_float(value, where)
-    if ftype == "bool":
-        return _to_bool(value, where)
-    if ftype == "list":
-        return _to_list(value, where)
-    if ftype == "dict":
-        return _to_dict(value, where)
-    if ftype == "enum":
-        choices = spec.get("choices") or []
-        text = str(value)
-        if text in choices:
-            return text
-        if text.lower() in _TRUE | _FALSE and not any(c.lower() in _TRUE | _FALSE for c in choices):
-            # e.g. lora_config.init_lora_weights also accepts true/false.
-            return _to_bool(text, where)
-        if any("[" in c for c in choices):  # pattern choices such as pissa_niter_[number of iters]
-            return text
-        raise RuntimeInputError(f"{where}: {text!r} is not accepted; accepted: {', '.join(choices)}")
-    return value if isinstance(value, str) else str(value) if not isinstance(value, (list, dict)) else value
-
-
-def _to_float(value: Any, where: str) -> float:
-    if isinstance(value, bool):
-        raise RuntimeInputError(f"{where} takes a number, got {value!r}")
+    """Type one value for a field (the core's rule, so admission and the trial agree)."""
     try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise RuntimeInputError(f"{where} takes a number (e.g. 3e-05), got {value!r}") from None
-
-
-def _to_int(value: Any, where: str) -> int:
-    number = _to_float(value, where)
-    if not number.is_integer():
-        raise RuntimeInputError(f"{where} takes an integer (e.g. 16), got {value!r}")
-    return int(number)
-
-
-def _to_bool(value: Any, where: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise RuntimeInputError(f"{where} takes true or false, got {value!r}")
-
-
-def _to_list(value: Any, where: str) -> list[Any]:
-    if isinstance(value, list):
-        return value
-    text = str(value).strip()
-    if text.startswith("["):
-        try:
-            parsed = json.loads(text)
-        except json.JSONDecodeError:
-            raise RuntimeInputError(f"{where} takes a JSON list or a comma-separated list, got {value!r}") from None
-        if isinstance(parsed, list):
-            return parsed
-    return [part.strip() for part in text.split(",") if part.strip()]
-
-
-def _to_dict(value: Any, where: str) -> dict[str, Any]:
-    if isinstance(value, dict):
-        return value
-    try:
-        parsed = json.loads(str(value))
-    except json.JSONDecodeError:
-        parsed = None
-    if not isinstance(parsed, dict):
-        raise RuntimeInputError(f"{where} takes a JSON object, got {value!r}")
-    return parsed
+        return coerce_value(value, spec, where)
+    except ValueError as exc:
+        raise RuntimeInputError(str(exc)) from None
 
 
 def _unknown(name: str, source: str) -> RuntimeInputError:

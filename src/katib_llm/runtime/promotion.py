@@ -4,7 +4,7 @@ Trials write only their adapter and ``metrics.json`` to ``<mount>/experiments/<e
 (the trainer does). When the Experiment succeeds, :func:`promote` copies the best trial's
 directory to ``<mount>/experiments/<exp>/best`` atomically (staging dir + rename, so a reader
 never sees half an adapter) and deletes the other trial directories unless ``retain`` is set
-(annotation ``llm.katib.kubeflow.org/retain-trials``). The best trial's own directory is kept.
+(the ``retain-trials`` annotation). The best trial's own directory is kept.
 Optionally the adapter is merged into the base model under ``best/merged`` — KServe's
 Hugging Face backend has no LoRA option (see docs/advanced.md), so a classifier is served merged.
 
@@ -22,6 +22,8 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
+
+from katib_llm.core.contract import RETAIN_TRIALS, annotation_key
 
 ADAPTER_FILES = ("adapter_config.json",)
 BEST = "best"
@@ -127,7 +129,7 @@ def promote_local(result: Any, retain: bool | None = None) -> PromotionResult | 
         return None
     if retain is None:
         annotations = ((result.experiment.get("metadata") or {}).get("annotations") or {})
-        retain = str(annotations.get("llm.katib.kubeflow.org/retain-trials", "")).strip().lower() == "true"
+        retain = str(annotations.get(annotation_key(RETAIN_TRIALS), "")).strip().lower() == "true"
     trials = [TrialResult(t.name, t.objective, str(t.state) == "Succeeded") for t in result.trials]
     return promote(Path(best.output_dir).parent, trials, best.name, retain=retain)
 

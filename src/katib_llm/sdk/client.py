@@ -23,7 +23,7 @@ from katib_llm.core import providers as core_providers
 from katib_llm.core.admit import admit, volume_claim
 
 from .errors import ExperimentDenied, TuneArgumentError
-from .experiment import TuneSpec, build_experiment, storage_request
+from .experiment import TuneSpec, argument_denial, build_experiment, storage_request
 from katib_llm.io.kube import ClusterUnavailable, KubeApi, load_configuration
 from .results import OptimalHyperparameters, condition, optimal_from_status, progress_line
 
@@ -221,10 +221,10 @@ class KatibClient(_UpstreamKatibClient):
         if request:
             # tune() creates this claim (below) with the requested size/class/modes.
             claim = f"{name}{config.storage['claimSuffix']}"
-            experiment["metadata"]["annotations"][contract.PREFIX + contract.VOLUME_CLAIM] = claim
+            experiment["metadata"]["annotations"][contract.annotation_key(contract.VOLUME_CLAIM)] = claim
         result = admit(experiment, config)
         if not result.allowed:
-            raise ExperimentDenied(result.errors)
+            raise argument_denial(result.errors, experiment, spec)
         for warning in result.warnings:
             warnings.warn(warning, stacklevel=2)
         if dry_run:
@@ -244,7 +244,7 @@ class KatibClient(_UpstreamKatibClient):
     def _create_claim(api: KubeApi, created: dict[str, Any], config: Any, request: dict[str, Any]) -> None:
         """The claim ``storage_config`` asked for, built by the core, owned by the Experiment."""
         exp = copy.deepcopy(created)
-        exp["metadata"]["annotations"].pop(contract.PREFIX + contract.VOLUME_CLAIM, None)
+        exp["metadata"]["annotations"].pop(contract.annotation_key(contract.VOLUME_CLAIM), None)
         values = copy.deepcopy(config.values)
         values["storage"].update(request)
         from katib_llm.core.config import AdminConfig

@@ -5,22 +5,21 @@ algorithm, parameters, budget, early stopping. No trial spec: the webhook (the c
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from katib_llm.core import contract, katib_rules
+from katib_llm.core import contract
 from katib_llm.core import early_stopping as es_rules
 from katib_llm.core import params as core_params
+from katib_llm.core.errors import FieldError
 
 from . import objective as obj
+from .arguments import denial
 from .errors import TuneArgumentError
 from .resources import worker_shape
 from .search import to_katib_parameter
 
 API_VERSION = "kubeflow.org/v1beta1"
-_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-_CREDENTIAL_ENV = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|ACCESS_KEY|API_KEY|CREDENTIAL)", re.I)
 # Katib's medianstop settings (pkg/earlystopping/v1beta1/medianstop) and our successivehalving's.
 EARLY_STOPPING_SETTINGS = {name: tuple(known) for name, known in es_rules.SETTINGS.items()}
 DEFAULT_PARALLEL = 3  # Katib's default parallelTrialCount
@@ -66,7 +65,9 @@ class TuneSpec:
     annotations: dict[str, str] = field(default_factory=dict)
 
 
-def _space(spec: TuneSpec, extra: dict[str, Any], llm: bool) -> list[dict[str, Any]]:
+def _space(spec: TuneSpec, extra: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
+    """Katib parameters from ``hp_space`` / ``parameters`` (and fields searched inside trainer
+    parameters), with the argument they came from. The core judges names and spaces."""
     if spec.hp_space is not None and spec.parameters is not None:
         raise TuneArgumentError("parameters", "give the search space once, as hp_space (seed) or parameters "
                                               "(kubeflow-katib)")
@@ -80,22 +81,7 @@ def _space(spec: TuneSpec, extra: dict[str, Any], llm: bool) -> list[dict[str, A
             raise TuneArgumentError(f"{argument}[{name!r}]", "is also searched inside trainer_parameters; "
                                                              "give it once")
         space[name] = value
-    if not space:
-        raise TuneArgumentError(argument, "the search space is empty: give at least one hyperparameter, e.g. "
-                                          '{"learning_rate": search.double(min=1e-05, max=5e-05)}')
-    out = []
-    for name, value in space.items():
-        path = f"{argument}[{name!r}]"
-        if not isinstance(name, str) or not name:
-            raise TuneArgumentError(argument, f"names must be non-empty strings, got {name!r}")
-        if llm and core_params.resolve(name) is None:
-            hint = core_params.suggest_names(name)
-            raise TuneArgumentError(path, "maps to no TrainingArguments field and no lora_config.<field>" +
-                                    (f"; did you mean {', '.join(hint)}?" if hint else
-                                     "; use a TrainingArguments field (learning_rate) or lora_config.<field> "
-                                     "(lora_config.r)"))
-        out.append(to_katib_parameter(name, value, path))
-    return out
+    return [to_katib_parameter(str(name), value, f"{argument}[{name!r}]") for name, value in space.items()], argument
 
 
 def _algorithm_settings(raw: Any, argument: str) -> list[dict[str, str]]:
@@ -133,9 +119,8 @@ def early_stopping_spec(raw: Any) -> dict[str, Any] | None:
         raise TuneArgumentError("early_stopping", 'must be "medianstop" or {"algorithm": "medianstop", '
                                                   '"min_trials_required": 2, "start_step": 3}')
     name = {"median": "medianstop", "median_stop": "medianstop"}.get(str(name), name)
-    if name not in EARLY_STOPPING_SETTINGS:
-        raise TuneArgumentError("early_stopping", f"unknown algorithm {name!r}; accepted: "
-                                + ", ".join(EARLY_STOPPING_SETTINGS))
+    if name not in EARLY_STOPPING_SETTINGS:  # Katib's rule (core/katib_rules.py) names the accepted ones
+        return {"algorithmName": str(name)}
     known = EARLY_STOPPING_SETTINGS[name]
     out = []
     for key, value in settings.items():
@@ -151,7 +136,8 @@ def early_stopping_spec(raw: Any) -> dict[str, Any] | None:
     return spec
 
 
-def _env(raw: Any) -> dict[str, str]:
+def _env(raw: Any) -> dict[str, Any]:
+    """``env_per_trial`` (a dict or kubernetes V1EnvVar list) as name → value; the core judges both."""
     if raw is None:
         return {}
     items: list[tuple[str, Any]] = []
@@ -168,22 +154,8 @@ def _env(raw: Any) -> dict[str, str]:
             items.append((item.name, item.value))
     else:
         raise TuneArgumentError("env_per_trial", f"must be a dict of name -> value, got {type(raw).__name__}")
-    out = {}
-    for key, value in items:
-        if _CREDENTIAL_ENV.search(str(key)):
-            raise TuneArgumentError(f"env_per_trial[{key!r}]", obj.CREDENTIAL_HINT)
-        if not isinstance(value, (str, int, float, bool)):
-            raise TuneArgumentError(f"env_per_trial[{key!r}]", f"must be a string or number, got {value!r}")
-        out[str(key)] = str(value).lower() if isinstance(value, bool) else str(value)
-    return out
-
-
-def _count(value: Any, argument: str) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise TuneArgumentError(argument, f"must be an integer >= 1, got {value!r}")
-    return value
+    return {str(k): (str(v).lower() if isinstance(v, bool) else str(v) if isinstance(v, (int, float)) else v)
+            for k, v in items}
 
 
 def _strings(value: Any, argument: str) -> list[str]:
@@ -196,36 +168,14 @@ def _strings(value: Any, argument: str) -> list[str]:
     return [x.strip() for x in value]
 
 
-def _limit_annotations(spec: TuneSpec) -> dict[str, str]:
-    """budget= and trial_active_deadline_seconds= as annotations; the core validates them at
-    admission (core/limits.py), so a bad value is denied with the same message as on a cluster."""
-    out = {}
-    if spec.budget is not None:
-        if isinstance(spec.budget, str):
-            out[contract.BUDGET] = spec.budget
-        else:
-            try:
-                out[contract.BUDGET] = json.dumps(spec.budget, sort_keys=True)
-            except (TypeError, ValueError):
-                raise TuneArgumentError("budget", 'must be a dict such as {"train_steps": 20000, "wall_clock": "6h", '
-                                                  '"gpu_hours": 40}') from None
-    if spec.trial_active_deadline_seconds is not None:
-        out[contract.TRIAL_DEADLINE] = str(spec.trial_active_deadline_seconds)
-    return out
-
-
-def build_experiment(spec: TuneSpec) -> dict[str, Any]:
-    """The labelled Experiment for ``spec`` (before admission). Raises TuneArgumentError."""
-    if not isinstance(spec.name, str) or not _NAME.match(spec.name) or len(spec.name) > 40:
-        raise TuneArgumentError("name", "must be a lower-case DNS-1035 label (a-z, 0-9, '-', starting with a "
-                                        f"letter, at most 40 characters), got {spec.name!r}")
-    annotations: dict[str, str] = {}
+def _objective_fields(spec: TuneSpec, llm: contract.LLMSpec) -> tuple[dict[str, Any], list[FieldError]]:
+    """Fill ``llm`` from the objective; the fields searched inside trainer parameters, and the
+    core's credential findings in provider parameters."""
     objective = spec.objective
     llm_given = any(x is not None for x in (spec.model_provider_parameters, spec.dataset_provider_parameters,
                                            spec.trainer_parameters))
     if isinstance(objective, obj.TrainResult):
         objective = objective.metrics
-    extra_space: dict[str, Any] = {}
     if isinstance(objective, obj.LLMObjective) or (objective is None and llm_given):
         if isinstance(objective, obj.LLMObjective) and llm_given:
             raise TuneArgumentError("objective", "the objective already names model, dataset and trainer "
@@ -235,90 +185,97 @@ def build_experiment(spec: TuneSpec) -> dict[str, Any]:
         for key in ("num_workers", "num_procs_per_worker", "resources_per_worker"):
             if getattr(spec, key) is None and o.train_kwargs.get(key) is not None:
                 setattr(spec, key, o.train_kwargs[key])
+        if spec.packages_to_install:
+            raise TuneArgumentError("packages_to_install", "only applies to a Python function objective; the LLM "
+                                                           "objective runs the katib-llm trainer image")
         parts = obj.llm_parts(o.model_provider_parameters, o.dataset_provider_parameters, o.trainer_parameters)
-        annotations.update(parts.annotations)
-        extra_space = parts.searched
-        llm = True
-        for arg in ("packages_to_install",):
-            if getattr(spec, arg):
-                raise TuneArgumentError(arg, "only applies to a Python function objective; the LLM objective runs "
-                                             "the katib-llm trainer image")
-    elif callable(objective):
+        for name in ("model", "model_class", "dataset", "dataset_config", "training_args", "lora_config"):
+            setattr(llm, name, getattr(parts.spec, name))
+        llm.given |= parts.spec.given
+        return parts.searched, parts.leaks
+    if callable(objective):
         if llm_given:
             raise TuneArgumentError("objective", "give either a Python function objective or model/dataset/trainer "
                                                  "parameters, not both")
-        annotations[contract.FUNCTION] = obj.encode_function(objective)
-        packages = _strings(spec.packages_to_install, "packages_to_install")
-        if packages:
-            annotations[contract.PACKAGES] = json.dumps(packages)
-            urls = _strings(spec.pip_index_urls, "pip_index_urls")
-            if urls:
-                annotations[contract.PIP_INDEX_URLS] = json.dumps(urls)
-        if spec.base_image:
-            annotations[contract.BASE_IMAGE] = spec.base_image.strip()
-        llm = False
-    elif objective is None:
+        llm.function = obj.encode_function(objective)
+        llm.packages = _strings(spec.packages_to_install, "packages_to_install")
+        llm.pip_index_urls = _strings(spec.pip_index_urls, "pip_index_urls") if llm.packages else []
+        llm.base_image = spec.base_image.strip() if isinstance(spec.base_image, str) and spec.base_image.strip() \
+            else None
+        return {}, []
+    if objective is None:
         raise TuneArgumentError("objective", "missing: give the LLM objective (TrainingClient().train(...).metrics, "
                                              "or model_provider_parameters + dataset_provider_parameters + "
                                              "trainer_parameters) or a Python function")
-    else:
-        raise TuneArgumentError("objective", "must be a Python function or the LLM objective returned by "
-                                             f"katib_llm.TrainingClient().train(...).metrics, got {type(objective).__name__}"
-                                             " (with kubeflow-training's TrainingClient, train() runs a job and "
-                                             "returns no objective: import TrainingClient from katib_llm)")
-    parameters = _space(spec, extra_space, llm)
-    # Fixed settings must not shadow tuned ones.
-    for key, prefix in ((contract.TRAINING_ARGS, ""), (contract.LORA_CONFIG, core_params.LORA_PREFIX)):
-        if key in annotations:
-            fixed = json.loads(annotations[key])
-            tuned = {p["name"].removeprefix(prefix) for p in parameters if p["name"].startswith(prefix)}
-            fixed = {k: v for k, v in fixed.items() if k not in tuned}
-            if fixed:
-                annotations[key] = json.dumps(fixed, sort_keys=True)
-            else:
-                del annotations[key]
+    raise TuneArgumentError("objective", "must be a Python function or the LLM objective returned by "
+                                         f"katib_llm.TrainingClient().train(...).metrics, got {type(objective).__name__}"
+                                         " (with kubeflow-training's TrainingClient, train() runs a job and "
+                                         "returns no objective: import TrainingClient from katib_llm)")
 
-    if spec.objective_type not in ("minimize", "maximize"):
-        raise TuneArgumentError("objective_type", f'must be "minimize" or "maximize", got {spec.objective_type!r}')
-    if not isinstance(spec.objective_metric_name, str) or not spec.objective_metric_name.strip():
-        raise TuneArgumentError("objective_metric_name", "missing: name the metric to optimise, e.g. eval_accuracy")
-    if spec.algorithm_name not in katib_rules.ALGORITHMS:
-        raise TuneArgumentError("algorithm_name", f"unknown algorithm {spec.algorithm_name!r}; accepted: "
-                                + ", ".join(katib_rules.ALGORITHMS))
-    max_trials = _count(spec.max_trial_count, "max_trial_count")
-    parallel = _count(spec.parallel_trial_count, "parallel_trial_count")
-    max_failed = _count(spec.max_failed_trial_count, "max_failed_trial_count")
-    if parallel is not None and max_trials is not None and parallel > max_trials:
-        raise TuneArgumentError("parallel_trial_count", f"{parallel} parallel trials exceeds max_trial_count "
-                                                        f"({max_trials})")
-    if parallel is None and max_trials is not None:
-        parallel = min(DEFAULT_PARALLEL, max_trials)  # Katib's default 3 would exceed a smaller budget
 
+def _unshadow(llm: contract.LLMSpec, parameters: list[dict[str, Any]]) -> None:
+    """Fixed settings must not shadow tuned ones: a tuned field leaves the fixed settings."""
+    names = {str(p.get("name")) for p in parameters}
+    llm.training_args = {k: v for k, v in llm.training_args.items() if k not in names}
+    llm.lora_config = {k: v for k, v in llm.lora_config.items() if core_params.LORA_PREFIX + k not in names}
+
+
+def _llm_spec(spec: TuneSpec) -> tuple[contract.LLMSpec, list[dict[str, Any]], str, list[FieldError]]:
+    """The :class:`LLMSpec` ``tune()``'s arguments describe, the Katib parameters, the argument they
+    came from, and credential findings the core made in provider parameters."""
+    llm = contract.LLMSpec()
+    extra_space, leaks = _objective_fields(spec, llm)
+    parameters, space_argument = _space(spec, extra_space)
+    _unshadow(llm, parameters)
     shape = worker_shape(spec.resources_per_trial, spec.num_workers, spec.num_procs_per_worker,
                          spec.resources_per_worker)
-    if shape.workers != 1 or spec.num_workers is not None:
-        annotations[contract.WORKERS] = str(shape.workers)
-    if shape.procs != 1 or spec.num_procs_per_worker is not None:
-        annotations[contract.PROCS_PER_WORKER] = str(shape.procs)
-    if shape.per_worker:
-        annotations[contract.RESOURCES_PER_WORKER] = json.dumps(shape.per_worker, sort_keys=True)
-    env = _env(spec.env_per_trial)
-    if env:
-        annotations[contract.ENV] = json.dumps(env, sort_keys=True)
-    if spec.retain_trials:
-        annotations[contract.RETAIN_TRIALS] = "true"
-    if spec.trial_template:
-        annotations[contract.TRIAL_TEMPLATE] = spec.trial_template
-    if spec.queue:
-        annotations[contract.QUEUE] = spec.queue  # checked by the core at admission
+    llm.workers, llm.procs_per_worker, llm.resources = shape.workers, shape.procs, shape.per_worker
+    if spec.num_workers is not None:
+        llm.given.add(contract.WORKERS)
+    if spec.num_procs_per_worker is not None:
+        llm.given.add(contract.PROCS_PER_WORKER)
+    llm.env = _env(spec.env_per_trial)
+    llm.retain_trials = bool(spec.retain_trials)
+    llm.trial_template = spec.trial_template or None
+    llm.queue = spec.queue or None
     if spec.dataset_config:
-        merged = {**json.loads(annotations.get(contract.DATASET_CONFIG, "{}")), **spec.dataset_config}
-        annotations[contract.DATASET_CONFIG] = json.dumps(merged, sort_keys=True)
-    annotations.update(storage_annotations(spec.storage_config, spec.name))
-    annotations.update(_limit_annotations(spec))
+        llm.dataset_config = {**llm.dataset_config, **spec.dataset_config}
+    storage_fields(spec.storage_config, llm)
+    return llm, parameters, space_argument, leaks
 
+
+def _limit_annotations(spec: TuneSpec) -> dict[str, str]:
+    """budget= and trial_active_deadline_seconds= as annotation text; the core parses and judges
+    them at admission (core/limits.py), so a bad value is denied as it would be on a cluster."""
+    out = {}
+    if spec.budget is not None:
+        try:
+            text = spec.budget if isinstance(spec.budget, str) else json.dumps(spec.budget, sort_keys=True)
+        except (TypeError, ValueError):
+            raise TuneArgumentError("budget", 'must be a dict such as {"train_steps": 20000, "wall_clock": "6h", '
+                                              '"gpu_hours": 40}') from None
+        out[contract.annotation_key(contract.BUDGET)] = text
+    if spec.trial_active_deadline_seconds is not None:
+        out[contract.annotation_key(contract.TRIAL_DEADLINE)] = str(spec.trial_active_deadline_seconds)
+    return out
+
+
+def build_experiment(spec: TuneSpec) -> dict[str, Any]:
+    """The labelled Experiment for ``spec`` (before admission).
+
+    Raises :class:`TuneArgumentError` for arguments no Experiment field can carry; everything
+    an Experiment carries is judged by the core when ``tune()`` admits it."""
+    llm, parameters, space_argument, leaks = _llm_spec(spec)
+    if leaks:
+        raise denial(leaks, parameters, space_argument)
+    max_trials = spec.max_trial_count
+    parallel = spec.parallel_trial_count
+    if parallel is None and isinstance(max_trials, int) and not isinstance(max_trials, bool) and max_trials > 0:
+        parallel = min(DEFAULT_PARALLEL, max_trials)  # Katib's default 3 would exceed a smaller budget
+    metric = spec.objective_metric_name
     experiment_spec: dict[str, Any] = {
-        "objective": {"type": spec.objective_type, "objectiveMetricName": spec.objective_metric_name.strip()},
+        "objective": {"type": spec.objective_type,
+                      "objectiveMetricName": metric.strip() if isinstance(metric, str) else metric},
         "algorithm": {"algorithmName": spec.algorithm_name},
         "parameters": parameters,
     }
@@ -326,50 +283,54 @@ def build_experiment(spec: TuneSpec) -> dict[str, Any]:
     if extra_metrics:
         experiment_spec["objective"]["additionalMetricNames"] = extra_metrics
     if spec.objective_goal is not None:
-        if isinstance(spec.objective_goal, bool) or not isinstance(spec.objective_goal, (int, float)):
-            raise TuneArgumentError("objective_goal", f"must be a number, got {spec.objective_goal!r}")
-        experiment_spec["objective"]["goal"] = float(spec.objective_goal)
+        goal = spec.objective_goal
+        experiment_spec["objective"]["goal"] = float(goal) if isinstance(goal, (int, float)) \
+            and not isinstance(goal, bool) else goal
     settings = _algorithm_settings(spec.algorithm_settings, "algorithm_settings")
     if settings:
         experiment_spec["algorithm"]["algorithmSettings"] = settings
     for key, value in (("maxTrialCount", max_trials), ("parallelTrialCount", parallel),
-                       ("maxFailedTrialCount", max_failed)):
+                       ("maxFailedTrialCount", spec.max_failed_trial_count)):
         if value is not None:
             experiment_spec[key] = value
     early = early_stopping_spec(spec.early_stopping)
     if early:
         experiment_spec["earlyStopping"] = early
-    all_annotations = {**spec.annotations, **{contract.PREFIX + k: v for k, v in annotations.items()}}
     return {
         "apiVersion": API_VERSION,
         "kind": "Experiment",
         "metadata": {"name": spec.name, "namespace": spec.namespace,
                      "labels": {contract.LABEL: contract.LABEL_VALUE},
-                     "annotations": all_annotations},
+                     "annotations": {**spec.annotations, **_limit_annotations(spec), **contract.render(llm)}},
         "spec": experiment_spec,
     }
+
+
+def argument_denial(errors: list[FieldError], experiment: dict[str, Any], spec: TuneSpec) -> Exception:
+    """The exception for the core's denial of the Experiment :func:`build_experiment` made."""
+    space_argument = "parameters" if spec.parameters is not None else "hp_space"
+    return denial(errors, experiment.get("spec", {}).get("parameters") or [], space_argument,
+                  "resources_per_trial" if spec.resources_per_worker is None and spec.resources_per_trial is not None
+                  else "resources_per_worker")
 
 
 STORAGE_KEYS = ("size", "storage_class", "access_modes", "claim_name", "retain")
 
 
-def storage_annotations(storage: dict[str, Any] | None, name: str) -> dict[str, str]:
-    """``storage_config`` → annotations. An existing claim is named; a size/class/modes request
-    names the claim ``tune()`` creates (see :func:`storage_request`)."""
+def storage_fields(storage: dict[str, Any] | None, llm: contract.LLMSpec) -> None:
+    """``storage_config`` → the spec's claim fields. An existing claim is named; a size/class/modes
+    request names the claim ``tune()`` creates (see :func:`storage_request`)."""
     if not storage:
-        return {}
+        return
     if not isinstance(storage, dict):
         raise TuneArgumentError("storage_config", 'must be a dict like {"size": "50Gi", "storage_class": "nfs", '
                                                   '"access_modes": ["ReadWriteMany"]} or {"claim_name": "my-pvc"}')
     unknown = set(storage) - set(STORAGE_KEYS)
     if unknown:
         raise TuneArgumentError(f"storage_config.{sorted(unknown)[0]}", "unknown key; accepted: " + ", ".join(STORAGE_KEYS))
-    out = {}
-    if storage.get("retain"):
-        out[contract.RETAIN_VOLUME] = "true"
+    llm.retain_volume = bool(storage.get("retain"))
     if storage.get("claim_name"):
-        out[contract.VOLUME_CLAIM] = str(storage["claim_name"])
-    return out
+        llm.volume_claim = str(storage["claim_name"])
 
 
 def storage_request(storage: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -28,14 +28,15 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from katib_llm.core import contract, credentials
 from katib_llm.core import params as core_params
+from katib_llm.core.errors import FieldError
 
 from .errors import TuneArgumentError
 from .search import Param
 
-CREDENTIAL_HINT = ("credentials never travel in the Experiment: ask your admin to set the provider's "
-                   "credentials Secret (chart values config.credentials.hfTokenSecret / s3Secret, or "
-                   "register_provider(..., secret=...))")
+# The core's wording (core/credentials.py), for the references tune() cannot carry.
+CREDENTIAL_HINT = credentials.ENV_HINT
 
 
 @dataclass
@@ -145,7 +146,8 @@ def split_fields(obj: Any, argument: str, prefix: str,
 
     ``obj`` is a dataclass such as ``transformers.TrainingArguments`` or ``peft.LoraConfig``, or
     a plain dict. Fixed fields are compared with a default instance of the same class, so only
-    what the user set travels.
+    what the user set travels. ``reserved`` fields (set by the runtime, e.g. ``output_dir``) are
+    left out, except credential-named ones: those travel so that the core denies them.
     """
     if obj is None:
         return {}, {}
@@ -168,10 +170,8 @@ def split_fields(obj: Any, argument: str, prefix: str,
         if _is_search(value):
             searched[prefix + key] = value
             continue
-        if key in reserved:
+        if key in reserved and not (value and credentials.is_credential_name(key)):
             continue
-        if key in ("hub_token", "token", "access_token") and value:
-            raise TuneArgumentError(f"{argument}.{key}", CREDENTIAL_HINT)
         if key in default and _same(value, default[key]):
             continue
         try:
@@ -193,86 +193,94 @@ def _with_scheme(uri: str, scheme: str = "hf") -> str:
     return uri if "://" in uri else f"{scheme}://{uri}"
 
 
-def model_annotations(model: Any, argument: str) -> dict[str, str]:
-    """``model``, ``model-class`` (and dataset-config ``num_labels``) from model parameters."""
+# Fields of kubeflow-training's provider parameter classes that hold credentials: they are
+# handed to the core's credential rule (credentials.check_keys), which denies them.
+_SECRET_FIELDS = ("access_token", "token", "hub_token", "access_key", "secret_key", "password")
+
+
+def _leaks(params: Any, annotation: str) -> list[FieldError]:
+    given = {k: True for k in _SECRET_FIELDS if getattr(params, k, None)}
+    return credentials.check_keys(given, contract.annotation_path(annotation))
+
+
+def model_fields(model: Any, spec: contract.LLMSpec) -> list[FieldError]:
+    """Fill ``spec.model`` and ``spec.model_class`` from model parameters; the core's findings."""
     if isinstance(model, str):
-        return {"model": _with_scheme(model)}
+        spec.model = contract.uri(_with_scheme(model))
+        return []
     if isinstance(model, dict):
         model = _Attrs(model)
     uri = getattr(model, "model_uri", None)
     if not isinstance(uri, str) or not uri.strip():
-        raise TuneArgumentError(f"{argument}.model_uri", "must be a model URI such as hf://google-bert/bert-base-cased")
-    if getattr(model, "access_token", None):
-        raise TuneArgumentError(f"{argument}.access_token", CREDENTIAL_HINT)
-    out = {"model": _with_scheme(uri.strip())}
+        raise TuneArgumentError("model_provider_parameters.model_uri",
+                                "must be a model URI such as hf://google-bert/bert-base-cased")
+    spec.model = contract.uri(_with_scheme(uri.strip()))
     ttype = getattr(model, "transformer_type", None)
     if ttype is not None:
-        out["model-class"] = ttype if isinstance(ttype, str) else getattr(ttype, "__name__", str(ttype))
-    return out
+        spec.model_class = ttype if isinstance(ttype, str) else getattr(ttype, "__name__", str(ttype))
+        spec.given.add(contract.MODEL_CLASS)
+    return _leaks(model, contract.MODEL)
 
 
-def dataset_uri(dataset: Any, argument: str) -> str:
-    """``hf://repo?split=...`` or ``s3://bucket/key`` from dataset parameters (or a URI string)."""
+def dataset_fields(dataset: Any, spec: contract.LLMSpec) -> list[FieldError]:
+    """Fill ``spec.dataset`` (``hf://repo?split=...`` or ``s3://bucket/key``); the core's findings."""
     if isinstance(dataset, str):
-        return _with_scheme(dataset)
+        spec.dataset = contract.uri(_with_scheme(dataset))
+        return []
     if isinstance(dataset, dict):
         dataset = _Attrs(dataset)
     if hasattr(dataset, "repo_id"):
-        if getattr(dataset, "access_token", None):
-            raise TuneArgumentError(f"{argument}.access_token", CREDENTIAL_HINT)
         uri = _with_scheme(str(dataset.repo_id).strip())
         split = getattr(dataset, "split", None)
-        return f"{uri}?split={split}" if split else uri
-    if hasattr(dataset, "bucket_name"):
-        for key in ("access_key", "secret_key"):
-            if getattr(dataset, key, None):
-                raise TuneArgumentError(f"{argument}.{key}", CREDENTIAL_HINT)
+        spec.dataset = contract.uri(f"{uri}?split={split}" if split else uri)
+    elif hasattr(dataset, "bucket_name"):
         if getattr(dataset, "endpoint_url", None):
-            warnings.warn(f"{argument}.endpoint_url is not sent with the Experiment: the S3 endpoint comes "
-                          "from the admin's S3 credentials Secret (AWS_ENDPOINT_URL)", stacklevel=4)
+            warnings.warn("dataset_provider_parameters.endpoint_url is not sent with the Experiment: the S3 "
+                          "endpoint comes from the admin's S3 credentials Secret (AWS_ENDPOINT_URL)", stacklevel=5)
         key = str(getattr(dataset, "file_key", "") or "").strip("/")
-        return f"s3://{dataset.bucket_name}/{key}" if key else f"s3://{dataset.bucket_name}"
-    raise TuneArgumentError(argument, "must be HuggingFaceDatasetParams, S3DatasetParams, a dict with repo_id, "
-                                      f"or a dataset URI, got {type(dataset).__name__}")
+        spec.dataset = contract.uri(f"s3://{dataset.bucket_name}/{key}" if key else f"s3://{dataset.bucket_name}")
+    else:
+        raise TuneArgumentError("dataset_provider_parameters", "must be HuggingFaceDatasetParams, S3DatasetParams, "
+                                f"a dict with repo_id, or a dataset URI, got {type(dataset).__name__}")
+    return _leaks(dataset, contract.DATASET)
 
 
 @dataclass
 class LLMParts:
-    """An LLM objective as annotations plus the search space found inside trainer parameters."""
+    """An LLM objective as a filled :class:`LLMSpec`, the search space found inside trainer
+    parameters, and what the core's credential rule found in the provider parameters."""
 
-    annotations: dict[str, str]
+    spec: contract.LLMSpec
     searched: dict[str, Any]
+    leaks: list[FieldError] = field(default_factory=list)
 
 
 def llm_parts(model: Any, dataset: Any, trainer: Any) -> LLMParts:
-    """Annotations for model, dataset and fixed trainer settings; tuned fields found inside them."""
+    """Model, dataset and fixed trainer settings into an :class:`LLMSpec`; tuned fields found inside them."""
     if model is None:
         raise TuneArgumentError("model_provider_parameters", "the LLM objective needs a model, e.g. "
                                 "HuggingFaceModelParams(model_uri='hf://google-bert/bert-base-cased', ...)")
     if dataset is None:
         raise TuneArgumentError("dataset_provider_parameters", "the LLM objective needs a dataset, e.g. "
                                 "HuggingFaceDatasetParams(repo_id='yelp_review_full', split='train[:3000]')")
-    annotations = model_annotations(model, "model_provider_parameters")
-    annotations["dataset"] = dataset_uri(dataset, "dataset_provider_parameters")
+    spec = contract.LLMSpec()
+    leaks = model_fields(model, spec) + dataset_fields(dataset, spec)
     num_labels = model.get("num_labels") if isinstance(model, dict) else getattr(model, "num_labels", None)
     if num_labels is not None:
-        annotations["dataset-config"] = json.dumps({"num_labels": int(num_labels)})
+        spec.dataset_config["num_labels"] = num_labels
     searched: dict[str, Any] = {}
     if trainer is not None:
         if isinstance(trainer, dict):
             trainer = _Attrs(trainer)
-        training = getattr(trainer, "training_parameters", None)
-        lora = getattr(trainer, "lora_config", None)
-        fixed, found = split_fields(training, "trainer_parameters.training_parameters", "",
-                                    core_params.RESERVED_TRAINING_FIELDS)
+        fixed, found = split_fields(getattr(trainer, "training_parameters", None),
+                                    "trainer_parameters.training_parameters", "", core_params.RESERVED_TRAINING_FIELDS)
         searched.update(found)
-        if fixed:
-            annotations["training-args"] = json.dumps(fixed, sort_keys=True)
-        lora_fixed, lora_found = split_fields(lora, "trainer_parameters.lora_config", core_params.LORA_PREFIX)
+        spec.training_args = fixed
+        lora_fixed, lora_found = split_fields(getattr(trainer, "lora_config", None), "trainer_parameters.lora_config",
+                                              core_params.LORA_PREFIX)
         searched.update(lora_found)
-        if lora_fixed:
-            annotations["lora-config"] = json.dumps(lora_fixed, sort_keys=True)
-    return LLMParts(annotations, searched)
+        spec.lora_config = lora_fixed
+    return LLMParts(spec, searched, leaks)
 
 
 class _Attrs:

@@ -1,104 +1,100 @@
-"""Trial and worker resources: numbers → quantity strings, and the worker shape check.
+"""Trial and worker resources: the seed's and kubeflow-katib's arguments → one per-worker shape.
 
 The Katib LLM tuning proposal (kubeflow/katib#2291) gives both ``resources_per_trial`` (the whole
 trial) and ``resources_per_worker``;
 kubeflow-katib 0.19 gives a ``TrainerResources`` (num_workers, num_procs_per_worker,
-resources_per_worker). Either way the Experiment carries one per-worker shape, and a request
-no shape satisfies is refused here, naming the argument.
+resources_per_worker). Either way the Experiment carries one per-worker shape. Every value is
+parsed by the admission core (:func:`katib_llm.core.contract.parse`, ``parse_resources``); this
+module only splits a per-trial amount over the workers, which no annotation expresses.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any
 
-from katib_llm.core.contract import quantity
+from katib_llm.core import contract
+from katib_llm.core.contract import Resources
+from katib_llm.core.errors import FieldError
+from katib_llm.core.quantity import format_quantity, split
 
+from .arguments import denial
 from .errors import TuneArgumentError
 
-_SUFFIX = {"": 1, "m": Fraction(1, 1000), "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15,
-           "E": 10**18, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
-_Q = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
-GPU_KEYS = ("gpu", "nvidia.com/gpu")
+# kubernetes' extended resource name for GPUs, as a V1ResourceRequirements carries it.
+GPU_ALIASES = ("nvidia.com/gpu",)
 
 
 @dataclass
 class Shape:
-    """Workers per trial, processes per worker, per-worker resources (quantity strings)."""
+    """Workers per trial, processes per worker, per-worker resources (typed by the core)."""
 
     workers: int = 1
     procs: int = 1
-    per_worker: dict[str, Any] | None = None
+    per_worker: Resources | None = None
 
 
-def parse_quantity(text: str, argument: str) -> tuple[Fraction, str]:
-    m = _Q.match(text)
-    if not m:
-        raise TuneArgumentError(argument, f"must be a number or Kubernetes quantity such as 5, \"500m\", "
-                                          f"\"10G\" or \"16Gi\", got {text!r}")
-    return Fraction(m.group(1)) * _SUFFIX[m.group(2) or ""], m.group(2) or ""
-
-
-def _format(amount: Fraction, suffix: str, key: str) -> str:
-    """A quantity string for ``amount``, preferring the caller's suffix, then smaller ones."""
-    family = ["Ei", "Pi", "Ti", "Gi", "Mi", "Ki"] if suffix.endswith("i") else ["E", "P", "T", "G", "M", "k"]
-    for unit in [suffix] + family[family.index(suffix) + 1:] if suffix in family else [suffix]:
-        scaled = amount / _SUFFIX[unit]
-        if scaled.denominator == 1:
-            return f"{scaled.numerator}{unit}"
-    if amount.denominator == 1 or key == "memory":
-        return str(amount.numerator // amount.denominator)  # whole bytes, rounded down
-    milli = amount * 1000
-    return f"{milli.numerator // milli.denominator}m"
-
-
-def normalise(raw: Any, argument: str) -> dict[str, Any]:
-    """``{"gpu": 2, "cpu": 5, "memory": "10G"}`` (numbers or quantities) → gpu int, quantity strings.
-
-    A ``kubernetes.client.V1ResourceRequirements`` is read from its limits (else requests).
-    """
-    if raw is None:
-        return {}
-    if hasattr(raw, "limits") and hasattr(raw, "requests"):
+def _as_dict(raw: Any) -> Any:
+    """A ``V1ResourceRequirements`` (limits, else requests) or a dict, GPU aliases renamed."""
+    if raw is not None and hasattr(raw, "limits") and hasattr(raw, "requests"):
         raw = dict(raw.limits or raw.requests or {})
-    if not isinstance(raw, dict):
-        raise TuneArgumentError(argument, 'must be a dict like {"gpu": 2, "cpu": 5, "memory": "10G"}, '
-                                          f"got {type(raw).__name__}")
-    out: dict[str, Any] = {}
-    for key, value in raw.items():
-        path = f"{argument}.{key}"
-        if key in GPU_KEYS:
-            try:
-                gpu = float(value)
-            except (TypeError, ValueError):
-                gpu = -1
-            if isinstance(value, bool) or gpu < 0 or not gpu.is_integer():
-                raise TuneArgumentError(path, f"must be a whole number of GPUs >= 0, got {value!r}")
-            out["gpu"] = int(gpu)
-        elif key in ("cpu", "memory"):
-            q = quantity(value)
-            if q is None:
-                example = '5 or "500m"' if key == "cpu" else '"10G" or "16Gi"'
-                raise TuneArgumentError(path, f"must be a number or Kubernetes quantity such as {example}, "
-                                              f"got {value!r}")
-            parse_quantity(q, path)
-            out[key] = q
-        else:
-            raise TuneArgumentError(path, "unknown resource; accepted keys are gpu, cpu, memory")
-    return out
+    if isinstance(raw, dict):
+        return {("gpu" if k in GPU_ALIASES else k): v for k, v in raw.items()}
+    return raw
 
 
-def _positive(value: Any, argument: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise TuneArgumentError(argument, f"must be an integer >= 1, got {value!r}")
-    return value
+def _resources(raw: Any, argument: str) -> Resources | None:
+    """The core's parse of one resources argument; its denial names ``argument``."""
+    if raw is None:
+        return None
+    errors: list[FieldError] = []
+    parsed = contract.parse_resources(_as_dict(raw), contract.annotation_path(contract.RESOURCES_PER_WORKER), errors)
+    if errors:
+        raise denial(errors, resources=argument)
+    return parsed
+
+
+def _count(value: Any, name: str) -> int:
+    """The core's parse of ``workers`` / ``procs-per-worker``; 1 when not given."""
+    if value is None:
+        return 1
+    spec, errors = contract.parse({contract.annotation_key(name): str(value) if not isinstance(value, bool)
+                                   else "true"}, set())
+    if errors:
+        raise denial(errors)
+    return spec.workers if name == contract.WORKERS else spec.procs_per_worker
+
+
+def _per_trial(trial: Resources, shape: Shape) -> Resources:
+    """Split the trial's resources evenly over the workers."""
+    if trial.gpu % shape.workers:
+        raise TuneArgumentError("resources_per_trial.gpu",
+                                f"{trial.gpu} GPUs cannot be split evenly over {shape.workers} workers; "
+                                "use a multiple of num_workers or give resources_per_worker")
+    worker = Resources(gpu=trial.gpu // shape.workers)
+    for key in ("cpu", "memory"):
+        value = getattr(trial, key)
+        if value is not None:
+            amount, suffix = split(value)
+            setattr(worker, key, format_quantity(amount / shape.workers, suffix, key))
+    return worker
+
+
+def _consistent(trial: Resources, worker: Resources, workers: int) -> None:
+    """Both given: the trial's amounts must cover ``workers`` x the worker's."""
+    if trial.gpu and worker.gpu * workers != trial.gpu:
+        raise TuneArgumentError("resources_per_trial.gpu", f"{trial.gpu} GPUs per trial != {workers} workers x "
+                                                           f"{worker.gpu} GPUs per worker (resources_per_worker.gpu)")
+    for key in ("cpu", "memory"):
+        total, each = getattr(trial, key), getattr(worker, key)
+        if total is not None and each is not None and split(each)[0] * workers > split(total)[0]:
+            raise TuneArgumentError(f"resources_per_trial.{key}", f"{total} per trial is less than {workers} "
+                                                                  f"workers x {each} (resources_per_worker.{key})")
 
 
 def worker_shape(resources_per_trial: Any, num_workers: Any, num_procs_per_worker: Any,
                  resources_per_worker: Any) -> Shape:
-    """One per-worker shape satisfying every resource argument given, or TuneArgumentError."""
+    """One per-worker shape satisfying every resource argument given, or an error naming one."""
     if resources_per_trial is not None and hasattr(resources_per_trial, "resources_per_worker") \
             and hasattr(resources_per_trial, "num_workers"):
         # kubeflow-katib's TrainerResources: its fields fill the proposal's arguments.
@@ -110,41 +106,17 @@ def worker_shape(resources_per_trial: Any, num_workers: Any, num_procs_per_worke
                 raise TuneArgumentError(arg, f"conflicts with resources_per_trial.{arg} ({theirs!r}); give it once")
         num_workers, num_procs_per_worker = tr.num_workers, tr.num_procs_per_worker
         resources_per_worker, resources_per_trial = tr.resources_per_worker, None
-    shape = Shape(workers=_positive(num_workers, "num_workers") if num_workers is not None else 1,
-                  procs=_positive(num_procs_per_worker, "num_procs_per_worker")
-                  if num_procs_per_worker is not None else 1)
-    trial = normalise(resources_per_trial, "resources_per_trial")
-    worker = normalise(resources_per_worker, "resources_per_worker")
-    if trial and not worker:
-        # Split the trial's resources evenly over the workers.
-        for key, value in trial.items():
-            if key == "gpu":
-                if value % shape.workers:
-                    raise TuneArgumentError("resources_per_trial.gpu",
-                                            f"{value} GPUs cannot be split evenly over {shape.workers} workers; "
-                                            f"use a multiple of num_workers or give resources_per_worker")
-                worker["gpu"] = value // shape.workers
-            else:
-                amount, suffix = parse_quantity(value, f"resources_per_trial.{key}")
-                worker[key] = _format(amount / shape.workers, suffix, key)
-    elif trial and worker:
-        for key, value in trial.items():
-            path = f"resources_per_trial.{key}"
-            if key == "gpu":
-                if worker.get("gpu", 0) * shape.workers != value:
-                    raise TuneArgumentError(path, f"{value} GPUs per trial != {shape.workers} workers x "
-                                                  f"{worker.get('gpu', 0)} GPUs per worker (resources_per_worker.gpu)")
-                continue
-            if key not in worker:
-                continue
-            total, _ = parse_quantity(value, path)
-            each, _ = parse_quantity(worker[key], f"resources_per_worker.{key}")
-            if each * shape.workers > total:
-                raise TuneArgumentError(path, f"{value} per trial is less than {shape.workers} workers x "
-                                              f"{worker[key]} (resources_per_worker.{key})")
-    gpu = worker.get("gpu", 0)
-    if gpu and gpu % shape.procs:
+    shape = Shape(workers=_count(num_workers, contract.WORKERS), procs=_count(num_procs_per_worker,
+                                                                              contract.PROCS_PER_WORKER))
+    trial = _resources(resources_per_trial, "resources_per_trial")
+    worker = _resources(resources_per_worker, "resources_per_worker")
+    if trial is not None and worker is None:
+        worker = _per_trial(trial, shape)
+    elif trial is not None and worker is not None:
+        _consistent(trial, worker, shape.workers)
+    if worker is not None and worker.gpu and worker.gpu % shape.procs:
         raise TuneArgumentError("num_procs_per_worker", f"{shape.procs} processes per worker cannot share "
-                                                        f"{gpu} GPUs evenly; use a divisor of resources_per_worker.gpu")
-    shape.per_worker = worker or None
+                                                        f"{worker.gpu} GPUs evenly; use a divisor of "
+                                                        "resources_per_worker.gpu")
+    shape.per_worker = worker if worker != Resources() else None
     return shape

@@ -14,6 +14,7 @@ from typing import Any, Callable, Protocol
 
 from katib_llm.core.admit import ConfigMaps
 from katib_llm.core.config import AdminConfig
+from katib_llm.core.contract import DATASET, MODEL, annotation_key
 from katib_llm.core.providers import PROVIDER_LABEL, from_configmap
 
 log = logging.getLogger("katib_llm.webhook")
@@ -137,8 +138,8 @@ def cluster_inputs(lookup: ClusterLookup | None, experiment: dict[str, Any], nam
         return config, {}, []
     warnings: list[str] = []
     annotations = ((experiment.get("metadata") or {}).get("annotations")) or {}
-    schemes = {str(annotations.get(f"llm.katib.kubeflow.org/{k}", "")).partition("://")[0]
-               for k in ("model", "dataset")} - {""}
+    schemes = {str(annotations.get(annotation_key(k), "")).partition("://")[0]
+               for k in (MODEL, DATASET)} - {""}
     if isinstance(annotations, dict) and schemes - set(config.providers):
         try:
             declarations = []
