@@ -25,7 +25,6 @@ OUTSIDE = re.compile(r"\bSTYLE\.md\b|\bPRODUCT\.md\b|\btrap \d+\b|\bbrief,? trap
                      r"|\bthe seed's\b|\bseed proposal\b|\bthe seed\b(?! (?:makes|value|argument|is|of))",
                      re.IGNORECASE)
 # A cycle another change removes (issue #15): core.contract <-> core.feasibility.
-KNOWN_CYCLE = {"katib_llm.core.contract", "katib_llm.core.feasibility"}
 
 
 def _tracked(*folders: str) -> list[Path]:
@@ -133,12 +132,5 @@ def _import_cycles() -> list[set[str]]:
     return found
 
 
-def test_no_import_cycle_other_than_the_known_one():
-    """Fails for real on any new cycle (the known one is tracked by the strict xfail below)."""
-    assert [sorted(c) for c in _import_cycles() if c != KNOWN_CYCLE] == []
-
-
-@pytest.mark.xfail(strict=True, reason="core.contract <-> core.feasibility import each other (function-level); "
-                                       "issue #15 removes it: then this passes and the marker must go")
 def test_no_import_cycle_inside_the_package():
     assert [sorted(c) for c in _import_cycles()] == []

@@ -9,7 +9,7 @@ import sys
 import pytest
 import yaml
 
-from contract_mistakes import MISTAKES, SECRET_MISTAKES, errors_of
+from tests.contract_mistakes import MISTAKES, SECRET_MISTAKES, errors_of
 from katib_llm.core.admit import admit, validate
 from katib_llm.core.errors import format_errors
 

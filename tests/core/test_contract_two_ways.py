@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from contract_mistakes import A, EXAMPLE, HF_TOKEN
+from tests.contract_mistakes import A, EXAMPLE, HF_TOKEN
 from katib_llm.core import contract, credentials
 from katib_llm.core.admit import admit, validate
 from katib_llm.core.contract import LLMSpec, Resources, parse, render

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contract_mistakes import A, EXAMPLE, SDK_MISTAKES, Mistake, errors_of
+from tests.contract_mistakes import A, EXAMPLE, SDK_MISTAKES, Mistake, errors_of
 from katib_llm import KatibClient, TrainingClient, search
 from katib_llm.core.admit import admit
 from katib_llm.core.errors import FieldError

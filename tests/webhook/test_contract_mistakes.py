@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from contract_mistakes import MISTAKES
+from tests.contract_mistakes import MISTAKES
 
 from .apiserver_client import build_review
 

@@ -84,6 +84,24 @@ DENIAL_CODES: dict[str, str] = {
     "provider.args": "a provider argument with an unknown placeholder",
     "trial.assignment": "a trial's parameter assignments do not match the Experiment's parameters",
     "trial.placeholder": "a trial template placeholder with no value",
+    # Cost caps per request (every request's cost stays bounded)
+    "experiment.depth": "an Experiment nested more than 100 levels deep",
+    "parameters.too-many": "more than 100 spec.parameters (nothing else is computed)",
+    "errors.truncated": "more errors than a denial lists (50); says how many more",
+    "template.yaml-refused": "a referenced template ConfigMap's YAML with anchors/aliases, over 1 MiB or 64 levels",
+    "template.configmap-namespace": "a template ConfigMap outside the Experiment's namespace and katib-llm's",
+    "template.privileged": "a user's template asks for privileged containers, added capabilities, hostPath or host "
+                           "namespaces while the admin sets privilegedTemplates: deny",
+    "uri.file-not-allowed": "a file:// URI outside the folders the admin lists in fileRoots (none on a cluster by default)",
+    # Kubeflow Trainer v2 and Kueue
+    "trainjob.runtime": "a TrainJob on a runtime other than katib-llm's that asks for a model or dataset download",
+    "trainjob.provider": "a custom provider for a TrainJob trial (a runtime patch cannot set its image)",
+    "queue.name": "the queue annotation not a Kueue LocalQueue name (DNS-1123 label)",
+    # Budgets, deadlines, early stopping
+    "budget.invalid": "the budget annotation not a JSON object of train_steps, wall_clock, gpu_hours",
+    "trial-deadline.invalid": "trial-active-deadline-seconds not a whole number of seconds in range",
+    "trial-deadline.kind": "trial-active-deadline-seconds for a trial kind with no activeDeadlineSeconds",
+    "early-stopping.settings": "early-stopping settings (medianstop, successivehalving) unknown or out of range",
     # Katib's own rules (ported from Katib v0.19's validator)
     "katib.name": "metadata.name not a DNS-1035 label of at most 40 characters",
     "katib.required": "a required Experiment field is missing",

@@ -1,4 +1,4 @@
-"""Trial and worker resources: the seed's and kubeflow-katib's arguments → one per-worker shape.
+"""Trial and worker resources: the Katib LLM tuning proposal's (kubeflow/katib#2291) and kubeflow-katib's arguments → one per-worker shape.
 
 The Katib LLM tuning proposal (kubeflow/katib#2291) gives both ``resources_per_trial`` (the whole
 trial) and ``resources_per_worker``;
