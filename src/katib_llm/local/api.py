@@ -8,6 +8,7 @@ from typing import Any
 from .progress import Progress
 from .report import write_report
 from .runner import LocalResult, Runner, admit_for_local
+from .status import record_end
 
 
 def run_experiment(experiment: dict[str, Any], workdir: str | Path, *, values: dict[str, Any] | str | Path | None = None,
@@ -34,6 +35,8 @@ def run_experiment(experiment: dict[str, Any], workdir: str | Path, *, values: d
         runner_.on_event = display
         runner_.run()
     result = runner_.result()
+    if runner_.study is not None:
+        record_end(runner_.study, result.condition, result.reason)
     if report:
         write_report(result)
     best_dir = result.best.output_dir if result.best is not None else None

@@ -25,6 +25,7 @@ from katib_llm.core.admit import admit, volume_claim
 from .errors import ExperimentDenied, TuneArgumentError
 from .experiment import TuneSpec, build_experiment, storage_request
 from katib_llm.io.kube import ClusterUnavailable, KubeApi, load_configuration
+from .reads import ResultsMixin
 from .results import OptimalHyperparameters, condition, optimal_from_status, progress_line
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ def submit_experiment(experiment: dict[str, Any], namespace: str | None = None,
     return api.create("experiments", ns, body)
 
 
-class KatibClient(_UpstreamKatibClient):
+class KatibClient(ResultsMixin, _UpstreamKatibClient):
     """kubeflow-katib's ``KatibClient`` plus ``tune()`` for LLM fine-tuning.
 
     Needs no cluster to construct: kubeconfig is loaded on first cluster call, so
@@ -71,18 +72,23 @@ class KatibClient(_UpstreamKatibClient):
         namespace: default namespace of Experiments.
         backend: ``"kubernetes"`` (submit to the cluster) or ``"local"`` (run here).
         values: admin values (dict or path to the chart's values.yaml) used for local admission.
-        workdir: the local backend's working directory.
+        workdir: the local backend's working directory (default ``runs/<experiment name>``).
+        progress: live progress in ``tune()`` (local) and ``wait_for_experiment_condition``
+            (False: quiet); each call's ``progress=`` overrides it.
     """
 
     def __init__(self, config_file: str | None = None, context: str | None = None,
                  client_configuration: Any = None, namespace: str | None = None, *,
-                 backend: str = "kubernetes", values: Any = None, workdir: str | None = None):
+                 backend: str = "kubernetes", values: Any = None, workdir: str | None = None,
+                 progress: bool = True):
         # Positional order as kubeflow-katib's constructor, so code written for it runs unchanged.
         if backend not in ("kubernetes", "local"):
             raise TuneArgumentError("backend", f'must be "kubernetes" or "local", got {backend!r}')
         self.backend = backend
         self.values = values
         self.workdir = workdir
+        self.progress = progress
+        self._local_runs: dict[str, str] = {}
         self.namespace = namespace or _katib_utils.get_default_target_namespace()
         self.in_cluster = False
         self._config_file, self._context = config_file, context
@@ -104,11 +110,12 @@ class KatibClient(_UpstreamKatibClient):
     def __getattr__(self, name: str) -> Any:
         # kubeflow-katib's methods use custom_api / core_api / api_client: build them on demand.
         if name in ("custom_api", "core_api", "api_client") and not self.__dict__.get("_upstream_ready"):
-            from kubeflow.katib.api_client import ApiClient
+            from .models import CompatApiClient
 
             api = self._api()
             self.custom_api, self.core_api = api.custom, api.core
-            self.api_client = ApiClient()
+            # kubeflow-katib's own ApiClient cannot read objects with kubernetes 37 (see .models).
+            self.api_client = CompatApiClient()
             self._upstream_ready = True
             return self.__dict__[name]
         raise AttributeError(name)
@@ -222,9 +229,12 @@ class KatibClient(_UpstreamKatibClient):
             return result.experiment
         if self.backend == "local":
             from katib_llm import local
+            from katib_llm.local.status import default_workdir
 
-            return local.run_experiment(experiment, workdir or self.workdir or f"katib-llm-runs/{name}",
-                                        values=values, progress=True if progress is None else bool(progress))
+            run_dir = str(workdir or self.workdir or default_workdir(name))
+            self._local_runs[name] = run_dir
+            return local.run_experiment(experiment, run_dir, values=values,
+                                        progress=self.progress if progress is None else bool(progress))
         api = self._api()
         created = submit_experiment(experiment, spec.namespace, api)
         if request:
@@ -246,18 +256,6 @@ class KatibClient(_UpstreamKatibClient):
             api.create_pvc(claim)
 
     # -- results ---------------------------------------------------------------------------
-    def get_experiment_dict(self, name: str, namespace: str | None = None) -> dict[str, Any]:
-        """The Experiment as a plain dict."""
-        return self._api().get("experiments", namespace or self.namespace, name)
-
-    def list_trial_dicts(self, name: str, namespace: str | None = None) -> list[dict[str, Any]]:
-        """The Experiment's Trials as plain dicts (by Katib's ``katib.kubeflow.org/experiment`` label).
-
-        kubeflow-katib 0.19's ``list_trials`` cannot deserialize Trials that carry labels with the
-        kubernetes 37 client (its ApiClient does not parse the ``Dict[str, str]`` type names).
-        """
-        return self._api().list("trials", namespace or self.namespace, f"katib.kubeflow.org/experiment={name}")
-
     def get_optimal_hyperparameters(self, name: str, namespace: str | None = None,
                                     timeout: int | None = None) -> OptimalHyperparameters | None:
         """The best trial's hyperparameters, typed (float/int/str by parameter type), and its

@@ -38,6 +38,22 @@ def _float(text: Any) -> float | None:
         return None  # Katib writes "unavailable" when a metric was never reported
 
 
+def typed_value(value: str, ptype: str | None) -> float | int | str:
+    """A parameter assignment's value typed by its parameterType."""
+    return _typed(value, ptype)
+
+
+def metric_value(observed: dict[str, Any] | None, name: str, objective: dict[str, Any]) -> float | None:
+    """A metric's value from a Trial's observation, by the Experiment's metric strategy
+    (the objective defaults to max/min by direction, others to latest); None if unavailable."""
+    if not observed:
+        return None
+    strategies = {s.get("name"): s.get("value") for s in objective.get("metricStrategies") or []}
+    default = {"maximize": "max", "minimize": "min"}.get(objective.get("type"), "latest")
+    strategy = strategies.get(name, default if name == objective.get("objectiveMetricName") else "latest")
+    return _float(observed.get(strategy, observed.get("latest")))
+
+
 def optimal_from_status(experiment: dict[str, Any]) -> OptimalHyperparameters | None:
     """Read ``status.currentOptimalTrial``; None while no trial has reported the objective."""
     spec = experiment.get("spec") or {}
