@@ -152,6 +152,10 @@ class ResultsMixin:
                 if constants.EXPERIMENT_CONDITION_FAILED in conditions:
                     raise RuntimeError(f"Experiment: {namespace or self.namespace}/{name} is Failed. "
                                        f"{progress_line(experiment)}")
+                if self.backend == "local" and constants.EXPERIMENT_CONDITION_SUCCEEDED in conditions:
+                    # A finished local run never changes again (a cluster one can be restarted).
+                    raise RuntimeError(f"Experiment {name} (local run) has ended Succeeded; it never reaches "
+                                       f"{expected_condition}")
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise TimeoutError(f"Timeout waiting for Experiment: {namespace or self.namespace}/{name} "
