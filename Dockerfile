@@ -26,8 +26,7 @@ COPY . .
 RUN pip wheel --no-deps --wheel-dir /wheels .
 
 # ---------------------------------------------------------------------------------------------
-# Admission webhook: the base install plus the webhook extra (flask, gunicorn; no torch,
-# transformers or peft).
+# Admission webhook: the base install plus the webhook extra (flask, gunicorn); not the ML stack.
 FROM base AS webhook
 COPY --from=wheel /wheels /wheels
 RUN pip install "$(ls /wheels/katib_llm-*.whl)[webhook]" && rm -rf /wheels

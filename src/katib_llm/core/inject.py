@@ -20,6 +20,9 @@ from .metrics import METRICS_FILTER
 from .params import HPARAMS_ENV
 from .patch import clone
 
+# GPUs per worker the trial asked for (resources-per-worker), so the trainer can refuse a silent CPU run.
+GPUS_ENV = "KATIB_LLM_GPUS_PER_WORKER"
+
 VOLUME_NAME = "katib-llm-storage"
 INIT_PREFIX = "storage-initializer-"
 METRICS_FILE = "/var/log/katib/metrics.log"
@@ -257,9 +260,12 @@ def inject_resources(ctx: Context, job: dict[str, Any]) -> None:
         limits["memory"] = res.memory
     if res.gpu:
         limits[ctx.config.gpu_resource] = str(res.gpu)
+        _check_gpu_processes(ctx, res.gpu)
     if not ctx.kind.has_pod_templates:
         trainer = job.setdefault("spec", {}).setdefault("trainer", {})
         trainer["resourcesPerNode"] = {"requests": dict(limits), "limits": dict(limits)}
+        if res.gpu:
+            _upsert(trainer.setdefault("env", []), {"name": GPUS_ENV, "value": str(res.gpu)})
         return
     for path, c in _primary_containers(ctx, job):
         if ctx.kind.launcher is not None and ctx.kind.role_of(path) == ctx.kind.launcher:
@@ -267,6 +273,21 @@ def inject_resources(ctx: Context, job: dict[str, Any]) -> None:
         resources = c.setdefault("resources", {})
         resources.setdefault("requests", {}).update(limits)
         resources.setdefault("limits", {}).update(limits)
+        if res.gpu:
+            # The trainer fails at once when it sees no CUDA device although GPUs were requested.
+            _set_env(c, {GPUS_ENV: str(res.gpu)})
+
+
+def _check_gpu_processes(ctx: Context, gpus: int) -> None:
+    """Warn when torchrun's processes per worker and the GPUs per worker disagree: each process
+    drives one GPU, so GPUs sit idle (fewer processes) or processes share a GPU (more)."""
+    procs = ctx.llm.procs_per_worker
+    if procs == gpus or ctx.llm.function:
+        return
+    effect = (f"{gpus - procs} of the {gpus} GPUs per worker would sit idle" if procs < gpus
+              else f"{procs} processes would share {gpus} GPU(s) per worker")
+    ctx.warnings.append(f"resources-per-worker asks for {gpus} GPU(s) per worker but procs-per-worker is {procs}: "
+                        f"{effect}; set llm.katib.kubeflow.org/procs-per-worker to {gpus}")
 
 
 def inject_placement(ctx: Context, job: dict[str, Any]) -> None:

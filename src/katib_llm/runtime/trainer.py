@@ -305,6 +305,26 @@ def run(inputs: TrialInputs) -> dict[str, float]:
     return final
 
 
+def require_requested_gpus(env: Mapping[str, str]) -> None:
+    """Refuse to train on CPU when the trial asked for GPUs (``KATIB_LLM_GPUS_PER_WORKER``, set by
+    the webhook from resources-per-worker) and CUDA sees none: a silent CPU run would take hours
+    and report metrics of the wrong hardware."""
+    raw = env.get("KATIB_LLM_GPUS_PER_WORKER", "").strip()
+    if not raw:
+        return
+    if not raw.isdigit():
+        raise RuntimeInputError(f"KATIB_LLM_GPUS_PER_WORKER must be a whole number, got {raw!r}")
+    if int(raw) == 0:
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        raise RuntimeInputError(
+            f"this trial requests {raw} GPU(s) per worker (resources-per-worker) but CUDA sees none "
+            f"(torch {torch.__version__}, CUDA build: {torch.version.cuda or 'no'}); refusing to train on CPU. "
+            "Check the node's GPU driver and device plugin, or drop gpu from resources-per-worker to run on CPU")
+
+
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     """Run one trial: 0 on success, 2 with a one-line error on bad input.
 
@@ -313,6 +333,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     """
     env = os.environ if environ is None else environ
     try:
+        require_requested_gpus(env)  # first: fail at once, before any input is read
         inputs = read_inputs(argv, env)
         threads = env.get("KATIB_LLM_NUM_THREADS", "")
         if threads:
