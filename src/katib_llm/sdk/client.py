@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import copy
 import logging
+import shutil
 import sys
 import time
 import warnings
+from pathlib import Path
 from typing import Any, Callable
 
 from kubeflow.katib import KatibClient as _UpstreamKatibClient
@@ -296,6 +298,29 @@ class KatibClient(ResultsMixin, _UpstreamKatibClient):
         from katib_llm.deploy import deploy_best
 
         return deploy_best(self, name, namespace, values=self.values, dry_run=dry_run)
+
+    def download_best_adapter(self, name: str, path: str, namespace: str | None = None,
+                              timeout: float = 600) -> Path:
+        """Copy Experiment ``name``'s best LoRA adapter into ``path`` (replaced as a whole).
+
+        Cluster: from ``<volume>/experiments/<name>/best`` on the Experiment's shared volume
+        (where promotion puts it and ``deploy`` reads it) through a short-lived Pod that mounts
+        the claim read-only (see :mod:`katib_llm.deploy.download`; bounded by the kubelet's log
+        size, 10 MiB by default). Local: from the run's work dir (``best/``)."""
+        if self.backend == "local":
+            source = self.local_workdir(name) / "best"
+            if not (source / "adapter_config.json").is_file():
+                raise FileNotFoundError(f"{source} holds no adapter (function trials write none; "
+                                        "or no trial succeeded)")
+            target = Path(path)
+            shutil.rmtree(target, ignore_errors=True)
+            return Path(shutil.copytree(source, target))
+        from katib_llm.deploy.download import download_best_adapter
+
+        experiment = self.get_experiment_dict(name, namespace)
+        if optimal_from_status(experiment) is None:
+            raise RuntimeError(f"Experiment {name} has no best trial yet")
+        return download_best_adapter(self._api(), experiment, _admin_config(self.values), path, timeout)
 
     # -- custom providers ------------------------------------------------------------------
     def register_provider(self, name: str, image: str, command: list[str], args: list[str] | None = None,
