@@ -48,13 +48,16 @@ PACKAGES = "packages-to-install"
 PIP_INDEX_URLS = "pip-index-urls"
 BASE_IMAGE = "base-image"
 ENV = "env"
+# A Secret in the Experiment's namespace whose keys become the trainer's environment (envFrom):
+# the experiment tracker's credentials (WANDB_API_KEY, MLFLOW_TRACKING_TOKEN, ...).
+TRACKING_SECRET = "tracking-secret"
 # Written by the core itself: marks an Experiment it has admitted (idempotence check aid).
 ADMITTED = "admitted"
 
 KNOWN_ANNOTATIONS = {
     MODEL, MODEL_CLASS, MODEL_PARAMETERS, DATASET, DATASET_CONFIG, TRIAL_TEMPLATE, WORKERS, PROCS_PER_WORKER,
     RESOURCES_PER_WORKER, TRAINING_ARGS, LORA_CONFIG, VOLUME_CLAIM, RETAIN_VOLUME, RETAIN_TRIALS, FUNCTION,
-    PACKAGES, PIP_INDEX_URLS, BASE_IMAGE, ENV, ADMITTED,
+    PACKAGES, PIP_INDEX_URLS, BASE_IMAGE, ENV, TRACKING_SECRET, ADMITTED,
 }
 
 # transformers Auto classes the trainer supports end to end, and the ones it accepts for
@@ -116,6 +119,7 @@ class LLMSpec:
     pip_index_urls: list[str] = field(default_factory=list)
     base_image: str | None = None
     env: dict[str, str] = field(default_factory=dict)
+    tracking_secret: str | None = None
     # Annotation names the user actually set (defaults must not override a user's own spec).
     given: set[str] = field(default_factory=set)
 
@@ -280,6 +284,14 @@ def parse_annotations(experiment: dict[str, Any], providers: set[str],
                 _check_dataset_config(raw, errors)
             if raw is not None:
                 setattr(spec, attr, raw)
+    if TRACKING_SECRET in ours:
+        secret = ours[TRACKING_SECRET].strip()
+        if not _DNS1123.match(secret) or len(secret) > 253:
+            errors.append(FieldError(annotation_path(TRACKING_SECRET), "tracking-secret.name",
+                                     "must be the name of a Secret in the Experiment's namespace "
+                                     "(lower-case DNS-1123 name)"))
+        else:
+            spec.tracking_secret = secret
     if VOLUME_CLAIM in ours:
         claim = ours[VOLUME_CLAIM].strip()
         if not _DNS1123.match(claim) or len(claim) > 253:
@@ -320,10 +332,12 @@ def parse_annotations(experiment: dict[str, Any], providers: set[str],
                     errors.append(FieldError(f"{annotation_path(ENV)}.{key}", "env.invalid",
                                              "environment variable names must match [-._a-zA-Z][-._a-zA-Z0-9]* "
                                              "and values must be strings or numbers"))
-                elif key.upper().startswith(("AWS_SECRET", "HF_TOKEN")) or "PASSWORD" in key.upper():
+                elif key.upper().startswith(("AWS_SECRET", "HF_TOKEN")) or any(
+                        word in key.upper() for word in ("PASSWORD", "API_KEY", "TRACKING_TOKEN")):
                     errors.append(FieldError(f"{annotation_path(ENV)}.{key}", "env.credential",
                                              "credentials never travel in the Experiment: ask your admin "
-                                             "to set the provider's credentials Secret instead"))
+                                             "to set the provider's credentials Secret, or name a Secret "
+                                             f"in {annotation_path(TRACKING_SECRET)} for a tracker's"))
                 else:
                     spec.env[key] = str(value).lower() if isinstance(value, bool) else str(value)
     return spec, errors

@@ -144,6 +144,18 @@ def inject_workers(ctx: Context, job: dict[str, Any]) -> None:
                 cmd[i] = f"--nproc-per-node={procs}"
 
 
+# The experiment trackers' credential variables (transformers' MLflow and W&B callbacks read
+# them), taken from the tracking-secret Secret's keys of the same names when present.
+TRACKING_SECRET_KEYS = ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD",
+                        "WANDB_API_KEY")
+
+
+def tracking_env(secret: str) -> list[dict[str, Any]]:
+    """env entries reading each tracker credential from ``secret`` (optional: absent keys are skipped)."""
+    return [{"name": key, "valueFrom": {"secretKeyRef": {"name": secret, "key": key, "optional": True}}}
+            for key in TRACKING_SECRET_KEYS]
+
+
 def inject_env(ctx: Context, job: dict[str, Any], hparams: dict[str, str]) -> None:
     """Hyperparameters and trainer settings as environment variables on every primary container."""
     llm = ctx.llm
@@ -160,6 +172,9 @@ def inject_env(ctx: Context, job: dict[str, Any], hparams: dict[str, str]) -> No
     if ctx.ours or llm.model:
         values["KATIB_LLM_MODEL_CLASS"] = llm.model_class
         values["KATIB_LLM_OUTPUT_DIR"] = output_dir(ctx)
+        # Run name and tags of an experiment tracker (report_to): Katib substitutes the trial's name.
+        values["KATIB_LLM_EXPERIMENT_NAME"] = ctx.experiment_name
+        values["KATIB_LLM_TRIAL_NAME"] = "${trialSpec.Name}"
     if llm.training_args:
         values["KATIB_LLM_TRAINING_ARGS"] = json.dumps(llm.training_args, sort_keys=True)
     if llm.lora_config:
@@ -181,12 +196,17 @@ def inject_env(ctx: Context, job: dict[str, Any], hparams: dict[str, str]) -> No
         if not _set_env(c, values):
             ctx.errors.append(FieldError(f"spec.trialTemplate.trialSpec.{path}.env", "template.type",
                                          "must be a list of {name, value} objects"))
+        if llm.tracking_secret and isinstance(c.get("env"), list):
+            for entry in tracking_env(llm.tracking_secret):
+                _upsert(c["env"], entry)
     if not ctx.kind.has_pod_templates:
         # Kubeflow Trainer's TrainJob: env goes to spec.trainer.env.
         trainer = job.setdefault("spec", {}).setdefault("trainer", {})
         env = trainer.setdefault("env", [])
         for name in sorted(values):
             _upsert(env, {"name": name, "value": values[name]})
+        for entry in tracking_env(llm.tracking_secret) if llm.tracking_secret else []:
+            _upsert(env, entry)
 
 
 def _init_container(ctx: Context, kind: str) -> dict[str, Any] | None:

@@ -26,6 +26,7 @@ from typing import Any, Mapping, Sequence
 
 from katib_llm.core.metrics import format_metric_line
 
+from . import tracking
 from .data import DatasetConfig
 from .errors import OneLineArgumentParser, RuntimeInputError
 from .hparams import TrialSettings, parse_json_object, settings_from
@@ -160,6 +161,9 @@ def _training_arguments(inputs: TrialInputs, scratch: str) -> Any:
         if "WORLD_SIZE" in os.environ:
             defaults["ddp_backend"] = "gloo"
     kwargs = {**defaults, **inputs.settings.training_args, "output_dir": scratch}
+    run_name = tracking.apply(kwargs.get("report_to"), os.environ, inputs.hparams)
+    if run_name:
+        kwargs.setdefault("run_name", run_name)
     try:
         return TrainingArguments(**kwargs)
     except (ValueError, TypeError) as exc:

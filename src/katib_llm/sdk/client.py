@@ -140,7 +140,8 @@ class KatibClient(ResultsMixin, _UpstreamKatibClient):
              trial_active_deadline_seconds: int | None = None, early_stopping: Any = None,
              trial_template: str | None = None, dataset_config: dict[str, Any] | None = None,
              dry_run: bool = False, values: Any = None, workdir: str | None = None,
-             progress: bool | None = None, **deprecated: Any) -> dict[str, Any] | Any:
+             progress: bool | None = None, report_to: str | list[str] | None = None,
+             tracking_secret: str | None = None, **deprecated: Any) -> dict[str, Any] | Any:
         """Tune the hyperparameters of an LLM fine-tuning (or of a Python function) with Katib.
 
         Accepts the seed's signature (``hp_space``, ``objective``, ``resources_per_trial``,
@@ -153,6 +154,13 @@ class KatibClient(ResultsMixin, _UpstreamKatibClient):
         self-contained Python function taking a dict of hyperparameters and returning a dict of
         metrics. ``early_stopping`` is ``"medianstop"`` or
         ``{"algorithm": "medianstop", "min_trials_required": 2, "start_step": 3}``.
+
+        ``report_to`` (``"mlflow"``, ``"wandb"``, a list, or ``"all"``) is transformers'
+        ``TrainingArguments.report_to`` for every trial: each run is named after its trial and
+        tagged with the Experiment and the trial's hyperparameters. ``tracking_secret`` names a
+        Secret in the namespace holding the tracker's credentials (``WANDB_API_KEY``,
+        ``MLFLOW_TRACKING_TOKEN``, ...); credentials never go into the Experiment itself. The
+        tracking URI and other plain settings go in ``env_per_trial``.
 
         Returns the created Experiment (dict); with ``dry_run=True`` the Experiment as the webhook
         would admit it; with the local backend, the local run's result.
@@ -213,6 +221,7 @@ class KatibClient(ResultsMixin, _UpstreamKatibClient):
             dataset_provider_parameters=dataset_provider_parameters, trainer_parameters=trainer_parameters,
             early_stopping=early_stopping, trial_template=trial_template, dataset_config=dataset_config)
         experiment = build_experiment(spec)
+        _set_tracking(experiment, report_to, tracking_secret)
         values = values if values is not None else self.values
         submit = not dry_run and self.backend == "kubernetes"
         declarations = self._declared_providers(spec.namespace) if submit else []
@@ -366,6 +375,21 @@ class KatibClient(ResultsMixin, _UpstreamKatibClient):
     def delete_provider(self, name: str, namespace: str | None = None) -> None:
         """Remove the declaration ``register_provider(name, ...)`` wrote."""
         self._api().delete_configmap(namespace or self.namespace, PROVIDER_CONFIGMAP_PREFIX + name)
+
+
+def _set_tracking(experiment: dict[str, Any], report_to: Any, secret: str | None) -> None:
+    """``report_to`` into the training-args annotation and ``secret`` into tracking-secret (the core
+    checks both at admission)."""
+    import json
+
+    annotations = experiment["metadata"].setdefault("annotations", {})
+    if report_to is not None:
+        key = contract.PREFIX + contract.TRAINING_ARGS
+        args = json.loads(annotations.get(key) or "{}")
+        args["report_to"] = [report_to] if isinstance(report_to, str) else list(report_to)
+        annotations[key] = json.dumps(args, sort_keys=True)
+    if secret is not None:
+        annotations[contract.PREFIX + contract.TRACKING_SECRET] = str(secret)
 
 
 def _progress_sink(enabled: bool) -> Callable[[str | None], None]:
