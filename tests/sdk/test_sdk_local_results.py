@@ -14,6 +14,7 @@ import pytest
 
 from katib_llm import KatibClient, search
 from katib_llm.cli.main import main
+from test_sdk_notebook_path import fake_ipython
 
 
 def objective(parameters):
@@ -29,15 +30,29 @@ def run(tmp_path_factory):
     env = {"KUBECONFIG": str(root / "no-kubeconfig"), "KATIB_LLM_CACHE_DIR": str(root / "cache")}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
+    shown: list = []
+    patch = pytest.MonkeyPatch()
+    fake_ipython(patch, shown)  # tune() as in a Jupyter kernel: its live view goes to one output area
     try:
-        client = KatibClient(backend="local", workdir=str(root / "run"), progress=False)
+        client = KatibClient(backend="local", workdir=str(root / "run"))
         result = client.tune(name=NAME, objective=objective, hp_space={"x": search.double(-2, 2), "k": search.int(1, 4)},
                              objective_metric_name="loss", objective_type="minimize", additional_metric_names=["x_seen"],
                              max_trial_count=3, parallel_trial_count=1)
     finally:
+        patch.undo()
         for key, value in saved.items():
             os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
+    client.progress = False
+    client.shown = shown
     return client, result, root
+
+
+@pytest.mark.slow
+def test_tune_progress_is_one_live_output_area_in_jupyter(run):
+    client, result, _ = run
+    kinds = [kind for kind, _ in client.shown]
+    assert kinds[0] == "display" and set(kinds[1:]) == {"update"}
+    assert f"{NAME}: 3/3 done" in client.shown[-1][1] and result.best.name in client.shown[-1][1]
 
 
 @pytest.mark.slow

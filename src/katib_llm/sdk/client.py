@@ -308,6 +308,22 @@ class KatibClient(ResultsMixin, _UpstreamKatibClient):
 
         return deploy_best(self, name, namespace, values=self.values, dry_run=dry_run)
 
+    @staticmethod
+    def to_yaml(experiment: dict[str, Any], path: str | None = None) -> str:
+        """``experiment`` (e.g. ``tune(..., dry_run=True)``'s result) as YAML that kubectl reads back
+        with the same types (strings that YAML 1.1/1.2 readers would take for numbers or booleans,
+        like Katib's ``"1e-05"`` bounds, are quoted); written to ``path`` too when given, for
+        ``kubectl apply -f``."""
+        from katib_llm.io import dump_yaml
+
+        text = str(dump_yaml([experiment]))
+        if path is not None:
+            target = Path(path)
+            tmp = target.with_name(f".{target.name}.tmp")
+            tmp.write_text(text)
+            tmp.replace(target)
+        return text
+
     def download_best_adapter(self, name: str, path: str, namespace: str | None = None,
                               timeout: float = 600) -> Path:
         """Copy Experiment ``name``'s best LoRA adapter into ``path`` (replaced as a whole).
