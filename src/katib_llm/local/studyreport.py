@@ -75,6 +75,7 @@ def to_study(experiment: dict[str, Any], trials: list[dict[str, Any]],
     spec = experiment.get("spec") or {}
     objective = spec.get("objective") or {}
     dists = {p["name"]: _distribution(p) for p in spec.get("parameters") or []}
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "new study created" line per report
     study = optuna.create_study(direction="maximize" if objective.get("type") == "maximize" else "minimize",
                                 study_name=(experiment.get("metadata") or {}).get("name"))
     states = {"Succeeded": TrialState.COMPLETE, "EarlyStopped": TrialState.PRUNED}
