@@ -46,8 +46,10 @@ class LiveView:
     ``text`` is the one-line form used for log lines (the renderable is used where it can be drawn).
     """
 
-    def __init__(self, enabled: bool = True, stream: Any = None, min_interval: float = 0.25):
+    def __init__(self, enabled: bool = True, stream: Any = None, min_interval: float = 0.25,
+                 logger: logging.Logger | None = None):
         self.enabled = enabled
+        self.log = logger or log
         self.stream = stream or sys.stderr
         self.min_interval = min_interval
         self.mode = "off"
@@ -77,7 +79,7 @@ class LiveView:
             line = text if text is not None else str(renderable)
             if line != self._last_text:
                 self._last_text = line
-                log.info("%s", line)
+                self.log.info("%s", line)
             return
         now = time.monotonic()
         if not force and now - self._last_time < self.min_interval:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import logging
 import shutil
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -409,29 +408,17 @@ def _set_tracking(experiment: dict[str, Any], report_to: Any, secret: str | None
 
 
 def _progress_sink(enabled: bool) -> Callable[[str | None], None]:
-    """Where progress goes: a rich live line on a TTY, log lines otherwise (None = done)."""
-    if not enabled:
-        return lambda line: None
-    if sys.stdout.isatty():
-        try:
-            from rich.live import Live
-            from rich.text import Text
+    """Where progress lines go: a live line in Jupyter or on a terminal, log lines otherwise
+    (:class:`katib_llm.io.live.LiveView`); None = done."""
+    from rich.text import Text
 
-            live = Live(Text(""), refresh_per_second=4, transient=False)
-            live.start()
+    from katib_llm.io.live import LiveView
 
-            def show(line: str | None) -> None:
-                if line is None:
-                    live.stop()
-                else:
-                    live.update(Text(line))
-            return show
-        except ImportError:
-            pass
-    seen: list[str] = []
+    view = LiveView(enabled, logger=log)
 
-    def log_line(line: str | None) -> None:
-        if line is not None and (not seen or seen[-1] != line):
-            seen.append(line)
-            log.info("%s", line)
-    return log_line
+    def show(line: str | None) -> None:
+        if line is None:
+            view.close()
+        else:
+            view.update(Text(line), line)
+    return show
