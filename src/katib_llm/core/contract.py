@@ -124,6 +124,17 @@ class LLMSpec:
     given: set[str] = field(default_factory=set)
 
 
+def _parse_tracking_secret(ours: dict[str, str], spec: LLMSpec, errors: list[FieldError]) -> None:
+    if TRACKING_SECRET in ours:
+        secret = ours[TRACKING_SECRET].strip()
+        if not _DNS1123.match(secret) or len(secret) > 253:
+            errors.append(FieldError(annotation_path(TRACKING_SECRET), "tracking-secret.name",
+                                     "must be the name of a Secret in the Experiment's namespace "
+                                     "(lower-case DNS-1123 name)"))
+        else:
+            spec.tracking_secret = secret
+
+
 def _check_dataset_config(raw: dict[str, Any], errors: list[FieldError]) -> None:
     """Known keys with values of the right JSON type (null allowed: the runtime default)."""
     for key, value in raw.items():
@@ -284,14 +295,7 @@ def parse_annotations(experiment: dict[str, Any], providers: set[str],
                 _check_dataset_config(raw, errors)
             if raw is not None:
                 setattr(spec, attr, raw)
-    if TRACKING_SECRET in ours:
-        secret = ours[TRACKING_SECRET].strip()
-        if not _DNS1123.match(secret) or len(secret) > 253:
-            errors.append(FieldError(annotation_path(TRACKING_SECRET), "tracking-secret.name",
-                                     "must be the name of a Secret in the Experiment's namespace "
-                                     "(lower-case DNS-1123 name)"))
-        else:
-            spec.tracking_secret = secret
+    _parse_tracking_secret(ours, spec, errors)
     if VOLUME_CLAIM in ours:
         claim = ours[VOLUME_CLAIM].strip()
         if not _DNS1123.match(claim) or len(claim) > 253:
