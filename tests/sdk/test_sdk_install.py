@@ -83,3 +83,19 @@ def test_a_missing_extra_is_one_line_naming_it(argv, hidden, extra, monkeypatch,
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"[{extra}] extra" in err[0] and hidden in err[0]
     assert f"pip install 'katib-llm[{extra}]'" in err[0]
+
+
+def _objective(parameters):
+    return {"loss": parameters["x"]}
+
+
+def test_the_local_backend_without_its_extra_says_which(monkeypatch, tmp_path):
+    from katib_llm import KatibClient, search
+    from katib_llm.io.extras import MissingExtra
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(MissingExtra, match=r"needs the \[local\] extra \(missing: matplotlib\)"):
+        KatibClient(backend="local", workdir=str(tmp_path / "run")).tune(
+            name="no-extra", objective=_objective, hp_space={"x": search.double(0, 1)},
+            objective_metric_name="loss", max_trial_count=1)
+    assert not (tmp_path / "run").exists()

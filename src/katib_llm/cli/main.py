@@ -46,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    from katib_llm.cli.extras import MissingExtra, message_for
+    from katib_llm.io.extras import MissingExtra, message_for
 
     try:
         return int(args.func(args) or 0)

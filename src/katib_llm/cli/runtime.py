@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from katib_llm.cli.extras import require
+from katib_llm.io.extras import require
 
 # Trainer options; each defaults to its KATIB_LLM_* variable (see katib_llm.runtime.trainer.ENV).
 TRAINER_OPTIONS = ("model_dir", "dataset_dir", "dataset_split", "dataset_name", "model_class", "output_dir",

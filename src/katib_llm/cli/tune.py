@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from katib_llm.cli.extras import require
+from katib_llm.io.extras import require
 from katib_llm.local.files import resolve_file_uris
 from katib_llm.local.status import default_workdir
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from katib_llm.cli.extras import require
+from katib_llm.io.extras import require
 
 
 def register(sub: Any) -> None:

@@ -239,6 +239,10 @@ class KatibClient(ResultsMixin, _UpstreamKatibClient):
             return result.experiment
         if self.backend == "local":
             from katib_llm import local
+            from katib_llm.io.extras import require
+
+            llm = bool(experiment["metadata"]["annotations"].get(contract.PREFIX + contract.MODEL))
+            require("tune(backend='local')", ("matplotlib", "torch", "transformers", "peft") if llm else ("matplotlib",))
             from katib_llm.local.status import default_workdir
 
             run_dir = str(workdir or self.workdir or default_workdir(name))

@@ -1,4 +1,4 @@
-"""Which optional extra a command needs, and one line naming it when it is not installed.
+"""Which optional extra a command (or SDK call) needs, and one line naming it when it is not installed.
 
 A plain ``pip install katib-llm`` is the SDK and the admission CLI; the webhook server, the trial
 runtime and the local backend come with extras. A command that needs one checks for it first,
