@@ -209,6 +209,14 @@ def test_seed_example_end_to_end_against_the_cluster_stand_in(apiserver, tmp_pat
     assert list(frame["per_device_train_batch_size"]) == [16, 57]
     assert list(frame["wall_time_s"]) == [38 * 60.0, 38 * 60.0]
     assert frame["stop_reason"][1].startswith("TrialEarlyStopped")
+    # The same from the CLI: report.html and trials.csv of the cluster Experiment.
+    from katib_llm.cli.main import main
+
+    assert main(["report", name, "--cluster", "--namespace", "kubeflow", "--out", str(tmp_path / "report")]) == 0
+    page = (tmp_path / "report" / "report.html").read_text()
+    # 1 trial with an objective: no importance (it would rank all equal), no intermediate curves.
+    assert page.count("Plotly.newPlot") == 4 and "importance: not drawn (needs 3 or more" in page
+    assert len((tmp_path / "report" / "trials.csv").read_text().splitlines()) == 3
 
 
 def test_seed_example_end_to_end_with_the_oldest_kubernetes_client_allowed(tmp_path):

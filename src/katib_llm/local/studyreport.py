@@ -2,7 +2,8 @@
 
 Built from Katib dicts (the Experiment and its Trials; for local runs also every reported value):
 the Trials become an in-memory Optuna study so Optuna's visualization module draws best-so-far
-over trials, parameter slices, parameter importance (fANOVA) and parallel coordinates; plotly
+over trials, parameter slices, parameter importance (Optuna's default evaluator) and parallel
+coordinates; plotly
 draws best-so-far over compute (cumulative trial wall time) and the intermediate curves with
 stopped trials marked. One self-contained HTML page (plotly.js embedded, no CDN), shown inline
 by Jupyter through ``_repr_html_`` and written by :meth:`Report.save`.
@@ -171,6 +172,16 @@ def _intermediate(study: Any, objective_name: str) -> Any:
     return fig
 
 
+def _importance(study: Any, target: dict[str, Any]) -> Any:
+    from optuna import visualization as vis
+
+    completed = [t for t in study.trials if t.value is not None]
+    if len(completed) < 3:
+        # With fewer, Optuna reports every parameter equally important: say so instead.
+        raise ValueError(f"needs 3 or more trials with an objective, has {len(completed)}")
+    return vis.plot_param_importances(study, **target)
+
+
 def build_report(experiment: dict[str, Any], trials: list[dict[str, Any]],
                  series: dict[str, dict[str, list[float]]] | None = None) -> Report:
     """The Experiment's report; figures that need more trials are replaced by a note."""
@@ -188,7 +199,7 @@ def build_report(experiment: dict[str, Any], trials: list[dict[str, Any]],
     builders = [("best-so-far", lambda: vis.plot_optimization_history(study, **target)),
                 ("best-over-compute", lambda: _best_over_compute(study, objective_name)),
                 ("slices", lambda: vis.plot_slice(study, **target)),
-                ("importance", lambda: vis.plot_param_importances(study, **target)),
+                ("importance", lambda: _importance(study, target)),
                 ("parallel-coordinates", lambda: vis.plot_parallel_coordinate(study, **target))]
     if any(t.intermediate_values for t in study.trials):
         builders.append(("intermediate", lambda: _intermediate(study, objective_name)))
