@@ -66,3 +66,4 @@ def test_more_processes_than_gpus_warns(admin_config):
     result = admit(_experiment({"gpu": 1}, 4), admin_config)
     (warning,) = _gpu_warnings(result)
     assert "4 processes would share 1 GPU(s)" in warning and "procs-per-worker to 1" in warning
+
