@@ -19,7 +19,7 @@ def _experiment(resources: dict) -> dict:
                                      "llm.katib.kubeflow.org/dataset": "hf://yelp_review_full",
                                      "llm.katib.kubeflow.org/resources-per-worker": json.dumps(resources)}},
         "spec": {"objective": {"type": "maximize", "objectiveMetricName": "eval_accuracy"},
-                 "algorithm": {"algorithmName": "random"}, "maxTrialCount": 2,
+                 "algorithm": {"algorithmName": "random"}, "maxTrialCount": 4,
                  "parameters": [{"name": "learning_rate", "parameterType": "double",
                                  "feasibleSpace": {"min": "1e-05", "max": "5e-05"}}]},
     }
