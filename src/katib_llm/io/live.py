@@ -35,7 +35,8 @@ def to_html(renderable: Any, width: int = 120) -> str:
     """A rich renderable (or text) as self-contained HTML (inline styles, no scripts)."""
     from rich.console import Console
 
-    console = Console(record=True, file=io.StringIO(), width=width, color_system="truecolor")
+    # force_jupyter=False: in a kernel rich would otherwise display the text itself, once per call.
+    console = Console(record=True, file=io.StringIO(), width=width, color_system="truecolor", force_jupyter=False)
     console.print(renderable)
     return console.export_html(inline_styles=True, code_format="<pre style=\"font-family:monospace\">{code}</pre>")
 

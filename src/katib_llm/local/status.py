@@ -43,7 +43,8 @@ def _time(value: Any) -> str | None:
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
             value = value.astimezone()
-        return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        # Microseconds (valid RFC 3339; Katib writes whole seconds): local trials can be sub-second.
+        return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return None
 
 
