@@ -54,7 +54,7 @@ class Progress:
         counts = state.count(runner.katib_states())
         limit = runner.spec.get("maxTrialCount")
         table = Table(title=f"{runner.name}: {counts.completed}/{limit or '?'} done, {len(runner.running)} running, "
-                            f"best {runner.best_value()}", expand=False)
+                            f"best {_short(runner.best_value())}", expand=False)
         for col in ("trial", "state", "reports", "last objective", "parameters"):
             table.add_column(col)
         for t in runner.trials()[-12:]:
@@ -64,3 +64,7 @@ class Progress:
                           str(len(values)), f"{values[-1]:.4f}" if values else "",
                           " ".join(f"{k}={v}" for k, v in (t.user_attrs.get("assignments") or {}).items()))
         return table
+
+
+def _short(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4g}"
