@@ -28,10 +28,10 @@ COPY . .
 RUN pip wheel --no-deps --wheel-dir /wheels .
 
 # ---------------------------------------------------------------------------------------------
-# Admission webhook: the base install (no torch, transformers or peft).
+# Admission webhook: the base install plus the webhook extra (flask, gunicorn); not the ML stack.
 FROM base AS webhook
 COPY --from=wheel /wheels /wheels
-RUN pip install /wheels/katib_llm-*.whl && rm -rf /wheels
+RUN pip install "$(ls /wheels/katib_llm-*.whl)[webhook]" && rm -rf /wheels
 USER 1000:1000
 WORKDIR /home/katib
 EXPOSE 8443

@@ -36,6 +36,7 @@ Test-side knobs: ``tls=True`` (a self-signed certificate for 127.0.0.1; ``ca_fil
 only over TLS; ``fail[(method, plural)] = status`` injects an error answer; ``requests`` logs
 ``(method, path?query)`` of every HTTP request; ``on_create(plural, hook)`` runs a hook on every
 create (admission: it may return a changed object or raise :class:`Rejected`);
+``logs[(namespace, pod)]`` is what ``GET .../pods/<name>/log`` answers (a test's kubelet writes it);
 ``not_installed=`` leaves resources out (404, as without their CRD); ``objects=`` preloads objects
 that are "already in the cluster", stored exactly as given (no uid/resourceVersion, no events).
 Helpers: :meth:`put`, :meth:`put_status` (what a controller would write), :meth:`objects_of`,
@@ -71,6 +72,7 @@ RESOURCES: dict[tuple[str, str], tuple[str, bool]] = {
     ("v1", "persistentvolumeclaims"): ("PersistentVolumeClaim", True),
     ("v1", "events"): ("Event", True),
     ("v1", "namespaces"): ("Namespace", False),
+    ("v1", "pods"): ("Pod", True),
     ("coordination.k8s.io/v1", "leases"): ("Lease", True),
     ("kubeflow.org/v1beta1", "experiments"): ("Experiment", True),
     ("kubeflow.org/v1beta1", "trials"): ("Trial", True),
@@ -120,6 +122,7 @@ class KubeApiServer:
         self.requests: list[tuple[str, str]] = []  # (method, path with query) of every HTTP request
         self.fail: dict[tuple[str, str], int] = {}  # (method, plural) -> HTTP status to answer instead
         self.hooks: dict[str, Hook] = {}  # plural -> on-create hook
+        self.logs: dict[tuple[str, str], str] = {}  # (namespace, pod) -> what GET .../pods/<name>/log answers
         self.token = token
         self.version = 0
         self.changed = threading.Condition(threading.RLock())
@@ -435,6 +438,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _send_text(self, text: str) -> None:
+        data = text.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
     def _handle(self) -> None:
         api, method = self.api, self.command
         api.requests.append((method, self.path))
@@ -461,6 +472,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._watch(gv, plural, ns, query)
         if method == "GET" and name is None:
             return self._send(200, api.listing(gv, plural, ns, query))
+        if method == "GET" and sub and segs[-1] == "log":
+            return self._send_text(api.logs.get((ns or "", name))) if (ns or "", name) in api.logs \
+                else self._send(404, _not_found(gv, plural, name))
         if method == "GET":
             obj = api.objects.get(api._key(gv, plural, ns, name))
             return self._send(200, obj) if obj is not None else self._send(404, _not_found(gv, plural, name))
@@ -539,7 +553,7 @@ def _route(api: KubeApiServer, segs: list[str]) -> tuple[str, str, str | None, s
         return None
     plural, name = rest[0], rest[1] if len(rest) > 1 else None
     sub = len(rest) == 3
-    if sub and rest[2] != "status":
+    if sub and rest[2] not in ("status", "log") or (sub and rest[2] == "log" and plural != "pods"):
         return None
     namespaced = api.resources[(gv, plural)][1]
     if (ns is not None and not namespaced) or (namespaced and ns is None and name is not None):

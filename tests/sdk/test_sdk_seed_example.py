@@ -13,9 +13,11 @@ pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
 
-def seed_example(KatibClient, tune_kwargs):
-    """The proposal's "Example" section (kubeflow/katib#2291). Imports changed to katib_llm's; nothing else but the
-    extra tune() keyword arguments the test passes (dry_run)."""
+def seed_example(KatibClient, tune_kwargs, wait=False):
+    """The proposal's "Example" section (kubeflow/katib#2291). Imports changed to katib_llm's;
+    nothing else but the extra tune() keyword arguments the test passes (dry_run) and, with
+    ``wait``, kubeflow-katib's wait_for_experiment_condition before the last line (as its users
+    write it)."""
     import transformers
     from peft import LoraConfig
 
@@ -99,6 +101,9 @@ def seed_example(KatibClient, tune_kwargs):
         **tune_kwargs,
     )
 
+    if wait:
+        katib_client.wait_for_experiment_condition(name=exp_name)
+
     # Get the best hyperparameters
     best_hps = None if tune_kwargs.get("dry_run") else katib_client.get_optimal_hyperparameters(exp_name)
     return admitted, best_hps
@@ -151,3 +156,96 @@ def test_seed_example_submits_to_the_cluster_stand_in(apiserver, tmp_path, monke
     assert stored["metadata"]["uid"] == created["metadata"]["uid"]
     assert admitted_errors(stored) == []
     assert ("POST", "/apis/kubeflow.org/v1beta1/namespaces/kubeflow/experiments") in apiserver.requests
+
+
+def test_seed_example_end_to_end_against_the_cluster_stand_in(apiserver, tmp_path, monkeypatch):
+    """create → wait → optimal with the seed's code, then kubeflow-katib 0.19's reads
+    (get_experiment, list_trials, get_success_trial_details, get_trial_metrics) on the Experiment
+    a Katib controller stand-in runs (tests/sdk/katib_stand_in.py), with whatever kubernetes client
+    is installed (the subprocess test below runs this with the oldest one we allow)."""
+    import kubernetes
+    from katib_stand_in import db_manager, run_experiment_like_katib
+
+    import os
+    expected = os.environ.get("KATIB_LLM_TEST_KUBERNETES_VERSION")
+    if expected:
+        assert kubernetes.__version__ == expected
+    monkeypatch.setenv("KUBECONFIG", str(apiserver.write_kubeconfig(tmp_path)))
+    from katib_llm import KatibClient
+    from kubeflow.katib import models
+
+    name = "llm-hp-optimization-test"
+    controller = run_experiment_like_katib(apiserver, "kubeflow", name)
+    clients = []
+
+    class Recording(KatibClient):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            clients.append(self)
+
+    created, best = seed_example(Recording, {}, wait=True)
+    controller.join(5)
+    assert created["metadata"]["name"] == name
+    # The optimal trial, typed, as Katib's controller recorded it.
+    assert best.trial_name == f"{name}-x7k2p9qd" and best.objective_value == 0.6133333333333333
+    assert best.parameters["per_device_train_batch_size"] == 16 and best.parameters["lora_config.r"] == 24
+    client = clients[0]
+    experiment = client.get_experiment(name)
+    assert isinstance(experiment, models.V1beta1Experiment)
+    assert experiment.metadata.labels["llm.katib.kubeflow.org/tune"] == "true"
+    assert experiment.status.current_optimal_trial.best_trial_name == best.trial_name
+    assert client.is_experiment_succeeded(name) and client.get_experiment_conditions(name)[-1].type == "Succeeded"
+    trials = client.list_trials(name)
+    assert sorted(t.metadata.name for t in trials) == [f"{name}-b4n8m2lz", f"{name}-x7k2p9qd"]
+    assert all(isinstance(t, models.V1beta1Trial) and t.metadata.labels for t in trials)
+    assert [d["name"] for d in client.get_success_trial_details(name)] == [f"{name}-x7k2p9qd"]
+    assert client.get_trial(f"{name}-b4n8m2lz").status.conditions[-1].type == "EarlyStopped"
+    rows = {f"{name}-x7k2p9qd": [("2026-11-29T18:10:00Z", "eval_accuracy", "0.4826666666666667"),
+                                 ("2026-11-29T18:20:00Z", "eval_accuracy", "0.6133333333333333")]}
+    with db_manager(rows) as address:
+        logs = client.get_trial_metrics(f"{name}-x7k2p9qd", db_manager_address=address)
+    assert [(m.metric.name, m.metric.value) for m in logs] == [(n, v) for _, n, v in rows[f"{name}-x7k2p9qd"]]
+    frame = client.trials_dataframe(name)
+    assert list(frame["name"]) == [f"{name}-x7k2p9qd", f"{name}-b4n8m2lz"]
+    assert list(frame["state"]) == ["Succeeded", "EarlyStopped"]
+    assert list(frame["eval_accuracy"]) == [0.6133333333333333, 0.35]
+    assert list(frame["per_device_train_batch_size"]) == [16, 57]
+    assert list(frame["wall_time_s"]) == [38 * 60.0, 38 * 60.0]
+    assert frame["stop_reason"][1].startswith("TrialEarlyStopped")
+    # The same from the CLI: report.html and trials.csv of the cluster Experiment.
+    from katib_llm.cli.main import main
+
+    assert main(["report", name, "--cluster", "--namespace", "kubeflow", "--out", str(tmp_path / "report")]) == 0
+    page = (tmp_path / "report" / "report.html").read_text()
+    # 1 trial with an objective: no importance (it would rank all equal), no intermediate curves.
+    assert page.count("Plotly.newPlot") == 4 and "importance: not drawn (needs 3 or more" in page
+    assert len((tmp_path / "report" / "trials.csv").read_text().splitlines()) == 3
+
+
+def test_seed_example_end_to_end_with_the_oldest_kubernetes_client_allowed(tmp_path):
+    """The test above in a subprocess whose ``kubernetes`` is the lowest version pyproject allows
+    (installed once into a cache dir with pip; skipped when no package index or cache is reachable)."""
+    import os
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pyproject = (Path(__file__).resolve().parents[2] / "pyproject.toml").read_text()
+    lowest = re.search(r'"kubernetes>=(\d+)[^"]*"', pyproject).group(1)
+    version = f"{lowest}.0.0"
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "katib-llm-tests" / f"kubernetes-{version}"
+    if not (cache / "kubernetes" / "__init__.py").is_file():
+        # kubernetes < 30 needs google-auth (and its own deps), which newer clients do not.
+        done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(cache),
+                               f"kubernetes=={version}", "google-auth", "cachetools", "pyasn1-modules", "rsa", "pyasn1"],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot install kubernetes=={version} (no package index?): {done.stderr[-300:]}")
+    env = dict(os.environ, KATIB_LLM_TEST_KUBERNETES_VERSION=version,
+               PYTHONPATH=os.pathsep.join([str(cache), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__, "-k",
+                          "end_to_end_against_the_cluster_stand_in"], cwd=Path(__file__).resolve().parents[2],
+                         env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert "1 passed" in run.stdout

@@ -12,6 +12,10 @@ from katib_llm.core.admit import admit, validate
 from katib_llm.core.errors import AdmissionDenied, format_errors
 
 
+CLUSTER_HELP = ("exactly as the cluster's webhook: do not resolve relative file:// model/dataset URIs "
+                "(by default they are resolved against FILE's directory, as `tune --local` does)")
+
+
 def register(sub: Any) -> None:
     p = sub.add_parser("mutate", help="print the Experiment as the webhook would admit it",
                        description="Print each Experiment in FILE as katib-llm's webhook would admit it, "
@@ -21,12 +25,14 @@ def register(sub: Any) -> None:
     p.add_argument("--patch", action="store_true", help="print the RFC 6902 patch instead of the Experiment")
     p.add_argument("--configmap", action="append", default=[], metavar="FILE",
                    help="YAML with ConfigMaps that trialTemplate.configMap references may name (repeatable)")
+    p.add_argument("--cluster", action="store_true", help=CLUSTER_HELP)
     p.set_defaults(func=_mutate)
     v = sub.add_parser("validate", help="check Experiments as the validating webhook would",
                        description="Exit 0 when every Experiment in FILE would be admitted, 1 otherwise.")
     v.add_argument("file")
     v.add_argument("--values")
     v.add_argument("--configmap", action="append", default=[], metavar="FILE")
+    v.add_argument("--cluster", action="store_true", help=CLUSTER_HELP)
     v.set_defaults(func=_validate)
     from katib_llm.cli import providers as provider_cli  # provider register|list|delete
 
@@ -51,7 +57,29 @@ def _load(args: argparse.Namespace) -> tuple[Any, list[dict[str, Any]], Any] | N
         return None
     experiments = [d for d in docs if not (isinstance(d, dict) and d.get("kind") == "ConfigMap")]
     configmaps.update(configmaps_from(docs))
+    if not args.cluster:
+        experiments = [_resolved(doc, args.file) for doc in experiments]
     return config, experiments, configmaps
+
+
+def _resolved(doc: Any, path: str) -> Any:
+    """``doc`` with relative file:// URIs resolved against ``path``'s directory (as ``tune --local``),
+    saying so on stderr; unchanged when none (or when they do not exist: the denial then names them)."""
+    from pathlib import Path
+
+    from katib_llm.local.files import resolve_file_uris
+
+    if not isinstance(doc, dict):
+        return doc
+    base = Path.cwd() if path == "-" else Path(path).resolve().parent
+    try:
+        resolved = resolve_file_uris(doc, base)
+    except ValueError:
+        return doc
+    if resolved != doc:
+        print(f"note: {_name(doc)}: relative file:// URIs resolved against {base} as `tune --local` does; "
+              "the cluster's webhook denies them (use --cluster to check exactly that)", file=sys.stderr)
+    return resolved
 
 
 def _name(doc: Any) -> str:

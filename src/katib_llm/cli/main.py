@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "katib_llm.cli.deploy",       # deploy
     "katib_llm.cli.earlystopping",  # earlystopping (Katib early-stopping service)
     "katib_llm.cli.katib_config",   # katib-config register|unregister (the chart's hook)
+    "katib_llm.cli.results",      # report
 )
 
 
@@ -47,8 +48,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from katib_llm.io.extras import MissingExtra, message_for
+
     try:
         return int(args.func(args) or 0)
+    except MissingExtra as exc:  # one line naming the extra, no traceback
+        print(exc, file=sys.stderr)
+        return 1
+    except ModuleNotFoundError as exc:
+        line = message_for(exc, str(args.command))
+        if line is None:
+            raise
+        print(line, file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

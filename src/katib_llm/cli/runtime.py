@@ -10,12 +10,15 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from katib_llm.io.extras import require
+
 # Trainer options; each defaults to its KATIB_LLM_* variable (see katib_llm.runtime.trainer.ENV).
 TRAINER_OPTIONS = ("model_dir", "dataset_dir", "dataset_split", "dataset_name", "model_class", "output_dir",
                    "hparams", "training_args", "lora_config", "dataset_config", "metrics_file")
 
 
 def _initialize(args: argparse.Namespace) -> int:
+    require("initialize", ("huggingface_hub", "boto3", "filelock"))
     from katib_llm.runtime.storage_initializer import main
 
     return main([args.kind, args.uri, "--target", args.target, "--cache-dir", args.cache_dir,
@@ -23,6 +26,7 @@ def _initialize(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    require("train", ("torch", "transformers", "peft", "datasets", "accelerate"))
     from katib_llm.runtime.trainer import main
 
     argv: list[str] = []

@@ -10,7 +10,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from katib_llm.io.extras import require
 from katib_llm.local.files import resolve_file_uris
+from katib_llm.local.status import default_workdir
 
 
 def register(sub: Any) -> None:
@@ -50,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
     experiment = _load(args.file)
     if not args.local:
         return _submit(experiment, args.namespace)
+    require("tune --local", ("matplotlib", "torch", "transformers", "peft"))
     from katib_llm.core.errors import AdmissionDenied
 
     from katib_llm.local.api import run_experiment
@@ -65,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"katib-llm tune: {exc}", file=sys.stderr)
         return 1
     name = str((experiment.get("metadata") or {}).get("name") or "experiment")
-    workdir = Path(args.workdir or Path("runs") / name)
+    workdir = Path(args.workdir or default_workdir(name))
     try:
         result = run_experiment(experiment, workdir, values=args.values, progress=not args.no_progress)
     except AdmissionDenied as exc:

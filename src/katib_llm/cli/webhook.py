@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import Any
 
+from katib_llm.io.extras import require
+
 
 def register(sub: Any) -> None:
     w = sub.add_parser("webhook", help="serve the admission webhook (gunicorn over TLS)",
@@ -84,6 +86,7 @@ def _check_inputs(config: str | None, cert: str | None = None, key: str | None =
 
 
 def _webhook(args: argparse.Namespace) -> int:
+    require("webhook", ("flask", "gunicorn", "cryptography", "prometheus_client"))
     if not 0 < args.port < 65536:
         return _fail(f"--port {args.port}: must be 1..65535")
     problem = _check_inputs(args.config, args.tls_cert_file, args.tls_private_key_file)
@@ -107,6 +110,7 @@ def _webhook(args: argparse.Namespace) -> int:
 
 
 def _certs(args: argparse.Namespace) -> int:
+    require("certs", ("cryptography",))
     import ipaddress
     import re
     from pathlib import Path

@@ -69,13 +69,16 @@ QUEUE = "queue"
 # What the whole Experiment may spend, and seconds one trial may run (core/limits.py).
 BUDGET = "budget"
 TRIAL_DEADLINE = "trial-active-deadline-seconds"
+# A Secret in the Experiment's namespace whose keys become the trainer's environment (envFrom):
+# the experiment tracker's credentials (WANDB_API_KEY, MLFLOW_TRACKING_TOKEN, ...).
+TRACKING_SECRET = "tracking-secret"
 # Written by the core itself: marks an Experiment it has admitted (idempotence check aid).
 ADMITTED = "admitted"
 
 KNOWN_ANNOTATIONS = {
     MODEL, MODEL_CLASS, MODEL_PARAMETERS, DATASET, DATASET_CONFIG, TRIAL_TEMPLATE, WORKERS, PROCS_PER_WORKER,
     RESOURCES_PER_WORKER, TRAINING_ARGS, LORA_CONFIG, VOLUME_CLAIM, RETAIN_VOLUME, RETAIN_TRIALS, FUNCTION,
-    PACKAGES, PIP_INDEX_URLS, BASE_IMAGE, ENV, QUEUE, ADMITTED, BUDGET, TRIAL_DEADLINE,
+    PACKAGES, PIP_INDEX_URLS, BASE_IMAGE, ENV, QUEUE, ADMITTED, BUDGET, TRIAL_DEADLINE, TRACKING_SECRET,
 }
 
 # transformers Auto classes the trainer supports end to end, and the ones it accepts for
@@ -162,6 +165,7 @@ class LLMSpec:
     queue: str | None = None
     budget: Budget | None = None
     trial_deadline: int | None = None
+    tracking_secret: str | None = None
     # Annotation names the user actually set (defaults must not override a user's own spec).
     given: set[str] = field(default_factory=set)
 
@@ -389,6 +393,18 @@ def _parse_queue(ours: dict[str, str], spec: LLMSpec, errors: list[FieldError]) 
         spec.queue = queue
 
 
+def _parse_tracking_secret(ours: dict[str, str], spec: LLMSpec, errors: list[FieldError]) -> None:
+    if TRACKING_SECRET not in ours:
+        return
+    secret = ours[TRACKING_SECRET].strip()
+    if not _DNS1123.match(secret) or len(secret) > 253:
+        errors.append(FieldError(annotation_path(TRACKING_SECRET), "tracking-secret.name",
+                                 "must be the name of a Secret in the Experiment's namespace "
+                                 "(lower-case DNS-1123 name)"))
+    else:
+        spec.tracking_secret = secret
+
+
 def _parse_limits(ours: dict[str, str], spec: LLMSpec, errors: list[FieldError]) -> None:
     """The budget and trial-active-deadline-seconds annotations (core/limits.py)."""
     if BUDGET in ours:
@@ -451,6 +467,7 @@ def parse(annotations: Any, providers: set[str], max_workers: int = 64) -> tuple
     _parse_storage(ours, spec, errors)
     _parse_queue(ours, spec, errors)
     _parse_limits(ours, spec, errors)
+    _parse_tracking_secret(ours, spec, errors)
     _parse_function(ours, spec, errors)
     _parse_env(ours, spec, errors)
     return spec, errors
@@ -503,6 +520,7 @@ def render(spec: LLMSpec) -> dict[str, str]:
         (BASE_IMAGE, spec.base_image, None),
         (ENV, _json_text(spec.env) if spec.env else None, None),
         (QUEUE, spec.queue, None),
+        (TRACKING_SECRET, spec.tracking_secret, None),
         (BUDGET, spec.budget.to_json() if spec.budget else None, None),
         (TRIAL_DEADLINE, str(spec.trial_deadline) if spec.trial_deadline is not None else None, None),
     ]

@@ -22,6 +22,9 @@ from .metrics import METRICS_FILTER
 from .params import HPARAMS_ENV
 from .patch import clone
 
+# GPUs per worker the trial asked for (resources-per-worker), so the trainer can refuse a silent CPU run.
+GPUS_ENV = "KATIB_LLM_GPUS_PER_WORKER"
+
 VOLUME_NAME = "katib-llm-storage"
 KUEUE_QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 INIT_PREFIX = "storage-initializer-"
@@ -184,6 +187,18 @@ def inject_workers(ctx: Context, job: dict[str, Any]) -> None:
                 cmd[i] = f"--nproc-per-node={procs}"
 
 
+# The experiment trackers' credential variables (transformers' MLflow and W&B callbacks read
+# them), taken from the tracking-secret Secret's keys of the same names when present.
+TRACKING_SECRET_KEYS = ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD",
+                        "WANDB_API_KEY")
+
+
+def tracking_env(secret: str) -> list[dict[str, Any]]:
+    """env entries reading each tracker credential from ``secret`` (optional: absent keys are skipped)."""
+    return [{"name": key, "valueFrom": {"secretKeyRef": {"name": secret, "key": key, "optional": True}}}
+            for key in TRACKING_SECRET_KEYS]
+
+
 def inject_env(ctx: Context, job: dict[str, Any], hparams: dict[str, str]) -> None:
     """Hyperparameters and trainer settings as environment variables on every primary container."""
     llm = ctx.llm
@@ -200,6 +215,9 @@ def inject_env(ctx: Context, job: dict[str, Any], hparams: dict[str, str]) -> No
     if ctx.ours or llm.model:
         values["KATIB_LLM_MODEL_CLASS"] = llm.model_class
         values["KATIB_LLM_OUTPUT_DIR"] = output_dir(ctx)
+        # Run name and tags of an experiment tracker (report_to): Katib substitutes the trial's name.
+        values["KATIB_LLM_EXPERIMENT_NAME"] = ctx.experiment_name
+        values["KATIB_LLM_TRIAL_NAME"] = "${trialSpec.Name}"
     if llm.training_args:
         values["KATIB_LLM_TRAINING_ARGS"] = json.dumps(llm.training_args, sort_keys=True)
     if llm.lora_config:
@@ -221,12 +239,17 @@ def inject_env(ctx: Context, job: dict[str, Any], hparams: dict[str, str]) -> No
         if not _set_env(c, values):
             ctx.errors.append(FieldError(f"spec.trialTemplate.trialSpec.{path}.env", "template.type",
                                          "must be a list of {name, value} objects"))
+        if llm.tracking_secret and isinstance(c.get("env"), list):
+            for entry in tracking_env(llm.tracking_secret):
+                _upsert(c["env"], entry)
     if not ctx.kind.has_pod_templates:
         # Kubeflow Trainer's TrainJob: env goes to spec.trainer.env.
         trainer = job.setdefault("spec", {}).setdefault("trainer", {})
         env = trainer.setdefault("env", [])
         for name in sorted(values):
             _upsert(env, {"name": name, "value": values[name]})
+        for entry in tracking_env(llm.tracking_secret) if llm.tracking_secret else []:
+            _upsert(env, entry)
 
 
 def _init_container(ctx: Context, kind: str) -> dict[str, Any] | None:
@@ -356,6 +379,7 @@ def inject_resources(ctx: Context, job: dict[str, Any]) -> None:
         limits["memory"] = res.memory
     if res.gpu:
         limits[ctx.config.gpu_resource] = str(res.gpu)
+        _check_gpu_processes(ctx, res.gpu)
     if not ctx.kind.has_pod_templates:
         per_node = trainjob.trainer_spec(job).setdefault("resourcesPerNode", {})
         if not isinstance(per_node, dict):
@@ -366,6 +390,10 @@ def inject_resources(ctx: Context, job: dict[str, Any]) -> None:
             if not isinstance(per_node.get(key), dict):
                 per_node[key] = {}
             per_node[key].update(limits)
+        if res.gpu:
+            env = trainjob.trainer_spec(job).setdefault("env", [])
+            if isinstance(env, list):
+                _upsert(env, {"name": GPUS_ENV, "value": str(res.gpu)})
         return
     for path, c in _primary_containers(ctx, job):
         if ctx.kind.launcher is not None and ctx.kind.role_of(path) == ctx.kind.launcher:
@@ -373,6 +401,21 @@ def inject_resources(ctx: Context, job: dict[str, Any]) -> None:
         resources = c.setdefault("resources", {})
         resources.setdefault("requests", {}).update(limits)
         resources.setdefault("limits", {}).update(limits)
+        if res.gpu:
+            # The trainer fails at once when it sees no CUDA device although GPUs were requested.
+            _set_env(c, {GPUS_ENV: str(res.gpu)})
+
+
+def _check_gpu_processes(ctx: Context, gpus: int) -> None:
+    """Warn when torchrun's processes per worker and the GPUs per worker disagree: each process
+    drives one GPU, so GPUs sit idle (fewer processes) or processes share a GPU (more)."""
+    procs = ctx.llm.procs_per_worker
+    if procs == gpus or ctx.llm.function:
+        return
+    effect = (f"{gpus - procs} of the {gpus} GPUs per worker would sit idle" if procs < gpus
+              else f"{procs} processes would share {gpus} GPU(s) per worker")
+    ctx.warnings.append(f"resources-per-worker asks for {gpus} GPU(s) per worker but procs-per-worker is {procs}: "
+                        f"{effect}; set llm.katib.kubeflow.org/procs-per-worker to {gpus}")
 
 
 def placement(ctx: Context) -> tuple[dict[str, str], list[Any]]:

@@ -104,3 +104,25 @@ class KubeApi:
             if exc.status == 409:
                 return None
             raise
+
+    # Short-lived Pods (the adapter download)
+    def create_pod(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self._plain(self.core.create_namespaced_pod(body["metadata"]["namespace"], body))
+
+    def get_pod(self, namespace: str, name: str) -> dict[str, Any]:
+        return self._plain(self.core.read_namespaced_pod(name, namespace))
+
+    def read_pod_log(self, namespace: str, name: str, container: str) -> str:
+        # _preload_content=False: the raw text, not the client's (lossy) string deserialization.
+        response = self.core.read_namespaced_pod_log(name, namespace, container=container, _preload_content=False)
+        return response.data.decode("utf-8", "replace")
+
+    def delete_pod(self, namespace: str, name: str) -> None:
+        from kubernetes.client.rest import ApiException
+
+        try:
+            # Not deserialized: the answer (the Pod, or a Status) is not needed.
+            self.core.delete_namespaced_pod(name, namespace, _preload_content=False)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise

@@ -8,6 +8,7 @@ from typing import Any
 from .progress import Progress
 from .report import write_report
 from .runner import LocalResult, Runner, admit_for_local
+from .status import record_end
 
 
 def run_experiment(experiment: dict[str, Any], workdir: str | Path, *, values: dict[str, Any] | str | Path | None = None,
@@ -26,6 +27,7 @@ def run_experiment(experiment: dict[str, Any], workdir: str | Path, *, values: d
     no ``random_state``.
     """
     admitted, mount = admit_for_local(experiment, values)
+    warn_if_gpus_missing(admitted)
     # Absolute paths: each trial runs in its own directory, so a relative work dir (the CLI's
     # default is runs/<name>) would otherwise resolve inside every trial's folder.
     runner_ = Runner(admitted, Path(workdir).resolve(), mount=mount, mode=mode,
@@ -34,6 +36,8 @@ def run_experiment(experiment: dict[str, Any], workdir: str | Path, *, values: d
         runner_.on_event = display
         runner_.run()
     result = runner_.result()
+    if runner_.study is not None:
+        record_end(runner_.study, result.condition, result.reason)
     if report:
         write_report(result)
     best_dir = result.best.output_dir if result.best is not None else None
@@ -53,3 +57,39 @@ def run_experiment(experiment: dict[str, Any], workdir: str | Path, *, values: d
             if promotion is not None:
                 result.artifacts["promoted"] = promotion.best
     return result
+
+
+def requested_gpus(admitted: dict[str, Any]) -> int:
+    """GPUs per worker the admitted trial template asks for (the trainer's KATIB_LLM_GPUS_PER_WORKER)."""
+    from katib_llm.core.inject import GPUS_ENV
+
+    found = [0]
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("name") == GPUS_ENV and str(node.get("value", "")).isdigit():
+                found.append(int(node["value"]))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(admitted.get("spec", {}).get("trialTemplate"))
+    return max(found)
+
+
+def warn_if_gpus_missing(admitted: dict[str, Any]) -> None:
+    """Say before the first trial that every trial will fail: GPUs requested, none here (the
+    trainer refuses a CPU run; see katib_llm.runtime.trainer.require_requested_gpus)."""
+    gpus = requested_gpus(admitted)
+    if not gpus:
+        return
+    import warnings
+
+    import torch
+
+    if not torch.cuda.is_available():
+        warnings.warn(f"the Experiment asks for {gpus} GPU(s) per worker (resources-per-worker) but CUDA sees none "
+                      "here: each trial will fail at once rather than train on CPU; drop gpu from the resources "
+                      "to run it on this machine's CPU", stacklevel=3)

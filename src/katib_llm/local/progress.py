@@ -1,46 +1,43 @@
-"""Live progress: a rich display on a terminal, one line per finished trial otherwise."""
+"""Live progress of a local run: a live table in Jupyter or on a terminal, one line per finished trial otherwise."""
 
 from __future__ import annotations
 
 import sys
-import time
 from typing import Any
+
+from katib_llm.io.live import LiveView, in_notebook
 
 from . import state
 from .runner import Runner
 
 
 class Progress:
-    """Callback for :class:`Runner` events; use as a context manager around the run."""
+    """Callback for :class:`Runner` events; use as a context manager around the run.
+
+    In Jupyter and on a terminal a live table (:class:`katib_llm.io.live.LiveView`); otherwise
+    one line per finished trial; nothing with ``enabled=False``.
+    """
 
     def __init__(self, enabled: bool = True, stream: Any = None):
         self.stream = stream or sys.stderr
         self.enabled = enabled
-        self.live = None
-        self.tty = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
+        tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.view = LiveView(True, self.stream, min_interval=1.0 if in_notebook() else 0.25) \
+            if enabled and (tty or in_notebook()) else None
         self.reported: set[int] = set()
-        self.last = 0.0
 
     def __enter__(self) -> "Progress":
-        if self.tty:
-            from rich.console import Console
-            from rich.live import Live
-
-            self.live = Live(console=Console(file=self.stream), refresh_per_second=4, transient=False)
-            self.live.__enter__()
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        if self.live is not None:
-            self.live.__exit__(*exc)
+        if self.view is not None:
+            self.view.close()
 
     def __call__(self, kind: str, runner: Runner) -> None:
         if not self.enabled:
             return
-        if self.live is not None:
-            if kind != "tick" or time.time() - self.last > 0.25:
-                self.last = time.time()
-                self.live.update(self._view(runner))
+        if self.view is not None:
+            self.view.update(self._view(runner), force=kind == "finished")
             return
         if kind == "finished":
             for t in runner.trials():
@@ -60,7 +57,7 @@ class Progress:
         limit = runner.spec.get("maxTrialCount")
         budget = "; ".join(f"{name} used {used}, left {left}" for name, used, left in runner.budget_rows())
         table = Table(title=f"{runner.name}: {counts.completed}/{limit or '?'} done, {len(runner.running)} running, "
-                            f"best {runner.best_value()}", caption=f"budget: {budget}" if budget else None,
+                            f"best {_short(runner.best_value())}", caption=f"budget: {budget}" if budget else None,
                       expand=False)
         for col in ("trial", "state", "reports", "last objective", "parameters"):
             table.add_column(col)
@@ -71,3 +68,7 @@ class Progress:
                           str(len(values)), f"{values[-1]:.4f}" if values else "",
                           " ".join(f"{k}={v}" for k, v in (t.user_attrs.get("assignments") or {}).items()))
         return table
+
+
+def _short(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4g}"

@@ -1,4 +1,4 @@
-"""The end of a run: results table, best hyperparameters, plots (PNG + offline HTML), best adapter."""
+"""The end of a run: results table, best hyperparameters, plots (PNG + the offline HTML report), best adapter."""
 
 from __future__ import annotations
 
@@ -93,27 +93,6 @@ def _png(result: LocalResult, objective: str, path_objective: Path, path_curves:
     plt.close(fig)
 
 
-def _html(result: LocalResult, objective: str, path: Path) -> None:
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    trials = sorted(result.trials, key=lambda t: t.number)
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Objective by trial", "Intermediate values"))
-    ys = [t.objective for t in trials]
-    fig.add_trace(go.Scatter(x=[t.number for t in trials], y=ys, mode="markers",
-                             text=[f"{t.name} {t.state} {json.dumps(t.assignments)}" for t in trials],
-                             name=objective), row=1, col=1)
-    for t in trials:
-        values = t.metrics.get(objective) or []
-        if values:
-            fig.add_trace(go.Scatter(x=list(range(1, len(values) + 1)), y=values, mode="lines+markers",
-                                     name=f"{t.name} ({t.state})"), row=1, col=2)
-    fig.update_layout(title=f"{result.experiment['metadata'].get('name')}: best "
-                            f"{result.best.name if result.best else '-'}")
-    # Offline: plotly.js is embedded in the file, no CDN.
-    path.write_text(fig.to_html(include_plotlyjs=True, full_html=True))
-
-
 def write_report(result: LocalResult) -> dict[str, Path]:
     """Write results.json, objective.png, intermediate.png, report.html and best/ into the work dir."""
     root = Path(result.workdir)
@@ -124,7 +103,13 @@ def write_report(result: LocalResult) -> dict[str, Path]:
     tmp.write_text(json.dumps(summary(result), indent=2, default=str))
     tmp.replace(artifacts["results"])
     _png(result, objective, artifacts["objective_png"], artifacts["intermediate_png"])
-    _html(result, objective, artifacts["html"])
+    # The same report as KatibClient.report(): best so far, slices, importance, parallel
+    # coordinates, intermediate curves; read back from the journal like any later reader.
+    from .status import read_run
+    from .studyreport import build_report
+
+    run = read_run(root)
+    build_report(run.experiment, run.trials, run.metrics).save(root)
     best = result.best
     if best is not None and best.output_dir is not None and best.output_dir.is_dir():
         target = root / "best"

@@ -27,6 +27,7 @@ from typing import Any, Mapping, Sequence
 from katib_llm.core.limits import STEP_METRIC
 from katib_llm.core.metrics import format_metric_line
 
+from . import tracking
 from .data import DatasetConfig
 from .errors import OneLineArgumentParser, RuntimeInputError
 from .hparams import TrialSettings, parse_json_object, settings_from
@@ -162,6 +163,9 @@ def _training_arguments(inputs: TrialInputs, scratch: str) -> Any:
         if "WORLD_SIZE" in os.environ:
             defaults["ddp_backend"] = "gloo"
     kwargs = {**defaults, **inputs.settings.training_args, "output_dir": scratch}
+    run_name = tracking.apply(kwargs.get("report_to"), os.environ, inputs.hparams)
+    if run_name:
+        kwargs.setdefault("run_name", run_name)
     try:
         return TrainingArguments(**kwargs)
     except (ValueError, TypeError) as exc:
@@ -307,6 +311,26 @@ def run(inputs: TrialInputs) -> dict[str, float]:
     return final
 
 
+def require_requested_gpus(env: Mapping[str, str]) -> None:
+    """Refuse to train on CPU when the trial asked for GPUs (``KATIB_LLM_GPUS_PER_WORKER``, set by
+    the webhook from resources-per-worker) and CUDA sees none: a silent CPU run would take hours
+    and report metrics of the wrong hardware."""
+    raw = env.get("KATIB_LLM_GPUS_PER_WORKER", "").strip()
+    if not raw:
+        return
+    if not raw.isdigit():
+        raise RuntimeInputError(f"KATIB_LLM_GPUS_PER_WORKER must be a whole number, got {raw!r}")
+    if int(raw) == 0:
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        raise RuntimeInputError(
+            f"this trial requests {raw} GPU(s) per worker (resources-per-worker) but CUDA sees none "
+            f"(torch {torch.__version__}, CUDA build: {torch.version.cuda or 'no'}); refusing to train on CPU. "
+            "Check the node's GPU driver and device plugin, or drop gpu from resources-per-worker to run on CPU")
+
+
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     """Run one trial: 0 on success, 2 with a one-line error on bad input.
 
@@ -315,6 +339,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     """
     env = os.environ if environ is None else environ
     try:
+        require_requested_gpus(env)  # first: fail at once, before any input is read
         inputs = read_inputs(argv, env)
         threads = env.get("KATIB_LLM_NUM_THREADS", "")
         if threads:

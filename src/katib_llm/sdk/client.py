@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import copy
 import logging
-import sys
+import shutil
 import time
 import warnings
+from pathlib import Path
 from typing import Any, Callable
 
 from kubeflow.katib import KatibClient as _UpstreamKatibClient
@@ -25,6 +26,7 @@ from katib_llm.core.admit import admit, volume_claim
 from .errors import ExperimentDenied, TuneArgumentError
 from .experiment import TuneSpec, argument_denial, build_experiment, storage_request
 from katib_llm.io.kube import ClusterUnavailable, KubeApi, load_configuration
+from .reads import ResultsMixin
 from .results import OptimalHyperparameters, condition, optimal_from_status, progress_line
 
 log = logging.getLogger(__name__)
@@ -58,7 +60,7 @@ def submit_experiment(experiment: dict[str, Any], namespace: str | None = None,
     return api.create("experiments", ns, body)
 
 
-class KatibClient(_UpstreamKatibClient):
+class KatibClient(ResultsMixin, _UpstreamKatibClient):
     """kubeflow-katib's ``KatibClient`` plus ``tune()`` for LLM fine-tuning.
 
     Needs no cluster to construct: kubeconfig is loaded on first cluster call, so
@@ -71,18 +73,23 @@ class KatibClient(_UpstreamKatibClient):
         namespace: default namespace of Experiments.
         backend: ``"kubernetes"`` (submit to the cluster) or ``"local"`` (run here).
         values: admin values (dict or path to the chart's values.yaml) used for local admission.
-        workdir: the local backend's working directory.
+        workdir: the local backend's working directory (default ``runs/<experiment name>``).
+        progress: live progress in ``tune()`` (local) and ``wait_for_experiment_condition``
+            (False: quiet); each call's ``progress=`` overrides it.
     """
 
     def __init__(self, config_file: str | None = None, context: str | None = None,
                  client_configuration: Any = None, namespace: str | None = None, *,
-                 backend: str = "kubernetes", values: Any = None, workdir: str | None = None):
+                 backend: str = "kubernetes", values: Any = None, workdir: str | None = None,
+                 progress: bool = True):
         # Positional order as kubeflow-katib's constructor, so code written for it runs unchanged.
         if backend not in ("kubernetes", "local"):
             raise TuneArgumentError("backend", f'must be "kubernetes" or "local", got {backend!r}')
         self.backend = backend
         self.values = values
         self.workdir = workdir
+        self.progress = progress
+        self._local_runs: dict[str, str] = {}
         self.namespace = namespace or _katib_utils.get_default_target_namespace()
         self.in_cluster = False
         self._config_file, self._context = config_file, context
@@ -104,11 +111,12 @@ class KatibClient(_UpstreamKatibClient):
     def __getattr__(self, name: str) -> Any:
         # kubeflow-katib's methods use custom_api / core_api / api_client: build them on demand.
         if name in ("custom_api", "core_api", "api_client") and not self.__dict__.get("_upstream_ready"):
-            from kubeflow.katib.api_client import ApiClient
+            from .models import CompatApiClient
 
             api = self._api()
             self.custom_api, self.core_api = api.custom, api.core
-            self.api_client = ApiClient()
+            # kubeflow-katib's own ApiClient cannot read objects with kubernetes 37 (see .models).
+            self.api_client = CompatApiClient()
             self._upstream_ready = True
             return self.__dict__[name]
         raise AttributeError(name)
@@ -132,7 +140,8 @@ class KatibClient(_UpstreamKatibClient):
              budget: dict[str, Any] | None = None,
              trial_template: str | None = None, dataset_config: dict[str, Any] | None = None,
              queue: str | None = None, dry_run: bool = False, values: Any = None, workdir: str | None = None,
-             progress: bool | None = None, **deprecated: Any) -> dict[str, Any] | Any:
+             progress: bool | None = None, report_to: str | list[str] | None = None,
+             tracking_secret: str | None = None, **deprecated: Any) -> dict[str, Any] | Any:
         """Tune the hyperparameters of an LLM fine-tuning (or of a Python function) with Katib.
 
         Accepts the signature of the Katib LLM tuning proposal (kubeflow/katib#2291: ``hp_space``,
@@ -154,6 +163,13 @@ class KatibClient(_UpstreamKatibClient):
         ``trial_template`` picks the kind of trial job by shipped template name (the
         ``trial-template`` annotation): e.g. ``"hf-lora-trainjob"`` for a Kubeflow Trainer v2
         TrainJob; default: the admin's. ``queue`` names the Kueue LocalQueue of the trial jobs.
+
+        ``report_to`` (``"mlflow"``, ``"wandb"``, a list, or ``"all"``) is transformers'
+        ``TrainingArguments.report_to`` for every trial: each run is named after its trial and
+        tagged with the Experiment and the trial's hyperparameters. ``tracking_secret`` names a
+        Secret in the namespace holding the tracker's credentials (``WANDB_API_KEY``,
+        ``MLFLOW_TRACKING_TOKEN``, ...); credentials never go into the Experiment itself. The
+        tracking URI and other plain settings go in ``env_per_trial``.
 
         Returns the created Experiment (dict); with ``dry_run=True`` the Experiment as the webhook
         would admit it; with the local backend, the local run's result.
@@ -211,7 +227,8 @@ class KatibClient(_UpstreamKatibClient):
             model_provider_parameters=model_provider_parameters,
             dataset_provider_parameters=dataset_provider_parameters, trainer_parameters=trainer_parameters,
             early_stopping=early_stopping, trial_template=trial_template, dataset_config=dataset_config,
-            queue=queue, budget=budget, trial_active_deadline_seconds=trial_active_deadline_seconds)
+            queue=queue, budget=budget, trial_active_deadline_seconds=trial_active_deadline_seconds,
+            report_to=report_to, tracking_secret=tracking_secret)
         experiment = build_experiment(spec)
         values = values if values is not None else self.values
         submit = not dry_run and self.backend == "kubernetes"
@@ -231,9 +248,16 @@ class KatibClient(_UpstreamKatibClient):
             return result.experiment
         if self.backend == "local":
             from katib_llm import local
+            from katib_llm.io.extras import require
 
-            return local.run_experiment(experiment, workdir or self.workdir or f"katib-llm-runs/{name}",
-                                        values=values, progress=True if progress is None else bool(progress))
+            llm = bool(experiment["metadata"]["annotations"].get(contract.PREFIX + contract.MODEL))
+            require("tune(backend='local')", ("matplotlib", "torch", "transformers", "peft") if llm else ("matplotlib",))
+            from katib_llm.local.status import default_workdir
+
+            run_dir = str(workdir or self.workdir or default_workdir(name))
+            self._local_runs[name] = run_dir
+            return local.run_experiment(experiment, run_dir, values=values,
+                                        progress=self.progress if progress is None else bool(progress))
         api = self._api()
         created = submit_experiment(experiment, spec.namespace, api)
         if request:
@@ -255,18 +279,6 @@ class KatibClient(_UpstreamKatibClient):
             api.create_pvc(claim)
 
     # -- results ---------------------------------------------------------------------------
-    def get_experiment_dict(self, name: str, namespace: str | None = None) -> dict[str, Any]:
-        """The Experiment as a plain dict."""
-        return self._api().get("experiments", namespace or self.namespace, name)
-
-    def list_trial_dicts(self, name: str, namespace: str | None = None) -> list[dict[str, Any]]:
-        """The Experiment's Trials as plain dicts (by Katib's ``katib.kubeflow.org/experiment`` label).
-
-        kubeflow-katib 0.19's ``list_trials`` cannot deserialize Trials that carry labels with the
-        kubernetes 37 client (its ApiClient does not parse the ``Dict[str, str]`` type names).
-        """
-        return self._api().list("trials", namespace or self.namespace, f"katib.kubeflow.org/experiment={name}")
-
     def get_optimal_hyperparameters(self, name: str, namespace: str | None = None,
                                     timeout: int | None = None) -> OptimalHyperparameters | None:
         """The best trial's hyperparameters, typed (float/int/str by parameter type), and its
@@ -307,6 +319,45 @@ class KatibClient(_UpstreamKatibClient):
         from katib_llm.deploy import deploy_best
 
         return deploy_best(self, name, namespace, values=self.values, dry_run=dry_run)
+
+    @staticmethod
+    def to_yaml(experiment: dict[str, Any], path: str | None = None) -> str:
+        """``experiment`` (e.g. ``tune(..., dry_run=True)``'s result) as YAML that kubectl reads back
+        with the same types (strings that YAML 1.1/1.2 readers would take for numbers or booleans,
+        like Katib's ``"1e-05"`` bounds, are quoted); written to ``path`` too when given, for
+        ``kubectl apply -f``."""
+        from katib_llm.io import dump_yaml
+
+        text = str(dump_yaml([experiment]))
+        if path is not None:
+            target = Path(path)
+            tmp = target.with_name(f".{target.name}.tmp")
+            tmp.write_text(text)
+            tmp.replace(target)
+        return text
+
+    def download_best_adapter(self, name: str, path: str, namespace: str | None = None,
+                              timeout: float = 600) -> Path:
+        """Copy Experiment ``name``'s best LoRA adapter into ``path`` (replaced as a whole).
+
+        Cluster: from ``<volume>/experiments/<name>/best`` on the Experiment's shared volume
+        (where promotion puts it and ``deploy`` reads it) through a short-lived Pod that mounts
+        the claim read-only (see :mod:`katib_llm.deploy.download`; bounded by the kubelet's log
+        size, 10 MiB by default). Local: from the run's work dir (``best/``)."""
+        if self.backend == "local":
+            source = self.local_workdir(name) / "best"
+            if not (source / "adapter_config.json").is_file():
+                raise FileNotFoundError(f"{source} holds no adapter (function trials write none; "
+                                        "or no trial succeeded)")
+            target = Path(path)
+            shutil.rmtree(target, ignore_errors=True)
+            return Path(shutil.copytree(source, target))
+        from katib_llm.deploy.download import download_best_adapter
+
+        experiment = self.get_experiment_dict(name, namespace)
+        if optimal_from_status(experiment) is None:
+            raise RuntimeError(f"Experiment {name} has no best trial yet")
+        return download_best_adapter(self._api(), experiment, _admin_config(self.values), path, timeout)
 
     # -- custom providers ------------------------------------------------------------------
     def register_provider(self, name: str, image: str, command: list[str], args: list[str] | None = None,
@@ -355,29 +406,17 @@ class KatibClient(_UpstreamKatibClient):
 
 
 def _progress_sink(enabled: bool) -> Callable[[str | None], None]:
-    """Where progress goes: a rich live line on a TTY, log lines otherwise (None = done)."""
-    if not enabled:
-        return lambda line: None
-    if sys.stdout.isatty():
-        try:
-            from rich.live import Live
-            from rich.text import Text
+    """Where progress lines go: a live line in Jupyter or on a terminal, log lines otherwise
+    (:class:`katib_llm.io.live.LiveView`); None = done."""
+    from rich.text import Text
 
-            live = Live(Text(""), refresh_per_second=4, transient=False)
-            live.start()
+    from katib_llm.io.live import LiveView
 
-            def show(line: str | None) -> None:
-                if line is None:
-                    live.stop()
-                else:
-                    live.update(Text(line))
-            return show
-        except ImportError:
-            pass
-    seen: list[str] = []
+    view = LiveView(enabled, logger=log)
 
-    def log_line(line: str | None) -> None:
-        if line is not None and (not seen or seen[-1] != line):
-            seen.append(line)
-            log.info("%s", line)
-    return log_line
+    def show(line: str | None) -> None:
+        if line is None:
+            view.close()
+        else:
+            view.update(Text(line), line)
+    return show

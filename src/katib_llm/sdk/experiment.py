@@ -62,6 +62,8 @@ class TuneSpec:
     queue: str | None = None
     budget: Any = None
     trial_active_deadline_seconds: Any = None
+    report_to: Any = None
+    tracking_secret: str | None = None
     annotations: dict[str, str] = field(default_factory=dict)
 
 
@@ -238,6 +240,10 @@ def _llm_spec(spec: TuneSpec) -> tuple[contract.LLMSpec, list[dict[str, Any]], s
     llm.retain_trials = bool(spec.retain_trials)
     llm.trial_template = spec.trial_template or None
     llm.queue = spec.queue or None
+    llm.tracking_secret = spec.tracking_secret
+    if spec.report_to is not None:  # transformers' TrainingArguments.report_to; the core judges it
+        llm.training_args = {**llm.training_args, "report_to": [spec.report_to] if isinstance(spec.report_to, str)
+                             else spec.report_to if not isinstance(spec.report_to, (list, tuple)) else list(spec.report_to)}
     if spec.dataset_config:
         llm.dataset_config = {**llm.dataset_config, **spec.dataset_config}
     storage_fields(spec.storage_config, llm)

@@ -18,6 +18,30 @@ class OptimalHyperparameters:
     objective_metric_name: str
     objective_value: float | None
     metrics: dict[str, float | None] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    # kubeflow-katib's ``V1beta1OptimalTrial`` attribute names, for code written against it.
+    @property
+    def best_trial_name(self) -> str:
+        return self.trial_name
+
+    @property
+    def parameter_assignments(self) -> list[Any]:
+        """``V1beta1ParameterAssignment`` list (``.name``, ``.value`` as Katib's strings)."""
+        from kubeflow.katib import models
+
+        return [models.V1beta1ParameterAssignment(name=a.get("name"), value=a.get("value"))
+                for a in self.raw.get("parameterAssignments") or []]
+
+    @property
+    def observation(self) -> Any:
+        """``V1beta1Observation`` (``.metrics[i].name/.min/.max/.latest``)."""
+        from kubeflow.katib import models
+
+        metrics = [models.V1beta1Metric(name=m.get("name"), min=m.get("min"), max=m.get("max"),
+                                        latest=m.get("latest"))
+                   for m in (self.raw.get("observation") or {}).get("metrics") or []]
+        return models.V1beta1Observation(metrics=metrics)
 
 
 def _typed(value: str, ptype: str | None) -> float | int | str:
@@ -38,6 +62,22 @@ def _float(text: Any) -> float | None:
         return None  # Katib writes "unavailable" when a metric was never reported
 
 
+def typed_value(value: str, ptype: str | None) -> float | int | str:
+    """A parameter assignment's value typed by its parameterType."""
+    return _typed(value, ptype)
+
+
+def metric_value(observed: dict[str, Any] | None, name: str, objective: dict[str, Any]) -> float | None:
+    """A metric's value from a Trial's observation, by the Experiment's metric strategy
+    (the objective defaults to max/min by direction, others to latest); None if unavailable."""
+    if not observed:
+        return None
+    strategies = {s.get("name"): s.get("value") for s in objective.get("metricStrategies") or []}
+    default = {"maximize": "max", "minimize": "min"}.get(objective.get("type"), "latest")
+    strategy = strategies.get(name, default if name == objective.get("objectiveMetricName") else "latest")
+    return _float(observed.get(strategy, observed.get("latest")))
+
+
 def optimal_from_status(experiment: dict[str, Any]) -> OptimalHyperparameters | None:
     """Read ``status.currentOptimalTrial``; None while no trial has reported the objective."""
     spec = experiment.get("spec") or {}
@@ -56,7 +96,7 @@ def optimal_from_status(experiment: dict[str, Any]) -> OptimalHyperparameters | 
         values[m["name"]] = _float(m.get(strategy, m.get("latest")))
     params = {a["name"]: _typed(str(a.get("value", "")), types.get(a["name"]))
               for a in optimal.get("parameterAssignments") or []}
-    return OptimalHyperparameters(optimal["bestTrialName"], params, name, values.get(name), values)
+    return OptimalHyperparameters(optimal["bestTrialName"], params, name, values.get(name), values, optimal)
 
 
 def condition(experiment: dict[str, Any]) -> str | None:
