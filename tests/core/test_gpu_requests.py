@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from katib_checks import substitute
+from tests.katib_checks import substitute
 
 from katib_llm.core.admit import admit
 

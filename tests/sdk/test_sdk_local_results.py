@@ -14,7 +14,7 @@ import pytest
 
 from katib_llm import KatibClient, search
 from katib_llm.cli.main import main
-from test_sdk_notebook_path import fake_ipython
+from tests.sdk.test_sdk_notebook_path import fake_ipython
 
 
 def objective(parameters):

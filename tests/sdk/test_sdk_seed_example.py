@@ -164,7 +164,7 @@ def test_seed_example_end_to_end_against_the_cluster_stand_in(apiserver, tmp_pat
     a Katib controller stand-in runs (tests/sdk/katib_stand_in.py), with whatever kubernetes client
     is installed (the subprocess test below runs this with the oldest one we allow)."""
     import kubernetes
-    from katib_stand_in import db_manager, run_experiment_like_katib
+    from tests.sdk.katib_stand_in import db_manager, run_experiment_like_katib
 
     import os
     expected = os.environ.get("KATIB_LLM_TEST_KUBERNETES_VERSION")

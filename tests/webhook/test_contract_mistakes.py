@@ -10,7 +10,7 @@ import pytest
 
 from tests.contract_mistakes import MISTAKES
 
-from .apiserver_client import build_review
+from tests.builders import review as build_review
 
 
 @pytest.mark.parametrize("endpoint", ["/validate", "/mutate"])

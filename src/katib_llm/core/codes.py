@@ -97,6 +97,7 @@ DENIAL_CODES: dict[str, str] = {
     "trainjob.runtime": "a TrainJob on a runtime other than katib-llm's that asks for a model or dataset download",
     "trainjob.provider": "a custom provider for a TrainJob trial (a runtime patch cannot set its image)",
     "queue.name": "the queue annotation not a Kueue LocalQueue name (DNS-1123 label)",
+    "tracking-secret.name": "the tracking-secret annotation not a Secret name (DNS-1123 name)",
     # Budgets, deadlines, early stopping
     "budget.invalid": "the budget annotation not a JSON object of train_steps, wall_clock, gpu_hours",
     "trial-deadline.invalid": "trial-active-deadline-seconds not a whole number of seconds in range",
