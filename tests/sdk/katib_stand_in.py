@@ -22,7 +22,7 @@ from typing import Any, Iterator
 DATA = Path(__file__).resolve().parent / "data"
 LABEL = "katib.kubeflow.org/experiment"
 
-# Two trials of the seed's space: one succeeded (the optimal), one stopped early.
+# Two trials of the proposal's search space (kubeflow/katib#2291): one succeeded (the optimal), one stopped early.
 TRIALS = [
     ("x7k2p9qd", "Succeeded", "TrialSucceeded", [0.4826666666666667, 0.6133333333333333, 0.6106666666666667],
      {"learning_rate": "3.1862946028473366e-05", "per_device_train_batch_size": "16", "num_train_epochs": "3",

@@ -159,7 +159,7 @@ def test_seed_example_submits_to_the_cluster_stand_in(apiserver, tmp_path, monke
 
 
 def test_seed_example_end_to_end_against_the_cluster_stand_in(apiserver, tmp_path, monkeypatch):
-    """create → wait → optimal with the seed's code, then kubeflow-katib 0.19's reads
+    """create → wait → optimal with the proposal's code (kubeflow/katib#2291), then kubeflow-katib 0.19's reads
     (get_experiment, list_trials, get_success_trial_details, get_trial_metrics) on the Experiment
     a Katib controller stand-in runs (tests/sdk/katib_stand_in.py), with whatever kubernetes client
     is installed (the subprocess test below runs this with the oldest one we allow)."""

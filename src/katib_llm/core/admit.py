@@ -19,7 +19,7 @@ from .config import FUNCTION_MODULE, AdminConfig
 from .contract import (DATASET, EXPERIMENT_LABEL, FUNCTION, MODEL, RESOURCES_PER_WORKER, TRIAL_TEMPLATE, WORKERS, LLMSpec,
                        annotation_path, is_labelled, parse_annotations)
 from .errors import FieldError
-from .jobkinds import JOB_KINDS, job_kind
+from .jobkinds import JOB_KINDS, JobKind, job_kind
 
 CONFIGMAP_TEMPLATE_SUFFIX = ".yaml"
 # Bounded cost per request: a review's work grows with its parameters and its errors.
@@ -235,6 +235,53 @@ def _front_errors(exp: dict[str, Any], config: AdminConfig) -> LLMSpec | list[Fi
     return rules.name_errors(exp, llm) or llm
 
 
+def _trial_kind(tt: dict[str, Any], job: Any, ours: bool, config: AdminConfig,
+                errors: list[FieldError]) -> JobKind | None:
+    """The trial job's kind, with Katib's fields for it set on the template (conditions, primary
+    container and pod labels); None (errors added) when the job cannot be admitted."""
+    kind = job_kind(job) if isinstance(job, dict) else None
+    if kind is None:
+        errors.append(FieldError("spec.trialTemplate.trialSpec.kind", "template.kind",
+                                 f"unsupported trial job kind {job.get('kind') if isinstance(job, dict) else None!r}; "
+                                 "accepted: " + ", ".join(sorted(JOB_KINDS))))
+        return None
+    if not kind.has_pod_templates:
+        errors.extend(trainjob.shape_errors(job))
+        if tt.get("primaryContainerName") not in (None, "", trainjob.NODE):
+            errors.append(FieldError("spec.trialTemplate.primaryContainerName", "template.primary",
+                                     f"a TrainJob's training container is always {trainjob.NODE!r} (Kubeflow Trainer "
+                                     f"names it), got {tt['primaryContainerName']!r}"))
+        if errors:
+            return None
+        trainjob.set_runtime(job, config.trainer_runtime, ours)
+    if ours or not tt.get("primaryContainerName"):
+        tt["primaryContainerName"] = tt.get("primaryContainerName") if not ours and tt.get(
+            "primaryContainerName") else kind.primary_container
+    tt.setdefault("successCondition", kind.success_condition)
+    tt.setdefault("failureCondition", kind.failure_condition)
+    if kind.primary_pod_labels and not tt.get("primaryPodLabels"):
+        tt["primaryPodLabels"] = dict(kind.primary_pod_labels)
+    return kind
+
+
+def _inject(ctx: inject.Context, job: dict[str, Any], exp: dict[str, Any], hparams: dict[str, str],
+            trainer: bool) -> None:
+    """One injector per concern, in order, then the checks of the injected result."""
+    inject.inject_images(ctx, job)
+    inject.inject_workers(ctx, job)
+    inject.inject_env(ctx, job, hparams)
+    inject.inject_storage(ctx, job)
+    inject.inject_resources(ctx, job)
+    inject.inject_placement(ctx, job)
+    inject.inject_queue(ctx, job)
+    inject.inject_metrics_collector(ctx, exp, trainer)
+    inject.inject_deadline(ctx, job)
+    inject.inject_budget_metric(ctx, exp)
+    katib_rules.apply_katib_defaults(exp)  # defaults for anything we added (idempotent)
+    inject.check_rewrite_safe(ctx, job, exp)
+    inject.check_explicit_commands(ctx, job)
+
+
 def admit(experiment: dict[str, Any], config: AdminConfig, old: dict[str, Any] | None = None,
           configmaps: ConfigMaps | None = None, katib_checks: bool = True) -> AdmissionResult:
     """Admit a Katib Experiment: inject what an LLM tuning Experiment needs, or deny.
@@ -277,28 +324,9 @@ def admit(experiment: dict[str, Any], config: AdminConfig, old: dict[str, Any] |
     if llm.retain_trials:
         tt["retain"] = True
     job = tt.get("trialSpec")
-    kind = job_kind(job) if isinstance(job, dict) else None
+    kind = _trial_kind(tt, job, ours, config, errors)
     if kind is None:
-        errors.append(FieldError("spec.trialTemplate.trialSpec.kind", "template.kind",
-                                 f"unsupported trial job kind {job.get('kind') if isinstance(job, dict) else None!r}; "
-                                 "accepted: " + ", ".join(sorted(JOB_KINDS))))
         return _deny(experiment, errors)
-    if not kind.has_pod_templates:
-        errors.extend(trainjob.shape_errors(job))
-        if tt.get("primaryContainerName") not in (None, "", trainjob.NODE):
-            errors.append(FieldError("spec.trialTemplate.primaryContainerName", "template.primary",
-                                     f"a TrainJob's training container is always {trainjob.NODE!r} (Kubeflow Trainer "
-                                     f"names it), got {tt['primaryContainerName']!r}"))
-        if errors:
-            return _deny(experiment, errors)
-        trainjob.set_runtime(job, config.trainer_runtime, ours)
-    if ours or not tt.get("primaryContainerName"):
-        tt["primaryContainerName"] = tt.get("primaryContainerName") if not ours and tt.get(
-            "primaryContainerName") else kind.primary_container
-    tt.setdefault("successCondition", kind.success_condition)
-    tt.setdefault("failureCondition", kind.failure_condition)
-    if kind.primary_pod_labels and not tt.get("primaryPodLabels"):
-        tt["primaryPodLabels"] = dict(kind.primary_pod_labels)
 
     ctx = inject.Context(config=config, llm=llm, kind=kind,
                          experiment_name=str((exp.get("metadata") or {}).get("name") or ""),
@@ -308,19 +336,7 @@ def admit(experiment: dict[str, Any], config: AdminConfig, old: dict[str, Any] |
         podsecurity.check(kind, job, config.values["privilegedTemplates"], errors, ctx.warnings)
     hparams = _wire_parameters(spec, tt, trainer, bool(llm.function), errors)
     _check_trial(ctx, job, spec, trainer)
-    inject.inject_images(ctx, job)
-    inject.inject_workers(ctx, job)
-    inject.inject_env(ctx, job, hparams)
-    inject.inject_storage(ctx, job)
-    inject.inject_resources(ctx, job)
-    inject.inject_placement(ctx, job)
-    inject.inject_queue(ctx, job)
-    inject.inject_metrics_collector(ctx, exp, trainer)
-    inject.inject_deadline(ctx, job)
-    inject.inject_budget_metric(ctx, exp)
-    katib_rules.apply_katib_defaults(exp)  # defaults for anything we added (idempotent)
-    inject.check_rewrite_safe(ctx, job, exp)
-    inject.check_explicit_commands(ctx, job)
+    _inject(ctx, job, exp, hparams, trainer)
     if katib_checks or errors:  # a denial names every error at once, Katib's included
         errors.extend(katib_rules.validate_experiment(exp, old, config.early_stopping_algorithms))
     if errors:

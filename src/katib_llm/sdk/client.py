@@ -49,6 +49,31 @@ def _admin_config(values: Any, declarations: list[dict[str, Any]] | None = None)
     return config.with_providers(declarations) if declarations else config
 
 
+def _resolve_deprecated(deprecated: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """The proposal's misspelt argument names (``max_trail_count``, ...) onto their new names."""
+    for old, value in deprecated.items():
+        new = ALIASES.get(old)
+        if new is None:
+            raise TuneArgumentError(old, "unknown argument of tune(); see help(KatibClient.tune)")
+        if given[new] is not None:
+            raise TuneArgumentError(old, f"given together with {new}; use {new} only")
+        warnings.warn(f"tune(): {old} is deprecated, use {new}", DeprecationWarning, stacklevel=3)
+        given[new] = value
+    return given
+
+
+def _index_urls(pip_index_url: str | None, pip_index_urls: list[str] | None) -> list[str] | None:
+    if pip_index_url is not None and pip_index_urls is not None:
+        raise TuneArgumentError("pip_index_url", "given together with pip_index_urls; use one")
+    return pip_index_urls if pip_index_urls is not None else ([pip_index_url] if pip_index_url else None)
+
+
+def _refuse_collector_config(metrics_collector_config: Any) -> None:
+    if metrics_collector_config not in (None, {"kind": "StdOut"}):
+        raise TuneArgumentError("metrics_collector_config", "the metrics collector is set by the admin "
+                                                            "(chart value config.metricsCollector); omit it")
+
+
 def submit_experiment(experiment: dict[str, Any], namespace: str | None = None,
                       api: KubeApi | None = None) -> dict[str, Any]:
     """Create ``experiment`` on the cluster (the webhook admits it) and return the stored object."""
@@ -144,37 +169,15 @@ class KatibClient(ResultsMixin, _UpstreamKatibClient):
              tracking_secret: str | None = None, **deprecated: Any) -> dict[str, Any] | Any:
         """Tune the hyperparameters of an LLM fine-tuning (or of a Python function) with Katib.
 
-        Accepts the signature of the Katib LLM tuning proposal (kubeflow/katib#2291: ``hp_space``,
-        ``objective``, ``resources_per_trial``,
-        ``num_workers``, ``num_procs_per_worker``, ``resources_per_worker``, ...; its spellings
-        ``max_trail_count`` etc. with a DeprecationWarning) and kubeflow-katib 0.19's
-        (``parameters``, ``model_provider_parameters``, ``dataset_provider_parameters``,
-        ``trainer_parameters``, ``pip_index_urls``, ``TrainerResources``).
-
-        ``objective`` is the LLM objective (``katib_llm.TrainingClient().train(...).metrics``) or a
-        self-contained Python function taking a dict of hyperparameters and returning a dict of
-        metrics. ``early_stopping`` is ``"medianstop"``,
-        ``{"algorithm": "medianstop", "min_trials_required": 2, "start_step": 3}`` or
-        ``{"algorithm": "successivehalving", "min_resource": 1, "reduction_factor": 3}``.
-        ``budget`` caps the whole Experiment (``{"train_steps": 20000, "wall_clock": "6h",
-        "gpu_hours": 40}``, any of them); ``trial_active_deadline_seconds`` caps each trial (the
-        trial job's activeDeadlineSeconds). Both become annotations the core validates.
-
-        ``trial_template`` picks the kind of trial job by shipped template name (the
-        ``trial-template`` annotation): e.g. ``"hf-lora-trainjob"`` for a Kubeflow Trainer v2
-        TrainJob; default: the admin's. ``queue`` names the Kueue LocalQueue of the trial jobs.
-
-        ``report_to`` (``"mlflow"``, ``"wandb"``, a list, or ``"all"``) is transformers'
-        ``TrainingArguments.report_to`` for every trial: each run is named after its trial and
-        tagged with the Experiment and the trial's hyperparameters. ``tracking_secret`` names a
-        Secret in the namespace holding the tracker's credentials (``WANDB_API_KEY``,
-        ``MLFLOW_TRACKING_TOKEN``, ...); credentials never go into the Experiment itself. The
-        tracking URI and other plain settings go in ``env_per_trial``.
+        Accepts the signature of the Katib LLM tuning proposal (kubeflow/katib#2291; its spellings
+        ``max_trail_count`` etc. with a DeprecationWarning) and kubeflow-katib 0.19's. Every
+        argument is described in docs/sdk.md ("tune() arguments"). ``objective`` is the LLM
+        objective (``katib_llm.TrainingClient().train(...).metrics``) or a self-contained Python
+        function taking a dict of hyperparameters and returning a dict of metrics.
 
         Returns the created Experiment (dict); with ``dry_run=True`` the Experiment as the webhook
-        would admit it; with the local backend, the local run's result.
-
-        Raises :class:`TuneArgumentError` naming the argument, or :class:`ExperimentDenied` with the
+        would admit it; with the local backend, the local run's result. Raises
+        :class:`TuneArgumentError` naming the argument, or :class:`ExperimentDenied` with the
         core's field errors, before anything is submitted.
 
         >>> from katib_llm import KatibClient, TrainingClient, search
@@ -191,78 +194,69 @@ class KatibClient(ResultsMixin, _UpstreamKatibClient):
         ...     max_trial_count=4, parallel_trial_count=2, dry_run=True)
         >>> exp["spec"]["trialTemplate"]["trialSpec"]["kind"]
         'PyTorchJob'
-        >>> [p["name"] for p in exp["spec"]["parameters"]]
-        ['learning_rate', 'lora_config.r']
         """
-        given = {"algorithm_settings": algorithm_settings, "max_trial_count": max_trial_count,
-                 "max_failed_trial_count": max_failed_trial_count, "parallel_trial_count": parallel_trial_count,
-                 "resources_per_trial": resources_per_trial}
-        for old, value in deprecated.items():
-            new = ALIASES.get(old)
-            if new is None:
-                raise TuneArgumentError(old, "unknown argument of tune(); see help(KatibClient.tune)")
-            if given[new] is not None:
-                raise TuneArgumentError(old, f"given together with {new}; use {new} only")
-            warnings.warn(f"tune(): {old} is deprecated, use {new}", DeprecationWarning, stacklevel=2)
-            given[new] = value
-        if pip_index_url is not None and pip_index_urls is not None:
-            raise TuneArgumentError("pip_index_url", "given together with pip_index_urls; use one")
-        urls = pip_index_urls if pip_index_urls is not None else ([pip_index_url] if pip_index_url else None)
-        if metrics_collector_config not in (None, {"kind": "StdOut"}):
-            raise TuneArgumentError("metrics_collector_config", "the metrics collector is set by the admin "
-                                                                "(chart value config.metricsCollector); omit it")
+        given = _resolve_deprecated(deprecated, {
+            "algorithm_settings": algorithm_settings, "max_trial_count": max_trial_count,
+            "max_failed_trial_count": max_failed_trial_count, "parallel_trial_count": parallel_trial_count,
+            "resources_per_trial": resources_per_trial})
+        _refuse_collector_config(metrics_collector_config)
         if self.backend == "local" and not dry_run and namespace is None:
             namespace = self.namespace
         spec = TuneSpec(
             name=name, namespace=namespace or self.namespace, hp_space=hp_space, objective=objective,
             objective_metric_name=objective_metric_name, objective_type=objective_type,
             algorithm_name=algorithm_name, additional_metric_names=additional_metric_names,
-            objective_goal=objective_goal, algorithm_settings=given["algorithm_settings"],
-            max_trial_count=given["max_trial_count"], max_failed_trial_count=given["max_failed_trial_count"],
-            parallel_trial_count=given["parallel_trial_count"], resources_per_trial=given["resources_per_trial"],
-            num_workers=num_workers, num_procs_per_worker=num_procs_per_worker,
+            objective_goal=objective_goal, num_workers=num_workers, num_procs_per_worker=num_procs_per_worker,
             resources_per_worker=resources_per_worker, retain_trials=bool(retain_trials),
             env_per_trial=env_per_trial, storage_config=storage_config, base_image=base_image,
-            packages_to_install=packages_to_install, pip_index_urls=urls, parameters=parameters,
-            model_provider_parameters=model_provider_parameters,
+            packages_to_install=packages_to_install, pip_index_urls=_index_urls(pip_index_url, pip_index_urls),
+            parameters=parameters, model_provider_parameters=model_provider_parameters,
             dataset_provider_parameters=dataset_provider_parameters, trainer_parameters=trainer_parameters,
             early_stopping=early_stopping, trial_template=trial_template, dataset_config=dataset_config,
             queue=queue, budget=budget, trial_active_deadline_seconds=trial_active_deadline_seconds,
-            report_to=report_to, tracking_secret=tracking_secret)
+            report_to=report_to, tracking_secret=tracking_secret, **given)
+        return self._tune_spec(spec, dry_run=dry_run, values=values, workdir=workdir, progress=progress)
+
+    def _tune_spec(self, spec: TuneSpec, *, dry_run: bool, values: Any, workdir: str | None,
+                   progress: bool | None) -> dict[str, Any] | Any:
+        """Build, admit through the core, then return (dry run), run here (local) or submit."""
         experiment = build_experiment(spec)
         values = values if values is not None else self.values
         submit = not dry_run and self.backend == "kubernetes"
-        declarations = self._declared_providers(spec.namespace) if submit else []
-        config = _admin_config(values, declarations)
-        request = storage_request(storage_config)
+        config = _admin_config(values, self._declared_providers(spec.namespace) if submit else [])
+        request = storage_request(spec.storage_config)
         if request:
             # tune() creates this claim (below) with the requested size/class/modes.
-            claim = f"{name}{config.storage['claimSuffix']}"
+            claim = f"{spec.name}{config.storage['claimSuffix']}"
             experiment["metadata"]["annotations"][contract.annotation_key(contract.VOLUME_CLAIM)] = claim
         result = admit(experiment, config)
         if not result.allowed:
             raise argument_denial(result.errors, experiment, spec)
         for warning in result.warnings:
-            warnings.warn(warning, stacklevel=2)
+            warnings.warn(warning, stacklevel=3)
         if dry_run:
             return result.experiment
         if self.backend == "local":
-            from katib_llm import local
-            from katib_llm.io.extras import require
-
-            llm = bool(experiment["metadata"]["annotations"].get(contract.PREFIX + contract.MODEL))
-            require("tune(backend='local')", ("matplotlib", "torch", "transformers", "peft") if llm else ("matplotlib",))
-            from katib_llm.local.status import default_workdir
-
-            run_dir = str(workdir or self.workdir or default_workdir(name))
-            self._local_runs[name] = run_dir
-            return local.run_experiment(experiment, run_dir, values=values,
-                                        progress=self.progress if progress is None else bool(progress))
+            return self._run_local(experiment, spec.name, values, workdir, progress)
         api = self._api()
         created = submit_experiment(experiment, spec.namespace, api)
         if request:
             self._create_claim(api, created, config, request)
         return created
+
+    def _run_local(self, experiment: dict[str, Any], name: str, values: Any, workdir: str | None,
+                   progress: bool | None) -> Any:
+        """Run the Experiment with the local backend (one line naming the missing extra if any)."""
+        from katib_llm import local
+        from katib_llm.io.extras import require
+        from katib_llm.local.status import default_workdir
+
+        llm = bool(experiment["metadata"]["annotations"].get(contract.PREFIX + contract.MODEL))
+        require("tune(backend='local')", ("matplotlib", "torch", "transformers", "peft") if llm else ("matplotlib",))
+        run_dir = str(workdir or self.workdir or default_workdir(name))
+        self._local_runs[name] = run_dir
+        return local.run_experiment(experiment, run_dir, values=values,
+                                    progress=self.progress if progress is None else bool(progress))
 
     @staticmethod
     def _create_claim(api: KubeApi, created: dict[str, Any], config: Any, request: dict[str, Any]) -> None:
