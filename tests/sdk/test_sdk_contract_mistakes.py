@@ -124,7 +124,9 @@ def test_the_sdk_defines_no_validation_and_builds_no_field_errors():
         assert not {n for n in names if n.lstrip("_").startswith(("check", "validate", "normalise", "parse_quantity"))}, (
             path.name, names)
         assert "FieldError(" not in source, path.name  # every FieldError comes from the core
-        if path.name != "arguments.py":  # which reads the core's error paths, and judges nothing
+        # arguments.py reads the core's error paths; models.py reads kubeflow-katib's type names
+        # ("Dict[str, str]") to decode API responses. Neither judges a user's input.
+        if path.name not in ("arguments.py", "models.py"):
             assert "re.compile" not in source, path.name  # no pattern of its own (credentials, quantities, names)
 
 

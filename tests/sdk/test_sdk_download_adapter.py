@@ -53,7 +53,7 @@ def volume(tmp_path):
 
 
 def _succeeded(client, apiserver):
-    from test_sdk_cluster import _tune
+    from tests.sdk.test_sdk_cluster import _tune
 
     _tune(client, name=NAME)
     apiserver.put_status("experiments", "kubeflow", NAME,
@@ -89,7 +89,7 @@ def test_no_best_adapter_on_the_volume_fails_clearly(client, apiserver, tmp_path
 
 
 def test_no_best_trial_yet(client, apiserver, tmp_path):
-    from test_sdk_cluster import _tune
+    from tests.sdk.test_sdk_cluster import _tune
 
     _tune(client, name=NAME)
     with pytest.raises(RuntimeError, match="no best trial yet"):

@@ -84,7 +84,7 @@ def fake_ipython(monkeypatch, shown):
 
 def test_wait_shows_one_live_output_area_in_jupyter(client, apiserver, monkeypatch):
     from tests.sdk.katib_stand_in import run_experiment_like_katib
-    from test_sdk_cluster import _tune
+    from tests.sdk.test_sdk_cluster import _tune
 
     shown = []
     fake_ipython(monkeypatch, shown)

@@ -40,10 +40,11 @@ def register(sub: Any) -> None:
 
 
 def _load(args: argparse.Namespace) -> tuple[Any, list[dict[str, Any]], Any] | None:
-    from katib_llm.io import admin_config, configmaps_from, read_documents
+    from katib_llm.io import admin_config, configmaps_from, local_values, read_documents
 
     try:
-        config = admin_config(args.values)
+        # Without --cluster, as `tune --local` admits: relative file:// resolved, any local folder.
+        config = admin_config(args.values if args.cluster else local_values(args.values))
         docs = read_documents(args.file)
         configmaps = configmaps_from([d for f in args.configmap for d in read_documents(f)])
     except AdmissionDenied as exc:

@@ -6,8 +6,9 @@ The core stays pure; every adapter reads its inputs through here.
 
 from __future__ import annotations
 
-from .templates import admin_config, load_templates, read_values, template_files
+from .templates import admin_config, load_templates, local_values, read_values, template_files
 from .yamlio import configmaps_from, dump_yaml, read_documents
 
-__all__ = ["admin_config", "configmaps_from", "dump_yaml", "load_templates", "read_documents", "read_values",
+__all__ = ["admin_config", "configmaps_from", "dump_yaml", "load_templates", "local_values", "read_documents",
+           "read_values",
            "template_files"]

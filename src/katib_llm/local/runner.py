@@ -38,7 +38,7 @@ from katib_llm.core.contract import LABEL, LABEL_VALUE
 from katib_llm.core.errors import AdmissionDenied, FieldError
 from katib_llm.core.metrics import UNAVAILABLE, parse_metrics
 from katib_llm.core.substitute import substitute_trial
-from katib_llm.io import admin_config, read_values
+from katib_llm.io import admin_config, local_values
 
 from . import algorithms, pool, state
 from .space import Parameter, search_space
@@ -136,7 +136,7 @@ def admit_for_local(experiment: dict[str, Any],
     """
     if not isinstance(experiment, dict):
         raise AdmissionDenied([FieldError("object", "experiment.type", "must be a Katib Experiment object")])
-    config = admin_config(_local_values(values))
+    config = admin_config(local_values(values))
     # Every early-stopping algorithm of ours runs here, registered in a katib-config or not.
     config = AdminConfig(values={**config.values, "earlyStoppingAlgorithms": list(OUR_EARLY_STOPPING)},
                          templates=config.templates, extra_providers=config.extra_providers)
@@ -148,14 +148,6 @@ def admit_for_local(experiment: dict[str, Any],
     if not result.allowed:
         raise AdmissionDenied(result.errors)
     return result.experiment, config.mount_path
-
-
-def _local_values(values: dict[str, Any] | str | Path | None) -> dict[str, Any]:
-    """Admin values for a run on this machine: ``file://`` may name any folder of the user's
-    own machine (``fileRoots: [/]``) unless the values restrict it; a cluster allows none."""
-    raw = dict(values) if isinstance(values, dict) else read_values(values)
-    raw.setdefault("fileRoots", ["/"])
-    return raw
 
 
 def _trial_name(exp_name: str, number: int) -> str:
