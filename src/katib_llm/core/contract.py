@@ -50,11 +50,14 @@ BASE_IMAGE = "base-image"
 ENV = "env"
 # Written by the core itself: marks an Experiment it has admitted (idempotence check aid).
 ADMITTED = "admitted"
+# Earlier runs whose finished trials seed this Experiment's search (local backend only).
+WARM_START = "warm-start"
+WARM_START_MAX_REFERENCES = 32
 
 KNOWN_ANNOTATIONS = {
     MODEL, MODEL_CLASS, MODEL_PARAMETERS, DATASET, DATASET_CONFIG, TRIAL_TEMPLATE, WORKERS, PROCS_PER_WORKER,
     RESOURCES_PER_WORKER, TRAINING_ARGS, LORA_CONFIG, VOLUME_CLAIM, RETAIN_VOLUME, RETAIN_TRIALS, FUNCTION,
-    PACKAGES, PIP_INDEX_URLS, BASE_IMAGE, ENV, ADMITTED,
+    PACKAGES, PIP_INDEX_URLS, BASE_IMAGE, ENV, ADMITTED, WARM_START,
 }
 
 # transformers Auto classes the trainer supports end to end, and the ones it accepts for
@@ -116,6 +119,7 @@ class LLMSpec:
     pip_index_urls: list[str] = field(default_factory=list)
     base_image: str | None = None
     env: dict[str, str] = field(default_factory=dict)
+    warm_start: list[str] = field(default_factory=list)
     # Annotation names the user actually set (defaults must not override a user's own spec).
     given: set[str] = field(default_factory=set)
 
@@ -217,6 +221,38 @@ def parse_resources(raw: Any, path: str, errors: list[FieldError]) -> Resources 
                                      "unknown resource; accepted keys are gpu, cpu, memory"))
             return None
     return res
+
+
+def parse_warm_start(raw: str, errors: list[FieldError]) -> list[str]:
+    """The ``warm-start`` annotation: one earlier run, or a JSON list of them.
+
+    A reference names an earlier run: locally its work dir (absolute, or relative to the
+    current directory). Accepted: a non-empty string without control characters, at most 1024
+    characters, at most ``WARM_START_MAX_REFERENCES`` of them, no duplicates.
+    """
+    path = annotation_path(WARM_START)
+    form = 'an earlier run\'s work dir, or a JSON list of them such as ["runs/a", "runs/b"]'
+    text = raw.strip()
+    refs: Any = text
+    if text.startswith("["):
+        try:
+            refs = json.loads(text)
+        except ValueError as exc:
+            errors.append(FieldError(path, "annotation.json", f"is not valid JSON ({exc}); expected {form}"))
+            return []
+    refs = refs if isinstance(refs, list) else [refs]
+    bad = [r for r in refs if not isinstance(r, str) or not r.strip() or len(r) > 1024
+           or any(ord(c) < 32 or ord(c) == 127 for c in r)]
+    if not refs or bad:
+        errors.append(FieldError(path, "warm-start.reference",
+                                 f"must be {form} (non-empty strings of at most 1024 characters, no control "
+                                 f"characters); got {raw[:200]!r}"))
+        return []
+    if len(refs) > WARM_START_MAX_REFERENCES or len(set(refs)) != len(refs):
+        errors.append(FieldError(path, "warm-start.count", f"at most {WARM_START_MAX_REFERENCES} distinct "
+                                                           f"earlier runs, got {len(refs)} ({len(set(refs))} distinct)"))
+        return []
+    return [r.strip() for r in refs]
 
 
 def parse_annotations(experiment: dict[str, Any], providers: set[str],
@@ -326,4 +362,15 @@ def parse_annotations(experiment: dict[str, Any], providers: set[str],
                                              "to set the provider's credentials Secret instead"))
                 else:
                     spec.env[key] = str(value).lower() if isinstance(value, bool) else str(value)
+    if WARM_START in ours:
+        # Katib hands a suggestion service only this Experiment and its own Trials
+        # (GetSuggestionsRequest); seeding from another Experiment would need a suggestion
+        # service of our own with read access to Experiments, which is not built. The local
+        # runner takes the annotation out before admission (katib_llm.local.warmstart).
+        spec.warm_start = parse_warm_start(ours[WARM_START], errors)
+        if spec.warm_start:
+            errors.append(FieldError(annotation_path(WARM_START), "warm-start.local-only",
+                                     "warm start runs only on the local backend (katib-llm tune --local, "
+                                     "KatibClient(backend=\"local\")): Katib's suggestion API gives an algorithm "
+                                     "only this Experiment's own trials; remove the annotation to submit to a cluster"))
     return spec, errors

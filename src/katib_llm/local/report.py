@@ -49,7 +49,7 @@ def summary(result: LocalResult) -> dict[str, Any]:
                 "attempts": t.attempts}
     return {"experiment": result.experiment["metadata"].get("name"), "condition": result.condition,
             "reason": result.reason, "best_trial": result.best.name if result.best else None,
-            "optimal_hyperparameters": result.optimal_hyperparameters,
+            "optimal_hyperparameters": result.optimal_hyperparameters, "warm_start": result.warm_start,
             "objective_metric": result.experiment["spec"]["objective"]["objectiveMetricName"],
             "trials": [trial(t) for t in sorted(result.trials, key=lambda t: t.number)]}
 

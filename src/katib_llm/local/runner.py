@@ -34,13 +34,16 @@ from katib_llm.core.metrics import UNAVAILABLE, parse_metrics
 from katib_llm.core.substitute import substitute_trial
 from katib_llm.io import admin_config
 
-from . import algorithms, pool, state
+from . import algorithms, pool, state, warmstart
 from .space import Parameter, search_space
 from .steps import local_steps
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 MAX_ATTEMPTS = 2
 POLL_SECONDS = 0.1
+# Suggestions in a row that repeat a finished configuration before the search counts as exhausted.
+MAX_REPEATS = 100
+DUPLICATE = warmstart.DUPLICATE_ATTR
 
 
 class LocalRunError(RuntimeError):
@@ -84,6 +87,8 @@ class LocalResult:
     condition: str = state.SUCCEEDED
     reason: str = ""
     artifacts: dict[str, Path] = field(default_factory=dict)
+    # Warm start: references, trials added / skipped per reference, suggestions not re-run.
+    warm_start: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -121,11 +126,12 @@ def admit_for_local(experiment: dict[str, Any],
     """Admit exactly as the webhook would; raise AdmissionDenied with field errors.
 
     ``earlyStopping: successivehalving`` is a local-only extension Katib's validator does not
-    know: it is held aside during admission and put back afterwards.
+    know, and the ``warm-start`` annotation one the core denies for a cluster: both are held
+    aside during admission (the annotation validated by the core's parser) and put back afterwards.
     """
     if not isinstance(experiment, dict):
         raise AdmissionDenied([FieldError("object", "experiment.type", "must be a Katib Experiment object")])
-    exp = copy.deepcopy(experiment)
+    exp, warm = warmstart.take_annotation(copy.deepcopy(experiment))
     spec = exp.get("spec") if isinstance(exp.get("spec"), dict) else {}
     local_es = None
     es = spec.get("earlyStopping")
@@ -142,6 +148,8 @@ def admit_for_local(experiment: dict[str, Any],
     admitted = result.experiment
     if local_es is not None:
         admitted["spec"]["earlyStopping"] = local_es
+    if warm:  # local-only (the core denies it for a cluster): back in, recorded in experiment.yaml
+        admitted["metadata"].setdefault("annotations", {})[warmstart.ANNOTATION] = json.dumps(warm)
     return admitted, config.mount_path
 
 
@@ -187,6 +195,10 @@ class Runner:
         self.study: optuna.Study | None = None
         self.stop: tuple[str, str] | None = None
         self.pool_start_seconds: float | None = None
+        _, self.warm_refs = warmstart.take_annotation(admitted)
+        self.warm: warmstart.Seeded | None = None
+        self.known: dict[str, tuple[str, float]] = {}  # assignments -> (trial name, objective) not to re-run
+        self.exhausted = False
 
     # ---- state ---------------------------------------------------------------------------
     def _prepare_workdir(self) -> None:
@@ -216,8 +228,23 @@ class Runner:
                                    load_if_exists=True)
 
     def trials(self) -> list[optuna.trial.FrozenTrial]:
+        """This Experiment's trials (not the warm-start history nor suggestions that repeated it)."""
         assert self.study is not None
-        return self.study.get_trials(deepcopy=False)
+        return [t for t in self.study.get_trials(deepcopy=False)
+                if warmstart.WARM_ATTR not in t.user_attrs and warmstart.DUPLICATE_ATTR not in t.user_attrs]
+
+    def _seed_warm_start(self) -> None:
+        assert self.study is not None
+        if self.warm_refs:
+            try:
+                self.warm = warmstart.seed(self.study, self.spec, self.space, self.warm_refs, self.paths.root)
+            except warmstart.WarmStartError as exc:
+                raise LocalRunError(str(exc)) from None
+        for t in self.study.get_trials(deepcopy=False):
+            if t.state == optuna.trial.TrialState.COMPLETE and t.user_attrs.get("assignments") \
+                    and DUPLICATE not in t.user_attrs:
+                self.known[warmstart.assignment_key(t.user_attrs["assignments"])] = (
+                    str(t.user_attrs.get("name")), float(t.value))
 
     def katib_states(self) -> list[str]:
         return [t.user_attrs.get("katib_state", state.RUNNING) for t in self.trials()]
@@ -252,11 +279,24 @@ class Runner:
         self.running[trial.number] = _Running(trial, name, assignments, proc, directory)
         self.on_event("started", self)
 
-    def _ask(self) -> None:
+    def _ask(self) -> bool:
+        """Start a trial with a new configuration; False if the sampler only repeats known ones.
+
+        A suggestion equal to a finished trial's (this run's or a warm-start one's) is not run
+        again: Optuna is told that trial's value and asked again.
+        """
         assert self.study is not None
-        trial = self.study.ask({p.name: p.distribution for p in self.space})
-        assignments = {p.name: p.to_katib(trial.params[p.name]) for p in self.space}
-        self._launch(trial, assignments, 1)
+        for _ in range(MAX_REPEATS):
+            trial = self.study.ask({p.name: p.distribution for p in self.space})
+            assignments = {p.name: p.to_katib(trial.params[p.name]) for p in self.space}
+            known = self.known.get(warmstart.assignment_key(assignments))
+            if known is None:
+                self._launch(trial, assignments, 1)
+                return True
+            trial.set_user_attr(DUPLICATE, known[0])
+            trial.set_user_attr("assignments", assignments)
+            self.study.tell(trial, known[1])
+        return False
 
     def _read(self, run: _Running) -> None:
         try:
@@ -314,6 +354,7 @@ class Runner:
             katib, tell_state, tell_value = state.METRICS_UNAVAILABLE, optuna.trial.TrialState.FAIL, None
         else:
             katib, tell_state, tell_value = state.SUCCEEDED, optuna.trial.TrialState.COMPLETE, value
+            self.known[warmstart.assignment_key(run.assignments)] = (run.name, value)
         attrs = {"katib_state": katib, "exit_code": exit_code, "wall_time": wall,
                  "trainer_time": trainer_time, "metrics": run.metrics, "objective": value}
         for key, val in attrs.items():
@@ -373,6 +414,7 @@ class Runner:
             except BlockingIOError:
                 raise LocalRunError(f"another run is using {self.paths.root}; wait for it or use another --workdir") from None
             self.study = self._open_study()
+            self._seed_warm_start()
             queue = self._resume()
             if self.mode == "warm":
                 self.pool_start_seconds = pool.warm_up()
@@ -389,14 +431,18 @@ class Runner:
             self.stop = state.stop_reason(self.spec, counts, self.best_value(), self.plan.max_trials)
             limit = min(x for x in (self.spec.get("maxTrialCount"), self.plan.max_trials) if x is not None) \
                 if (self.spec.get("maxTrialCount") or self.plan.max_trials) else None
-            while self.stop is None and len(self.running) < self.parallel:
+            while self.stop is None and not self.exhausted and len(self.running) < self.parallel:
                 if queue:
                     self._launch(*queue.pop(0))
                     continue
                 if limit is not None and len(self.trials()) >= limit:
                     break
-                self._ask()
+                if not self._ask():
+                    self.exhausted = True
+                    break
             if not self.running:
+                if self.stop is None and self.exhausted:
+                    self.stop = (state.SUCCEEDED, "SearchSpaceExhausted")
                 if self.stop is None and not queue:
                     self.stop = (state.SUCCEEDED, "ExperimentMaxTrialsReached")
                 if self.stop is not None:
@@ -425,5 +471,9 @@ class Runner:
         sign = 1 if algorithms.direction(self.spec) == "maximize" else -1
         best = max(done, key=lambda t: sign * t.objective) if done else None
         condition, reason = self.stop or (state.SUCCEEDED, "")
+        warm: dict[str, Any] = {}
+        if self.warm_refs:
+            warm = {**(self.warm.as_dict() if self.warm else {"references": self.warm_refs}),
+                    "repeats_not_run": sum(DUPLICATE in t.user_attrs for t in self.study.get_trials(deepcopy=False))}
         return LocalResult(self.exp, out, best, dict(best.parameters) if best else {}, self.paths.root,
-                           condition, reason)
+                           condition, reason, warm_start=warm)

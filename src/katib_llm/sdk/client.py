@@ -130,6 +130,7 @@ class KatibClient(_UpstreamKatibClient):
              pip_index_urls: list[str] | None = None, metrics_collector_config: dict[str, Any] | None = None,
              trial_active_deadline_seconds: int | None = None, early_stopping: Any = None,
              trial_template: str | None = None, dataset_config: dict[str, Any] | None = None,
+             warm_start_from: Any = None,
              dry_run: bool = False, values: Any = None, workdir: str | None = None,
              progress: bool | None = None, **deprecated: Any) -> dict[str, Any] | Any:
         """Tune the hyperparameters of an LLM fine-tuning (or of a Python function) with Katib.
@@ -144,6 +145,8 @@ class KatibClient(_UpstreamKatibClient):
         self-contained Python function taking a dict of hyperparameters and returning a dict of
         metrics. ``early_stopping`` is ``"medianstop"`` or
         ``{"algorithm": "medianstop", "min_trials_required": 2, "start_step": 3}``.
+        ``warm_start_from`` names earlier local runs (work dirs) whose finished trials seed the
+        search (local backend only; the cluster denies it, see docs/local.md "Warm start").
 
         Returns the created Experiment (dict); with ``dry_run=True`` the Experiment as the webhook
         would admit it; with the local backend, the local run's result.
@@ -202,7 +205,8 @@ class KatibClient(_UpstreamKatibClient):
             packages_to_install=packages_to_install, pip_index_urls=urls, parameters=parameters,
             model_provider_parameters=model_provider_parameters,
             dataset_provider_parameters=dataset_provider_parameters, trainer_parameters=trainer_parameters,
-            early_stopping=early_stopping, trial_template=trial_template, dataset_config=dataset_config)
+            early_stopping=early_stopping, trial_template=trial_template, dataset_config=dataset_config,
+            warm_start_from=warm_start_from)
         experiment = build_experiment(spec)
         values = values if values is not None else self.values
         submit = not dry_run and self.backend == "kubernetes"
@@ -213,7 +217,7 @@ class KatibClient(_UpstreamKatibClient):
             # tune() creates this claim (below) with the requested size/class/modes.
             claim = f"{name}{config.storage['claimSuffix']}"
             experiment["metadata"]["annotations"][contract.PREFIX + contract.VOLUME_CLAIM] = claim
-        result = admit(experiment, config)
+        result = admit(self._local_only_aside(experiment), config)
         if not result.allowed:
             raise ExperimentDenied(result.errors)
         for warning in result.warnings:
@@ -230,6 +234,19 @@ class KatibClient(_UpstreamKatibClient):
         if request:
             self._create_claim(api, created, config, request)
         return created
+
+    def _local_only_aside(self, experiment: dict[str, Any]) -> dict[str, Any]:
+        """The Experiment to admit: for the local backend, without the warm-start annotation
+        (validated by the core's parser; the local runner holds it aside the same way)."""
+        if self.backend != "local" or contract.PREFIX + contract.WARM_START not in experiment["metadata"]["annotations"]:
+            return experiment
+        from katib_llm.core.errors import AdmissionDenied
+        from katib_llm.local.warmstart import take_annotation
+
+        try:
+            return take_annotation(experiment)[0]
+        except AdmissionDenied as exc:
+            raise ExperimentDenied(exc.errors) from None
 
     @staticmethod
     def _create_claim(api: KubeApi, created: dict[str, Any], config: Any, request: dict[str, Any]) -> None:

@@ -5,6 +5,7 @@ algorithm, parameters, budget, early stopping. No trial spec: the webhook (the c
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,6 +60,7 @@ class TuneSpec:
     early_stopping: Any = None
     trial_template: str | None = None
     dataset_config: dict[str, Any] | None = None
+    warm_start_from: Any = None
     annotations: dict[str, str] = field(default_factory=dict)
 
 
@@ -290,6 +292,9 @@ def build_experiment(spec: TuneSpec) -> dict[str, Any]:
         merged = {**json.loads(annotations.get(contract.DATASET_CONFIG, "{}")), **spec.dataset_config}
         annotations[contract.DATASET_CONFIG] = json.dumps(merged, sort_keys=True)
     annotations.update(storage_annotations(spec.storage_config, spec.name))
+    warm = warm_start_annotation(spec.warm_start_from)
+    if warm is not None:
+        annotations[contract.WARM_START] = warm
 
     experiment_spec: dict[str, Any] = {
         "objective": {"type": spec.objective_type, "objectiveMetricName": spec.objective_metric_name.strip()},
@@ -322,6 +327,21 @@ def build_experiment(spec: TuneSpec) -> dict[str, Any]:
                      "annotations": all_annotations},
         "spec": experiment_spec,
     }
+
+
+def warm_start_annotation(value: Any) -> str | None:
+    """``warm_start_from`` (a work dir, or a list of them) as the warm-start annotation's JSON list.
+
+    Only the Python types are checked here; the references themselves are validated by the core
+    (``contract.parse_warm_start``) when the Experiment is admitted.
+    """
+    if value is None:
+        return None
+    items = list(value) if isinstance(value, (list, tuple)) else [value]
+    if not all(isinstance(v, (str, os.PathLike)) for v in items):
+        raise TuneArgumentError("warm_start_from", "must be an earlier run's work dir (str or Path) or a list "
+                                                   f"of them, got {value!r}")
+    return json.dumps([os.fspath(v) for v in items])
 
 
 STORAGE_KEYS = ("size", "storage_class", "access_modes", "claim_name", "retain")
