@@ -53,11 +53,15 @@ ADMITTED = "admitted"
 # Earlier runs whose finished trials seed this Experiment's search (local backend only).
 WARM_START = "warm-start"
 WARM_START_MAX_REFERENCES = 32
+# Several objectives (local backend only): "metric:direction" pairs over the objective metric
+# and additionalMetricNames.
+OBJECTIVES = "objectives"
+MAX_OBJECTIVES = 8
 
 KNOWN_ANNOTATIONS = {
     MODEL, MODEL_CLASS, MODEL_PARAMETERS, DATASET, DATASET_CONFIG, TRIAL_TEMPLATE, WORKERS, PROCS_PER_WORKER,
     RESOURCES_PER_WORKER, TRAINING_ARGS, LORA_CONFIG, VOLUME_CLAIM, RETAIN_VOLUME, RETAIN_TRIALS, FUNCTION,
-    PACKAGES, PIP_INDEX_URLS, BASE_IMAGE, ENV, ADMITTED, WARM_START,
+    PACKAGES, PIP_INDEX_URLS, BASE_IMAGE, ENV, ADMITTED, WARM_START, OBJECTIVES,
 }
 
 # transformers Auto classes the trainer supports end to end, and the ones it accepts for
@@ -120,6 +124,7 @@ class LLMSpec:
     base_image: str | None = None
     env: dict[str, str] = field(default_factory=dict)
     warm_start: list[str] = field(default_factory=list)
+    objectives: list[tuple[str, str]] = field(default_factory=list)
     # Annotation names the user actually set (defaults must not override a user's own spec).
     given: set[str] = field(default_factory=set)
 
@@ -255,6 +260,48 @@ def parse_warm_start(raw: str, errors: list[FieldError]) -> list[str]:
     return [r.strip() for r in refs]
 
 
+def parse_objectives(raw: str, objective: Any, errors: list[FieldError]) -> list[tuple[str, str]]:
+    """The ``objectives`` annotation: ``"eval_loss:minimize,train_seconds:minimize"``.
+
+    Every metric must be ``spec.objective.objectiveMetricName`` or one of its
+    ``additionalMetricNames``; directions are ``minimize`` / ``maximize``. The objective metric
+    is the primary objective, always first, with ``spec.objective.type`` as its direction (it
+    may be omitted from the list; listed with another direction is an error). At least two and
+    at most ``MAX_OBJECTIVES`` distinct metrics.
+    """
+    path = annotation_path(OBJECTIVES)
+    objective = objective if isinstance(objective, dict) else {}
+    primary = objective.get("objectiveMetricName")
+    primary_dir = "maximize" if objective.get("type") == "maximize" else "minimize"
+    known = [primary, *(objective.get("additionalMetricNames") or [])]
+    pairs: list[tuple[str, str]] = []
+    for item in [x.strip() for x in raw.split(",") if x.strip()]:
+        name, _, direction = item.rpartition(":")
+        name, direction = name.strip(), direction.strip()
+        if not name or direction not in ("minimize", "maximize"):
+            errors.append(FieldError(path, "objectives.format", f"{item!r}: each objective is metric:direction with "
+                                     "direction minimize or maximize, e.g. \"eval_loss:minimize,eval_runtime:minimize\""))
+        elif name not in known:
+            errors.append(FieldError(path, "objectives.metric", f"{name!r} is neither spec.objective.objectiveMetricName "
+                                     "nor in spec.objective.additionalMetricNames; accepted: " + ", ".join(map(str, known))))
+        elif name == primary and direction != primary_dir:
+            errors.append(FieldError(path, "objectives.direction", f"{name} is the objective metric: its direction is "
+                                     f"spec.objective.type ({primary_dir}), got {direction}"))
+        else:
+            pairs.append((name, direction))
+    if errors:
+        return []
+    if primary not in [n for n, _ in pairs]:
+        pairs.insert(0, (primary, primary_dir))
+    pairs.sort(key=lambda p: p[0] != primary)  # the primary first, the others in the given order
+    names = [n for n, _ in pairs]
+    if len(set(names)) != len(names) or not 2 <= len(names) <= MAX_OBJECTIVES:
+        errors.append(FieldError(path, "objectives.count", f"needs 2 to {MAX_OBJECTIVES} distinct metrics (the "
+                                 f"objective metric included), got {names}"))
+        return []
+    return pairs
+
+
 def parse_annotations(experiment: dict[str, Any], providers: set[str],
                       max_workers: int = 64) -> tuple[LLMSpec, list[FieldError]]:
     """Read our annotations into an :class:`LLMSpec`, collecting every error."""
@@ -373,4 +420,14 @@ def parse_annotations(experiment: dict[str, Any], providers: set[str],
                                      "warm start runs only on the local backend (katib-llm tune --local, "
                                      "KatibClient(backend=\"local\")): Katib's suggestion API gives an algorithm "
                                      "only this Experiment's own trials; remove the annotation to submit to a cluster"))
+    if OBJECTIVES in ours:
+        # Katib optimizes one objective (spec.objective); its suggestion and early-stopping
+        # services know no others. The local runner takes it out before admission.
+        exp_spec = experiment.get("spec")
+        spec.objectives = parse_objectives(ours[OBJECTIVES], exp_spec.get("objective") if isinstance(exp_spec, dict)
+                                           else None, errors)
+        if spec.objectives:
+            errors.append(FieldError(annotation_path(OBJECTIVES), "objectives.local-only",
+                                     "several objectives run only on the local backend: Katib optimizes "
+                                     "spec.objective alone; remove the annotation to submit to a cluster"))
     return spec, errors

@@ -15,6 +15,7 @@ from optuna.pruners import BasePruner, HyperbandPruner, MedianPruner, NopPruner,
 from optuna.samplers import (BaseSampler, CmaEsSampler, GPSampler, GridSampler, QMCSampler, RandomSampler,
                              TPESampler)
 
+from .multiobjective import DominanceRule
 from .space import Parameter
 
 
@@ -29,6 +30,7 @@ class Plan:
     sampler: BaseSampler
     pruner: BasePruner
     max_trials: int | None = None  # grid: the number of grid points
+    rule: DominanceRule | None = None  # several objectives: the runner's stopping rule (no pruner)
 
 
 Settings = dict[str, str]
@@ -157,8 +159,8 @@ def _pruner(es: dict[str, Any] | None) -> BasePruner | None:
         t = _take(settings, {"min_trials_required": int, "start_step": int}, where)
         # Katib: stop once `start_step` values are reported, comparing with the median of at
         # least `min_trials_required` succeeded trials. Steps count reports from 1.
-        return MedianPruner(n_startup_trials=t.get("min_trials_required", 3),
-                            n_warmup_steps=t.get("start_step", 4))
+        return MedianPruner(n_startup_trials=t.get("min_trials_required", MEDIAN_DEFAULTS["min_trials_required"]),
+                            n_warmup_steps=t.get("start_step", MEDIAN_DEFAULTS["start_step"]))
     if name == "successivehalving":
         t = _take(settings, {"min_resource": int, "reduction_factor": int, "min_early_stopping_rate": int}, where)
         return SuccessiveHalvingPruner(min_resource=t.get("min_resource", 1),
@@ -167,14 +169,42 @@ def _pruner(es: dict[str, Any] | None) -> BasePruner | None:
     raise AlgorithmError(f"spec.earlyStopping.algorithmName: unknown {name!r}; accepted: {', '.join(EARLY_STOPPING)}")
 
 
-def plan(spec: dict[str, Any], space: list[Parameter], seed: int | None = None) -> Plan:
-    """The sampler and pruner for an admitted Experiment's ``spec``."""
+# Samplers Optuna runs with several objectives (TPE's multi-objective mode, MOTPE).
+MULTI_OBJECTIVE_SAMPLERS = ("random", "grid", "sobol", "tpe", "multivariate-tpe")
+MEDIAN_DEFAULTS = {"min_trials_required": 3, "start_step": 4}  # Katib's medianstop defaults
+
+
+def dominance_rule(es: dict[str, Any] | None) -> DominanceRule | None:
+    """Early stopping with several objectives: ``medianstop``'s settings, stopping by dominance."""
+    if not es:
+        return None
+    if es.get("algorithmName") != "medianstop":
+        raise AlgorithmError(f"spec.earlyStopping.algorithmName: {es.get('algorithmName')!r} cannot stop trials of "
+                             "several objectives; accepted: medianstop (stops a trial dominated by enough "
+                             "finished trials, see docs/local.md)")
+    where = "spec.earlyStopping.algorithmSettings"
+    t = _take(_settings(es, "earlyStopping"), {"min_trials_required": int, "start_step": int,
+                                               "dominated_fraction": float}, where)
+    fraction = t.get("dominated_fraction", 0.5)
+    if not 0 < fraction <= 1:
+        raise AlgorithmError(f"{where}: dominated_fraction must be in (0, 1], got {fraction}")
+    return DominanceRule(t.get("min_trials_required", MEDIAN_DEFAULTS["min_trials_required"]),
+                         t.get("start_step", MEDIAN_DEFAULTS["start_step"]), fraction)
+
+
+def plan(spec: dict[str, Any], space: list[Parameter], seed: int | None = None, objectives: int = 1) -> Plan:
+    """The sampler and pruner (or, with several ``objectives``, stopping rule) for ``spec``."""
     algo = spec.get("algorithm") or {}
     name = algo.get("algorithmName")
     if name not in SAMPLERS:
         raise AlgorithmError(f"spec.algorithm.algorithmName: {name!r} cannot run locally; accepted: "
                              + ", ".join(SAMPLERS))
+    if objectives > 1 and name not in MULTI_OBJECTIVE_SAMPLERS:
+        raise AlgorithmError(f"spec.algorithm.algorithmName: {name!r} cannot search several objectives; accepted: "
+                             + ", ".join(MULTI_OBJECTIVE_SAMPLERS))
     built = SAMPLERS[name](_settings(algo, "algorithm"), space, seed, "spec.algorithm.algorithmSettings")
+    if objectives > 1:
+        return Plan(built.sampler, NopPruner(), built.max_trials, dominance_rule(spec.get("earlyStopping")))
     pruner = _pruner(spec.get("earlyStopping"))
     if pruner is not None:
         built = Plan(built.sampler, pruner, built.max_trials)
@@ -185,4 +215,5 @@ def direction(spec: dict[str, Any]) -> str:
     return "maximize" if (spec.get("objective") or {}).get("type") == "maximize" else "minimize"
 
 
-__all__ = ["AlgorithmError", "EARLY_STOPPING", "Plan", "SAMPLERS", "direction", "plan", "optuna"]
+__all__ = ["AlgorithmError", "EARLY_STOPPING", "MULTI_OBJECTIVE_SAMPLERS", "Plan", "SAMPLERS", "direction",
+           "dominance_rule", "plan", "optuna"]

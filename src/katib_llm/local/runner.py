@@ -28,13 +28,14 @@ from typing import Any, Callable
 import optuna
 import yaml
 
+from katib_llm.core import contract
 from katib_llm.core.admit import admit
 from katib_llm.core.errors import AdmissionDenied, FieldError
 from katib_llm.core.metrics import UNAVAILABLE, parse_metrics
 from katib_llm.core.substitute import substitute_trial
 from katib_llm.io import admin_config
 
-from . import algorithms, pool, state, warmstart
+from . import algorithms, multiobjective, pool, state, warmstart
 from .space import Parameter, search_space
 from .steps import local_steps
 
@@ -44,6 +45,7 @@ POLL_SECONDS = 0.1
 # Suggestions in a row that repeat a finished configuration before the search counts as exhausted.
 MAX_REPEATS = 100
 DUPLICATE = warmstart.DUPLICATE_ATTR
+MO_ANNOTATION = contract.PREFIX + contract.OBJECTIVES
 
 
 class LocalRunError(RuntimeError):
@@ -66,6 +68,7 @@ class TrialResult:
     directory: Path
     output_dir: Path | None = None
     attempts: int = 1
+    objectives: dict[str, float] | None = None  # several objectives: each one's value
 
     @property
     def overhead(self) -> float | None:
@@ -89,6 +92,10 @@ class LocalResult:
     artifacts: dict[str, Path] = field(default_factory=dict)
     # Warm start: references, trials added / skipped per reference, suggestions not re-run.
     warm_start: dict[str, Any] = field(default_factory=dict)
+    # Several objectives: (metric, direction), primary first, and the Succeeded trials on the
+    # Pareto front (``best`` is then the best for the primary objective).
+    objectives: list[tuple[str, str]] = field(default_factory=list)
+    pareto_front: list[TrialResult] = field(default_factory=list)
 
 
 @dataclass
@@ -132,6 +139,7 @@ def admit_for_local(experiment: dict[str, Any],
     if not isinstance(experiment, dict):
         raise AdmissionDenied([FieldError("object", "experiment.type", "must be a Katib Experiment object")])
     exp, warm = warmstart.take_annotation(copy.deepcopy(experiment))
+    exp, objectives = multiobjective.take_annotation(exp)
     spec = exp.get("spec") if isinstance(exp.get("spec"), dict) else {}
     local_es = None
     es = spec.get("earlyStopping")
@@ -150,6 +158,8 @@ def admit_for_local(experiment: dict[str, Any],
         admitted["spec"]["earlyStopping"] = local_es
     if warm:  # local-only (the core denies it for a cluster): back in, recorded in experiment.yaml
         admitted["metadata"].setdefault("annotations", {})[warmstart.ANNOTATION] = json.dumps(warm)
+    if objectives:
+        admitted["metadata"].setdefault("annotations", {})[MO_ANNOTATION] = ",".join(f"{n}:{d}" for n, d in objectives)
     return admitted, config.mount_path
 
 
@@ -181,13 +191,16 @@ class Runner:
         self.mount = mount
         self.space: list[Parameter] = search_space(self.spec)
         self.by_name = {p.name: p for p in self.space}
-        self.plan = algorithms.plan(self.spec, self.space, seed)
+        _, self.objectives = multiobjective.take_annotation(admitted)  # [(metric, direction)], primary first
+        self.plan = algorithms.plan(self.spec, self.space, seed, max(1, len(self.objectives)))
         self.metric_names = [self.spec["objective"]["objectiveMetricName"]] + list(
             self.spec["objective"].get("additionalMetricNames") or [])
+        self.finished_curves: list[dict[str, list[float]]] = []  # several objectives: finished trials' metrics
         source = (self.spec.get("metricsCollectorSpec") or {}).get("source") or {}
         self.filters = list((source.get("filter") or {}).get("metricsFormat") or []) or None
         strategies = {s["name"]: s.get("value", "latest") for s in self.spec["objective"].get("metricStrategies") or []}
         self.strategy = strategies.get(self.metric_names[0], "latest")
+        self.strategies = strategies
         self.parallel = max(1, int(self.spec.get("parallelTrialCount") or 1))
         self.threads = max(1, (os.cpu_count() or 1) // self.parallel)
         self.running: dict[int, _Running] = {}
@@ -223,6 +236,10 @@ class Runner:
         from optuna.storages.journal import JournalFileBackend
 
         storage = JournalStorage(JournalFileBackend(str(self.paths.journal)))
+        if self.objectives:
+            return optuna.create_study(storage=storage, study_name=self.name, sampler=self.plan.sampler,
+                                       pruner=self.plan.pruner, directions=[d for _, d in self.objectives],
+                                       load_if_exists=True)
         return optuna.create_study(storage=storage, study_name=self.name, sampler=self.plan.sampler,
                                    pruner=self.plan.pruner, direction=algorithms.direction(self.spec),
                                    load_if_exists=True)
@@ -240,6 +257,13 @@ class Runner:
                 self.warm = warmstart.seed(self.study, self.spec, self.space, self.warm_refs, self.paths.root)
             except warmstart.WarmStartError as exc:
                 raise LocalRunError(str(exc)) from None
+        if self.objectives:
+            if self.warm_refs:
+                raise LocalRunError("warm start with several objectives is not supported: the earlier runs' "
+                                    "trials carry one objective value; remove one of the two annotations")
+            self.finished_curves = [t.user_attrs.get("metrics") or {} for t in self.trials()
+                                    if t.state == optuna.trial.TrialState.COMPLETE]
+            return
         for t in self.study.get_trials(deepcopy=False):
             if t.state == optuna.trial.TrialState.COMPLETE and t.user_attrs.get("assignments") \
                     and DUPLICATE not in t.user_attrs:
@@ -250,8 +274,8 @@ class Runner:
         return [t.user_attrs.get("katib_state", state.RUNNING) for t in self.trials()]
 
     def best_value(self) -> float | None:
-        values = [t.value for t in self.trials()
-                  if t.user_attrs.get("katib_state") == state.SUCCEEDED and t.value is not None]
+        values = [t.user_attrs["objective"] for t in self.trials()
+                  if t.user_attrs.get("katib_state") == state.SUCCEEDED and t.user_attrs.get("objective") is not None]
         if not values:
             return None
         return max(values) if algorithms.direction(self.spec) == "maximize" else min(values)
@@ -321,7 +345,9 @@ class Runner:
             except ValueError:
                 continue
             run.metrics.setdefault(obs.name, []).append(value)
-            if obs.name == objective:
+            if self.objectives:
+                self._judge(run)
+            elif obs.name == objective:
                 run.objective_values.append(value)
                 step = len(run.objective_values)
                 run.trial.report(value, step)
@@ -329,6 +355,34 @@ class Runner:
                     run.pruned = True
                     run.proc.kill()  # stop promptly: Katib's early stopping kills the trial
                     self.on_event("pruned", self)
+
+    def _judge(self, run: _Running) -> None:
+        """Several objectives: the dominance rule at each evaluation every objective has reported."""
+        rule = self.plan.rule
+        names = [n for n, _ in self.objectives]
+        while not run.pruned:
+            step = len(run.objective_values) + 1
+            point = multiobjective.point_at(run.metrics, names, step)
+            if point is None:
+                return
+            run.objective_values.append(point[0])
+            if rule is None:
+                continue
+            finished = [p for c in self.finished_curves if (p := multiobjective.point_at(c, names, step)) is not None]
+            if multiobjective.should_stop(point, step, finished, [d for _, d in self.objectives], rule):
+                run.pruned = True
+                run.proc.kill()
+                self.on_event("pruned", self)
+
+    def _values(self, run: _Running) -> list[float] | None:
+        """Several objectives: each objective's value by its metric strategy (None if one is missing)."""
+        out = []
+        for name, _ in self.objectives:
+            v = state.objective_value(run.metrics.get(name) or [], self.strategies.get(name, "latest"))
+            if v is None:
+                return None
+            out.append(v)
+        return out
 
     def _timings(self, directory: Path) -> tuple[list[dict[str, Any]], float | None]:
         try:
@@ -345,7 +399,11 @@ class Runner:
             run.partial = ""
         wall = time.time() - run.proc.started
         _, trainer_time = self._timings(run.directory)
-        value = state.objective_value(run.objective_values, self.strategy)
+        primary = (run.metrics.get(self.metric_names[0]) or []) if self.objectives else run.objective_values
+        value = state.objective_value(primary, self.strategy)
+        values = self._values(run) if self.objectives else None
+        if self.objectives and values is None:
+            value = None
         if run.pruned:
             katib, tell_state, tell_value = state.EARLY_STOPPED, optuna.trial.TrialState.PRUNED, None
         elif exit_code != 0:
@@ -353,10 +411,14 @@ class Runner:
         elif value is None:
             katib, tell_state, tell_value = state.METRICS_UNAVAILABLE, optuna.trial.TrialState.FAIL, None
         else:
-            katib, tell_state, tell_value = state.SUCCEEDED, optuna.trial.TrialState.COMPLETE, value
-            self.known[warmstart.assignment_key(run.assignments)] = (run.name, value)
+            katib, tell_state, tell_value = state.SUCCEEDED, optuna.trial.TrialState.COMPLETE, values or value
+            if not self.objectives:
+                self.known[warmstart.assignment_key(run.assignments)] = (run.name, value)
+            else:
+                self.finished_curves.append(run.metrics)
         attrs = {"katib_state": katib, "exit_code": exit_code, "wall_time": wall,
-                 "trainer_time": trainer_time, "metrics": run.metrics, "objective": value}
+                 "trainer_time": trainer_time, "metrics": run.metrics, "objective": value,
+                 "objectives": dict(zip([n for n, _ in self.objectives], values)) if values else None}
         for key, val in attrs.items():
             run.trial.set_user_attr(key, val)
         self.study.tell(run.trial, tell_value, state=tell_state)
@@ -466,7 +528,7 @@ class Runner:
                 wall_time=attrs.get("wall_time"), trainer_time=attrs.get("trainer_time"),
                 directory=self.paths.trials / name,
                 output_dir=Path(attrs["output_dir"]) if attrs.get("output_dir") else None,
-                attempts=int(attrs.get("attempts") or 1)))
+                attempts=int(attrs.get("attempts") or 1), objectives=attrs.get("objectives")))
         done = [t for t in out if t.state == state.SUCCEEDED and t.objective is not None]
         sign = 1 if algorithms.direction(self.spec) == "maximize" else -1
         best = max(done, key=lambda t: sign * t.objective) if done else None
@@ -476,4 +538,13 @@ class Runner:
             warm = {**(self.warm.as_dict() if self.warm else {"references": self.warm_refs}),
                     "repeats_not_run": sum(DUPLICATE in t.user_attrs for t in self.study.get_trials(deepcopy=False))}
         return LocalResult(self.exp, out, best, dict(best.parameters) if best else {}, self.paths.root,
-                           condition, reason, warm_start=warm)
+                           condition, reason, warm_start=warm, objectives=list(self.objectives),
+                           pareto_front=self._front(out))
+
+    def _front(self, trials: list[TrialResult]) -> list[TrialResult]:
+        if not self.objectives:
+            return []
+        names = [n for n, _ in self.objectives]
+        done = [t for t in trials if t.state == state.SUCCEEDED and t.objectives]
+        points = [[t.objectives[n] for n in names] for t in done]  # type: ignore[index]
+        return [done[i] for i in multiobjective.pareto_front(points, [d for _, d in self.objectives])]

@@ -25,7 +25,7 @@ from katib_llm.core.admit import admit, volume_claim
 from .errors import ExperimentDenied, TuneArgumentError
 from .experiment import TuneSpec, build_experiment, storage_request
 from katib_llm.io.kube import ClusterUnavailable, KubeApi, load_configuration
-from .results import OptimalHyperparameters, condition, optimal_from_status, progress_line
+from .results import OptimalHyperparameters, condition, optimal_from_local, optimal_from_status, progress_line
 
 log = logging.getLogger(__name__)
 
@@ -278,7 +278,20 @@ class KatibClient(_UpstreamKatibClient):
     def get_optimal_hyperparameters(self, name: str, namespace: str | None = None,
                                     timeout: int | None = None) -> OptimalHyperparameters | None:
         """The best trial's hyperparameters, typed (float/int/str by parameter type), and its
-        objective value; None while no trial has reported the objective metric."""
+        objective value; None while no trial has reported the objective metric.
+
+        With ``backend="local"`` it reads the run's ``results.json`` in the work dir (``workdir``,
+        else ``katib-llm-runs/<name>``); with several objectives ``pareto_front`` lists the
+        front and the returned trial is the best for the primary objective."""
+        if self.backend == "local":
+            import json
+            from pathlib import Path
+
+            path = Path(self.workdir or f"katib-llm-runs/{name}") / "results.json"
+            try:
+                return optimal_from_local(json.loads(path.read_text()))
+            except FileNotFoundError:
+                return None
         return optimal_from_status(self.get_experiment_dict(name, namespace))
 
     def wait_for_experiment(self, name: str, namespace: str | None = None, timeout: int = 3600,
