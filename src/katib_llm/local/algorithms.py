@@ -68,10 +68,17 @@ def _random(s: Settings, space: list[Parameter], seed: int | None, where: str) -
     return Plan(RandomSampler(seed=_seed(t, seed)), NopPruner())
 
 
+# katib-llm's default for TPE's random start-up trials (Optuna's is 10). Measured on a synthetic
+# LoRA-like landscape (tests/local/test_search_defaults.py) and the HPO benchmark
+# (docs/benchmarks.md): 10 random trials are half of a 20-full-trial budget, and with early
+# stopping TPE models pruned trials from the start.
+TPE_STARTUP_TRIALS = 5
+
+
 def _tpe(multivariate: bool) -> Callable[..., Plan]:
     def build(s: Settings, space: list[Parameter], seed: int | None, where: str) -> Plan:
         t = _take(s, {"random_state": int, "n_startup_trials": int, "n_ei_candidates": int}, where)
-        sampler = TPESampler(n_startup_trials=t.get("n_startup_trials", 10),
+        sampler = TPESampler(n_startup_trials=t.get("n_startup_trials", TPE_STARTUP_TRIALS),
                              n_ei_candidates=t.get("n_ei_candidates", 24), seed=_seed(t, seed),
                              multivariate=multivariate, constant_liar=True)
         return Plan(sampler, NopPruner())
