@@ -551,8 +551,12 @@ def run_fixed_target(args: argparse.Namespace) -> int:
     admitted, mount = admit_for_local(experiment("warm-cache", work, "random", 0, 1, False), None)
     Runner(admitted, work / "warm-cache", mount=mount, cache_dir=cache).run()
     seeds = range(args.seed_from, args.seed_from + args.seeds)
+    def done(m: str, seed: int) -> bool:  # runs are deterministic: a (method, seed) in the file is not rerun
+        row = results["curves"][m]
+        return seed < len(row) and bool(row[seed])
+
     jobs = [(m, seed, budget, results["trials"], str(work), str(cache), results["medianstop"]["start_step"])
-            for seed in seeds for m in methods]
+            for seed in seeds for m in methods if not done(m, seed)]
     import concurrent.futures
     import multiprocessing
 
