@@ -98,7 +98,7 @@ class BudgetSpent(Exception):
 
 
 def run_method(model: Path, work: Path, cache: Path, method: str, seed: int, budget: int, trials: int,
-               start_step: int = MEDIAN_START_STEP) -> list[dict]:
+               start_step: int = MEDIAN_START_STEP, stop_at: float | None = None) -> list[dict]:
     """Run one method with one seed until `budget` training steps are spent; the compute curve."""
     from katib_llm.local.runner import Runner, admit_for_local
 
@@ -119,7 +119,8 @@ def run_method(model: Path, work: Path, cache: Path, method: str, seed: int, bud
     def on_event(kind: str, r: Runner) -> None:
         if kind == "finished":
             spent = sum(steps_of(t) for t in r.trials() if t.user_attrs.get("katib_state"))
-            if spent >= budget:
+            reached = stop_at is not None and (r.best_value() or float("inf")) <= stop_at
+            if spent >= budget or reached:
                 raise BudgetSpent
     runner.on_event = on_event
     try:
@@ -493,18 +494,20 @@ def sweep(out: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _run_job(job: tuple[str, int, int, int, str, str, int]) -> tuple[str, int, list[dict], float]:
-    """One (method, seed) run in a worker process: (method, seed, compute curve, seconds)."""
-    method, seed, budget, trials, work, cache, start_step = job
+def _run_job(job: tuple[str, int, int, int, str, str, int, float | None]) -> tuple[str, int, list[dict], float]:
+    """One (method, seed) run in a worker process: (method, seed, compute curve, seconds).
+    With ``stop_at`` the run ends once a finished trial reaches it (the steps to the target are
+    then known; the rest of the budget would not change them)."""
+    method, seed, budget, trials, work, cache, start_step, stop_at = job
     t0 = time.time()
     if method == ANCHOR:
         import hpo_inprocess
 
         ann = experiment("anchor", Path(work), "random", seed, 1, False)["metadata"]["annotations"]
         curve = hpo_inprocess.search(ann, DATA, seed=seed, budget=budget, n_trials=budget // EVAL_STEPS + 1,
-                                     max_steps=MAX_STEPS, eval_steps=EVAL_STEPS)["curve"]
+                                     max_steps=MAX_STEPS, eval_steps=EVAL_STEPS, stop_at=stop_at)["curve"]
     else:
-        curve = run_method(Path(work), Path(work), Path(cache), method, seed, budget, trials, start_step)
+        curve = run_method(Path(work), Path(work), Path(cache), method, seed, budget, trials, start_step, stop_at)
     return method, seed, curve, time.time() - t0
 
 
@@ -526,6 +529,78 @@ def fixed_target(curves: dict[str, list[list[dict] | None]], target: float, budg
             "trials_per_seed": [None if c is None else len(c) for c in runs],
             "early_stopped_per_seed": [None if c is None else sum(p["state"] == "EarlyStopped" for p in c)
                                        for c in runs]}
+    return out
+
+
+def _gaps(trials: list[dict[str, Any]]) -> list[float]:
+    """Seconds from one trial's end to the next trial's start."""
+    ordered = sorted(trials, key=lambda t: t["start"])
+    return [b["start"] - a["end"] for a, b in zip(ordered, ordered[1:])]
+
+
+def _trial_costs(trials: list[dict[str, Any]]) -> dict[str, Any]:
+    full = [t["end"] - t["start"] for t in trials if t["evals"] == MAX_STEPS // EVAL_STEPS]
+    first = [t["end"] - t["start"] for t in trials if t["evals"] == 1]
+    gaps = _gaps(trials)
+    med = lambda xs: statistics.median(xs) if xs else None  # noqa: E731
+    return {"full_trial_s_median": med(full), "full_trials": len(full), "stopped_at_1st_eval_s_median": med(first),
+            "stopped_at_1st_eval": len(first), "gap_s_median": med(gaps), "gap_s_sum": sum(gaps),
+            "evals_per_trial": [t["evals"] for t in sorted(trials, key=lambda t: t["start"])]}
+
+
+def walltime(n_trials: int, reps: int, work: Path, cache: Path) -> dict[str, Any]:
+    """The same successive-halving study, in-process (Hugging Face hyperparameter_search) and by
+    the local backend, alternated ``reps`` times: study wall, per-trial cost, stop-to-next gap.
+
+    Same sampler (TPE, seed 0, Optuna's 10 start-up trials), same pruner rungs (Optuna's
+    SuccessiveHalvingPruner, reduction factor 4, first rung at the 1st evaluation: min_resource 8
+    global steps in-process, 1 evaluation in the runner), same trial count and 1 torch thread.
+    """
+    import hpo_inprocess
+    import optuna
+
+    from katib_llm.local import run_experiment
+
+    out: dict[str, Any] = {"trials": n_trials, "reps": reps, "inprocess": [], "local": []}
+    ann = experiment("walltime", work, "random", 0, 1, False)["metadata"]["annotations"]
+    for rep in range(reps):
+        r = hpo_inprocess.search(ann, DATA, seed=0, budget=None, n_trials=n_trials, max_steps=MAX_STEPS,
+                                 eval_steps=EVAL_STEPS, sampler=optuna.samplers.TPESampler(seed=0),
+                                 pruner=optuna.pruners.SuccessiveHalvingPruner(min_resource=EVAL_STEPS))
+        out["inprocess"].append({"study_wall_s": r["wall_s"], "setup_s": r["setup_s"],
+                                 "steps": r["curve"][-1]["steps"], **_trial_costs(r["trials"])})
+        exp = experiment(f"walltime-{rep}", work, "tpe", 0, n_trials, "successivehalving")
+        exp["spec"]["algorithm"]["algorithmSettings"] = [{"name": "random_state", "value": "0"},
+                                                         {"name": "n_startup_trials", "value": "10"}]
+        t0 = time.time()
+        res = run_experiment(exp, work / f"walltime-{rep}", progress=False, cache_dir=cache, report=False)
+        wall = time.time() - t0
+        trials = _runner_trials(work / f"walltime-{rep}", res)
+        steps = sum(MAX_STEPS if t.state == "Succeeded" else EVAL_STEPS * len(t.metrics.get("eval_loss", []))
+                    for t in res.trials)
+        out["local"].append({"study_wall_s": wall, "steps": steps, **_trial_costs(trials)})
+        print(f"walltime rep {rep}: in-process {out['inprocess'][-1]['study_wall_s']:.0f} s "
+              f"({out['inprocess'][-1]['steps']} steps), local {wall:.0f} s ({steps} steps)", flush=True)
+    for key in ("inprocess", "local"):
+        out[f"{key}_study_wall_s_median"] = statistics.median(r["study_wall_s"] for r in out[key])
+    out["ratio_local_over_inprocess"] = out["local_study_wall_s_median"] / out["inprocess_study_wall_s_median"]
+    return out
+
+
+def _runner_trials(workdir: Path, res: Any) -> list[dict[str, Any]]:
+    """Each trial's start (the runner's launch) and end (start + its wall time) from the journal."""
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+    import optuna
+
+    study = optuna.load_study(study_name=res.experiment["metadata"]["name"],
+                              storage=JournalStorage(JournalFileBackend(str(workdir / "study.journal"))))
+    out = []
+    for t in study.get_trials(deepcopy=False):
+        start, wall = t.user_attrs.get("started"), t.user_attrs.get("wall_time")
+        if start is not None and wall is not None:
+            out.append({"start": float(start), "end": float(start) + float(wall),
+                        "evals": len((t.user_attrs.get("metrics") or {}).get("eval_loss", []))})
     return out
 
 
@@ -555,7 +630,9 @@ def run_fixed_target(args: argparse.Namespace) -> int:
         row = results["curves"][m]
         return seed < len(row) and bool(row[seed])
 
-    jobs = [(m, seed, budget, results["trials"], str(work), str(cache), results["medianstop"]["start_step"])
+    stop_at = target if args.stop_at_target else None
+    results.setdefault("stopped_at_target", {})
+    jobs = [(m, seed, budget, results["trials"], str(work), str(cache), results["medianstop"]["start_step"], stop_at)
             for seed in seeds for m in methods if not done(m, seed)]
     import concurrent.futures
     import multiprocessing
@@ -564,6 +641,7 @@ def run_fixed_target(args: argparse.Namespace) -> int:
                                                 mp_context=multiprocessing.get_context("spawn")) as ex:
         for fut in concurrent.futures.as_completed([ex.submit(_run_job, j) for j in jobs]):
             method, seed, curve, seconds = fut.result()
+            results["stopped_at_target"].setdefault(method, {})[str(seed)] = stop_at is not None
             for key, value in (("curves", curve), ("run_seconds", seconds)):
                 row = results[key][method]
                 row.extend([None] * (seed + 1 - len(row)))
@@ -606,7 +684,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--into", default=str(ROOT / "docs" / "img" / "hpo_fixed_target.json"))
     ap.add_argument("--target", type=float, default=TARGET)
     ap.add_argument("--seed-from", type=int, default=0)
+    ap.add_argument("--stop-at-target", action="store_true",
+                    help="end each run once a finished trial reaches --target (its steps-to-target are then known)")
+    ap.add_argument("--walltime", type=int, metavar="N", help="only the wall-time comparison: the same N-trial "
+                    "successive-halving study in-process and by the local backend, into DIR/hpo_walltime.json")
+    ap.add_argument("--walltime-reps", type=int, default=2)
     args = ap.parse_args(argv)
+    if args.walltime:
+        os.environ["KATIB_LLM_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = str(args.threads or 1)
+        work = Path(tempfile.mkdtemp(prefix="hpo-wall-"))
+        res = {"started_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()), "load_before": os.getloadavg(),
+               **walltime(args.walltime, args.walltime_reps, work, work / "cache"),
+               "load_after": os.getloadavg(), "finished_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())}
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        (Path(args.out) / "hpo_walltime.json").write_text(json.dumps(res, indent=2))
+        print(json.dumps({k: v for k, v in res.items() if k not in ("inprocess", "local")}, indent=1))
+        shutil.rmtree(work, ignore_errors=True)
+        return 0
     if args.methods:
         if args.threads:
             os.environ["KATIB_LLM_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = str(args.threads)

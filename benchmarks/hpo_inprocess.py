@@ -55,8 +55,10 @@ def _inputs(annotations: dict[str, str], data: Path, out: Path) -> Any:
 
 def search(annotations: dict[str, str], data: Path, *, seed: int, budget: int | None, n_trials: int,
            max_steps: int, eval_steps: int, sampler: optuna.samplers.BaseSampler | None = None,
-           pruner: optuna.pruners.BasePruner | None = None, threads: int = 1) -> dict[str, Any]:
-    """Run the search until ``budget`` steps are spent (or ``n_trials`` ran): curve + timings."""
+           pruner: optuna.pruners.BasePruner | None = None, threads: int = 1,
+           stop_at: float | None = None) -> dict[str, Any]:
+    """Run the search until ``budget`` steps are spent (or ``n_trials`` ran, or with ``stop_at`` a
+    finished trial reached it): curve + timings."""
     import dataclasses
 
     import torch
@@ -91,6 +93,9 @@ def search(annotations: dict[str, str], data: Path, *, seed: int, budget: int | 
             if not studies:
                 studies.append(trial.study)
             if budget is not None and spent(trial.study) >= budget:
+                raise BudgetSpent
+            if stop_at is not None and any(t.state == optuna.trial.TrialState.COMPLETE and t.value <= stop_at
+                                           for t in trial.study.get_trials(deepcopy=False)):
                 raise BudgetSpent
             events.append((trial.number, "model_init", time.time()))
         lora_inputs = dataclasses.replace(inputs, settings=dataclasses.replace(
