@@ -106,8 +106,9 @@ def run_method(model: Path, work: Path, cache: Path, method: str, seed: int, bud
     algorithm, _, stopping = method.removeprefix(DEFAULTS_PREFIX).partition("+")
     # Enough trials for the budget even if every trial is stopped at its first chance.
     cap = budget // EVAL_STEPS + 1 if stopping else trials
-    exp = experiment(f"{method.replace('+', '-').replace(':', '-')}-{seed}", model, algorithm, seed, cap,
-                     stopping or False, start_step, defaults)
+    short = method.replace(DEFAULTS_PREFIX, "kl-").replace("multivariate-tpe", "mvtpe").replace(
+        "successivehalving", "sh").replace("medianstop", "ms").replace("+", "-")  # Katib names: <= 40 characters
+    exp = experiment(f"{short}-{seed}", model, algorithm, seed, cap, stopping or False, start_step, defaults)
     admitted, mount = admit_for_local(exp, None)
     runner = Runner(admitted, work / exp["metadata"]["name"], mount=mount, cache_dir=cache)
 
@@ -639,8 +640,14 @@ def run_fixed_target(args: argparse.Namespace) -> int:
 
     with concurrent.futures.ProcessPoolExecutor(max_workers=args.jobs,
                                                 mp_context=multiprocessing.get_context("spawn")) as ex:
-        for fut in concurrent.futures.as_completed([ex.submit(_run_job, j) for j in jobs]):
-            method, seed, curve, seconds = fut.result()
+        futures = {ex.submit(_run_job, j): j for j in jobs}
+        for fut in concurrent.futures.as_completed(futures):
+            try:
+                method, seed, curve, seconds = fut.result()
+            except Exception as exc:  # one broken run must not lose the others' results
+                results.setdefault("errors", []).append({"job": futures[fut][:2], "error": repr(exc)[:500]})
+                print(f"{futures[fut][:2]} failed: {exc!r}"[:500], flush=True)
+                continue
             results["stopped_at_target"].setdefault(method, {})[str(seed)] = stop_at is not None
             for key, value in (("curves", curve), ("run_seconds", seconds)):
                 row = results[key][method]
