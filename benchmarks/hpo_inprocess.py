@@ -119,6 +119,9 @@ def search(annotations: dict[str, str], data: Path, *, seed: int, budget: int | 
         except BudgetSpent:
             pass
     wall = time.time() - t0
+    import shutil
+
+    shutil.rmtree(scratch, ignore_errors=True)
     study = studies[0]
     curve, total, best = [], 0, float("inf")
     trials = []
