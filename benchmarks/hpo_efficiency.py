@@ -220,7 +220,8 @@ METHODS = ("random", "tpe", "tpe+medianstop")
 # defaults (``DEFAULTS_PREFIX``: only random_state set).
 DEFAULTS_PREFIX = "katib-llm:"
 ANCHOR = "optuna-hf"
-ALL_METHODS = ("random", "tpe", "tpe+medianstop", "tpe+successivehalving", ANCHOR,
+ANCHOR_SAME_TRAINER = "optuna-trainer"  # plain Optuna driving katib-llm's own trainer in-process
+ALL_METHODS = ("random", "tpe", "tpe+medianstop", "tpe+successivehalving", ANCHOR, ANCHOR_SAME_TRAINER,
                DEFAULTS_PREFIX + "tpe+successivehalving", DEFAULTS_PREFIX + "multivariate-tpe+successivehalving",
                DEFAULTS_PREFIX + "tpe+medianstop")
 TARGET = 0.1   # fixed before the fixed-target runs: eval_loss 0.1 is ~97 % accuracy on the topics task;
@@ -507,6 +508,12 @@ def _run_job(job: tuple[str, int, int, int, str, str, int, float | None]) -> tup
         ann = experiment("anchor", Path(work), "random", seed, 1, False)["metadata"]["annotations"]
         curve = hpo_inprocess.search(ann, DATA, seed=seed, budget=budget, n_trials=budget // EVAL_STEPS + 1,
                                      max_steps=MAX_STEPS, eval_steps=EVAL_STEPS, stop_at=stop_at)["curve"]
+    elif method == ANCHOR_SAME_TRAINER:
+        import hpo_inprocess
+
+        ann = experiment("anchor", Path(work), "random", seed, 1, False)["metadata"]["annotations"]
+        curve = hpo_inprocess.search_same_trainer(ann, DATA, seed=seed, budget=budget, max_steps=MAX_STEPS,
+                                                  eval_steps=EVAL_STEPS, stop_at=stop_at)["curve"]
     else:
         curve = run_method(Path(work), Path(work), Path(cache), method, seed, budget, trials, start_step, stop_at)
     return method, seed, curve, time.time() - t0

