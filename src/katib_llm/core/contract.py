@@ -409,6 +409,13 @@ def parse_annotations(experiment: dict[str, Any], providers: set[str],
                                              "to set the provider's credentials Secret instead"))
                 else:
                     spec.env[key] = str(value).lower() if isinstance(value, bool) else str(value)
+    _parse_local_only(ours, experiment, spec, errors)
+    return spec, errors
+
+
+def _parse_local_only(ours: dict[str, str], experiment: dict[str, Any], spec: LLMSpec,
+                      errors: list[FieldError]) -> None:
+    """Annotations only the local backend honours: parsed here, denied for a cluster."""
     if WARM_START in ours:
         # Katib hands a suggestion service only this Experiment and its own Trials
         # (GetSuggestionsRequest); seeding from another Experiment would need a suggestion
@@ -430,4 +437,3 @@ def parse_annotations(experiment: dict[str, Any], providers: set[str],
             errors.append(FieldError(annotation_path(OBJECTIVES), "objectives.local-only",
                                      "several objectives run only on the local backend: Katib optimizes "
                                      "spec.objective alone; remove the annotation to submit to a cluster"))
-    return spec, errors
