@@ -87,7 +87,10 @@ def search(annotations: dict[str, str], data: Path, *, seed: int, budget: int | 
         return total
 
     def model_init(trial: Any) -> Any:
-        hp = {} if trial is None else {k.split(".", 1)[1]: v for k, v in trial.params.items()
+        # Trainer.train calls model_init(trial) before it applies hp_space (transformers 5.25:
+        # call_model_init, then _hp_search_setup), so trial.params is still empty here: suggest
+        # the space now (Optuna returns the same values when hp_space suggests them again).
+        hp = {} if trial is None else {k.split(".", 1)[1]: v for k, v in hp_space(trial).items()
                                        if k.startswith("lora_config.")}
         if trial is not None:
             if not studies:
