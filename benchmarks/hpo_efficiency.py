@@ -19,6 +19,13 @@ Then per-trial overhead: wall time of a trial run by the local backend minus the
 trainer itself takes for the same trial in-process, with the warm pool and with a fresh
 ``python``/``torchrun`` process per container.
 
+Fixed target (``--methods``): the steps each method spends until a finished trial first reaches
+``--target`` (0.1, fixed before the runs), per seed, for the methods in ``ALL_METHODS`` — the
+local backend's, plain Optuna through Hugging Face's ``hyperparameter_search`` (``optuna-hf``)
+and plain Optuna driving katib-llm's own trainer in-process (``optuna-trainer``; both in
+``benchmarks/hpo_inprocess.py``) — into ``--into`` (docs/img/hpo_fixed_target.json).
+``--walltime N``: the same N-trial successive-halving study in-process and by the local backend.
+
 Run: .venv/bin/python benchmarks/hpo_efficiency.py [--quick] [--jobs N] [--out DIR]
 Writes DIR/hpo_efficiency.json and DIR/hpo_efficiency.png (default DIR: docs/img);
 ``--sweep`` instead runs the task check (a few fixed trials) into DIR/hpo_efficiency_sweep.json.
