@@ -19,6 +19,13 @@ Then per-trial overhead: wall time of a trial run by the local backend minus the
 trainer itself takes for the same trial in-process, with the warm pool and with a fresh
 ``python``/``torchrun`` process per container.
 
+Fixed target (``--methods``): the steps each method spends until a finished trial first reaches
+``--target`` (0.1, fixed before the runs), per seed, for the methods in ``ALL_METHODS`` — the
+local backend's, plain Optuna through Hugging Face's ``hyperparameter_search`` (``optuna-hf``)
+and plain Optuna driving katib-llm's own trainer in-process (``optuna-trainer``; both in
+``benchmarks/hpo_inprocess.py``) — into ``--into`` (docs/img/hpo_fixed_target.json).
+``--walltime N``: the same N-trial successive-halving study in-process and by the local backend.
+
 Run: .venv/bin/python benchmarks/hpo_efficiency.py [--quick] [--jobs N] [--out DIR]
 Writes DIR/hpo_efficiency.json and DIR/hpo_efficiency.png (default DIR: docs/img);
 ``--sweep`` instead runs the task check (a few fixed trials) into DIR/hpo_efficiency_sweep.json.
@@ -49,12 +56,15 @@ MEDIAN_MIN_TRIALS, MEDIAN_START_STEP = 3, 1   # medianstop: Katib's default 3 fi
 CHANCE = 1.386                          # ln 4: eval_loss of a classifier that learned nothing
 
 
-def experiment(name: str, model: Path, algorithm: str, seed: int, trials: int, median: bool,
-               start_step: int = MEDIAN_START_STEP) -> dict[str, Any]:
+def experiment(name: str, model: Path, algorithm: str, seed: int, trials: int, median: bool | str,
+               start_step: int = MEDIAN_START_STEP, defaults: bool = False) -> dict[str, Any]:
+    """The benchmark's Experiment. ``median``: True (medianstop), or an early-stopping name.
+    ``defaults``: katib-llm's own defaults (only ``random_state`` set), not the benchmark's."""
     spec: dict[str, Any] = {
         "objective": {"type": "minimize", "objectiveMetricName": "eval_loss"},
         "algorithm": {"algorithmName": algorithm, "algorithmSettings": [{"name": "random_state", "value": str(seed)}]
-                      + ([{"name": "n_startup_trials", "value": str(TPE_STARTUP)}] if algorithm.endswith("tpe") else [])},
+                      + ([{"name": "n_startup_trials", "value": str(TPE_STARTUP)}]
+                         if algorithm.endswith("tpe") and not defaults else [])},
         "maxTrialCount": trials, "parallelTrialCount": 1,
         "parameters": [
             {"name": "learning_rate", "parameterType": "double",
@@ -65,10 +75,12 @@ def experiment(name: str, model: Path, algorithm: str, seed: int, trials: int, m
             {"name": "weight_decay", "parameterType": "double", "feasibleSpace": {"min": "0.0", "max": "0.3"}},
         ],
     }
-    if median:
-        spec["earlyStopping"] = {"algorithmName": "medianstop", "algorithmSettings": [
+    if median is True or median == "medianstop":
+        spec["earlyStopping"] = {"algorithmName": "medianstop", "algorithmSettings": [] if defaults else [
             {"name": "min_trials_required", "value": str(MEDIAN_MIN_TRIALS)},
             {"name": "start_step", "value": str(start_step)}]}
+    elif median:
+        spec["earlyStopping"] = {"algorithmName": median}
     return {
         "apiVersion": "kubeflow.org/v1beta1", "kind": "Experiment",
         "metadata": {"name": name, "namespace": "bench", "labels": {"llm.katib.kubeflow.org/tune": "true"},
@@ -93,15 +105,17 @@ class BudgetSpent(Exception):
 
 
 def run_method(model: Path, work: Path, cache: Path, method: str, seed: int, budget: int, trials: int,
-               start_step: int = MEDIAN_START_STEP) -> list[dict]:
+               start_step: int = MEDIAN_START_STEP, stop_at: float | None = None) -> list[dict]:
     """Run one method with one seed until `budget` training steps are spent; the compute curve."""
     from katib_llm.local.runner import Runner, admit_for_local
 
-    algorithm, _, stopping = method.partition("+")
-    median = stopping == "medianstop"
+    defaults = method.startswith(DEFAULTS_PREFIX)
+    algorithm, _, stopping = method.removeprefix(DEFAULTS_PREFIX).partition("+")
     # Enough trials for the budget even if every trial is stopped at its first chance.
-    cap = budget // (EVAL_STEPS * start_step) + 1 if median else trials
-    exp = experiment(f"{method.replace('+', '-')}-{seed}", model, algorithm, seed, cap, median, start_step)
+    cap = budget // EVAL_STEPS + 1 if stopping else trials
+    short = method.replace(DEFAULTS_PREFIX, "kl-").replace("multivariate-tpe", "mvtpe").replace(
+        "successivehalving", "sh").replace("medianstop", "ms").replace("+", "-")  # Katib names: <= 40 characters
+    exp = experiment(f"{short}-{seed}", model, algorithm, seed, cap, stopping or False, start_step, defaults)
     admitted, mount = admit_for_local(exp, None)
     runner = Runner(admitted, work / exp["metadata"]["name"], mount=mount, cache_dir=cache)
 
@@ -113,7 +127,8 @@ def run_method(model: Path, work: Path, cache: Path, method: str, seed: int, bud
     def on_event(kind: str, r: Runner) -> None:
         if kind == "finished":
             spent = sum(steps_of(t) for t in r.trials() if t.user_attrs.get("katib_state"))
-            if spent >= budget:
+            reached = stop_at is not None and (r.best_value() or float("inf")) <= stop_at
+            if spent >= budget or reached:
                 raise BudgetSpent
     runner.on_event = on_event
     try:
@@ -207,6 +222,17 @@ def overhead(model: Path, work: Path, cache: Path, n: int) -> dict[str, Any]:
 
 
 METHODS = ("random", "tpe", "tpe+medianstop")
+# The fixed-target comparison (--methods): the methods above, successive halving, the in-process
+# anchor (plain Optuna defaults through Hugging Face's hyperparameter_search) and katib-llm's own
+# defaults (``DEFAULTS_PREFIX``: only random_state set).
+DEFAULTS_PREFIX = "katib-llm:"
+ANCHOR = "optuna-hf"
+ANCHOR_SAME_TRAINER = "optuna-trainer"  # plain Optuna driving katib-llm's own trainer in-process
+ALL_METHODS = ("random", "tpe", "tpe+medianstop", "tpe+successivehalving", ANCHOR, ANCHOR_SAME_TRAINER,
+               DEFAULTS_PREFIX + "tpe+successivehalving", DEFAULTS_PREFIX + "multivariate-tpe+successivehalving",
+               DEFAULTS_PREFIX + "tpe+medianstop")
+TARGET = 0.1   # fixed before the fixed-target runs: eval_loss 0.1 is ~97 % accuracy on the topics task;
+               # 5 % of random's trials reach it (random's 100 trials of the 20-trial run)
 # Run on request (--extra) into an existing results file, on the same seeds and budget: the
 # same early stopping behind Katib's other TPE (one density over all parameters together).
 EXTRA_METHODS = ("multivariate-tpe+medianstop",)
@@ -477,12 +503,182 @@ def sweep(out: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _run_job(job: tuple[str, int, int, int, str, str, int]) -> tuple[str, int, list[dict], float]:
-    """One (method, seed) run in a worker process: (method, seed, compute curve, seconds)."""
-    method, seed, budget, trials, work, cache, start_step = job
+def _run_job(job: tuple[str, int, int, int, str, str, int, float | None]) -> tuple[str, int, list[dict], float]:
+    """One (method, seed) run in a worker process: (method, seed, compute curve, seconds).
+    With ``stop_at`` the run ends once a finished trial reaches it (the steps to the target are
+    then known; the rest of the budget would not change them)."""
+    method, seed, budget, trials, work, cache, start_step, stop_at = job
     t0 = time.time()
-    curve = run_method(Path(work), Path(work), Path(cache), method, seed, budget, trials, start_step)
+    if method == ANCHOR:
+        import hpo_inprocess
+
+        ann = experiment("anchor", Path(work), "random", seed, 1, False)["metadata"]["annotations"]
+        curve = hpo_inprocess.search(ann, DATA, seed=seed, budget=budget, n_trials=budget // EVAL_STEPS + 1,
+                                     max_steps=MAX_STEPS, eval_steps=EVAL_STEPS, stop_at=stop_at)["curve"]
+    elif method == ANCHOR_SAME_TRAINER:
+        import hpo_inprocess
+
+        ann = experiment("anchor", Path(work), "random", seed, 1, False)["metadata"]["annotations"]
+        curve = hpo_inprocess.search_same_trainer(ann, DATA, seed=seed, budget=budget, max_steps=MAX_STEPS,
+                                                  eval_steps=EVAL_STEPS, stop_at=stop_at)["curve"]
+    else:
+        curve = run_method(Path(work), Path(work), Path(cache), method, seed, budget, trials, start_step, stop_at)
     return method, seed, curve, time.time() - t0
+
+
+def fixed_target(curves: dict[str, list[list[dict] | None]], target: float, budget: int) -> dict[str, Any]:
+    """Steps each method spent when its best finished trial FIRST reached ``target``, per seed.
+
+    Not reached within the budget: ``None`` per seed, counted as the budget in the median (a
+    lower bound of its true cost; the count is reported beside it).
+    """
+    out: dict[str, Any] = {"target": target, "budget_steps": budget, "methods": {}}
+    for method, runs in curves.items():
+        per_seed = [None if c is None else steps_to_reach(c, target) for c in runs]
+        done = [x for c, x in zip(runs, per_seed) if c is not None]
+        counted = [budget if x is None else x for c, x in zip(runs, per_seed) if c is not None]
+        out["methods"][method] = {
+            "steps_per_seed": per_seed, "seeds_run": len(done), "not_reached": sum(x is None for x in done),
+            "median_steps": statistics.median(counted) if counted else None,
+            "final_best_per_seed": [None if c is None else c[-1]["best"] for c in runs],
+            "trials_per_seed": [None if c is None else len(c) for c in runs],
+            "early_stopped_per_seed": [None if c is None else sum(p["state"] == "EarlyStopped" for p in c)
+                                       for c in runs]}
+    return out
+
+
+def _gaps(trials: list[dict[str, Any]]) -> list[float]:
+    """Seconds from one trial's end to the next trial's start."""
+    ordered = sorted(trials, key=lambda t: t["start"])
+    return [b["start"] - a["end"] for a, b in zip(ordered, ordered[1:])]
+
+
+def _trial_costs(trials: list[dict[str, Any]]) -> dict[str, Any]:
+    full = [t["end"] - t["start"] for t in trials if t["evals"] == MAX_STEPS // EVAL_STEPS]
+    first = [t["end"] - t["start"] for t in trials if t["evals"] == 1]
+    gaps = _gaps(trials)
+    med = lambda xs: statistics.median(xs) if xs else None  # noqa: E731
+    return {"full_trial_s_median": med(full), "full_trials": len(full), "stopped_at_1st_eval_s_median": med(first),
+            "stopped_at_1st_eval": len(first), "gap_s_median": med(gaps), "gap_s_sum": sum(gaps),
+            "evals_per_trial": [t["evals"] for t in sorted(trials, key=lambda t: t["start"])]}
+
+
+def walltime(n_trials: int, reps: int, work: Path, cache: Path) -> dict[str, Any]:
+    """The same successive-halving study, in-process (Hugging Face hyperparameter_search) and by
+    the local backend, alternated ``reps`` times: study wall, per-trial cost, stop-to-next gap.
+
+    Same sampler (TPE, seed 0, Optuna's 10 start-up trials), same pruner rungs (Optuna's
+    SuccessiveHalvingPruner, reduction factor 4, first rung at the 1st evaluation: min_resource 8
+    global steps in-process, 1 evaluation in the runner), same trial count and 1 torch thread.
+    """
+    import hpo_inprocess
+    import optuna
+
+    from katib_llm.local import run_experiment
+
+    out: dict[str, Any] = {"trials": n_trials, "reps": reps, "inprocess": [], "local": []}
+    ann = experiment("walltime", work, "random", 0, 1, False)["metadata"]["annotations"]
+    for rep in range(reps):
+        r = hpo_inprocess.search(ann, DATA, seed=0, budget=None, n_trials=n_trials, max_steps=MAX_STEPS,
+                                 eval_steps=EVAL_STEPS, sampler=optuna.samplers.TPESampler(seed=0),
+                                 pruner=optuna.pruners.SuccessiveHalvingPruner(min_resource=EVAL_STEPS))
+        out["inprocess"].append({"study_wall_s": r["wall_s"], "setup_s": r["setup_s"],
+                                 "steps": r["curve"][-1]["steps"], **_trial_costs(r["trials"])})
+        exp = experiment(f"walltime-{rep}", work, "tpe", 0, n_trials, "successivehalving")
+        exp["spec"]["algorithm"]["algorithmSettings"] = [{"name": "random_state", "value": "0"},
+                                                         {"name": "n_startup_trials", "value": "10"}]
+        t0 = time.time()
+        res = run_experiment(exp, work / f"walltime-{rep}", progress=False, cache_dir=cache, report=False)
+        wall = time.time() - t0
+        trials = _runner_trials(work / f"walltime-{rep}", res)
+        steps = sum(MAX_STEPS if t.state == "Succeeded" else EVAL_STEPS * len(t.metrics.get("eval_loss", []))
+                    for t in res.trials)
+        out["local"].append({"study_wall_s": wall, "steps": steps, **_trial_costs(trials)})
+        print(f"walltime rep {rep}: in-process {out['inprocess'][-1]['study_wall_s']:.0f} s "
+              f"({out['inprocess'][-1]['steps']} steps), local {wall:.0f} s ({steps} steps)", flush=True)
+    for key in ("inprocess", "local"):
+        out[f"{key}_study_wall_s_median"] = statistics.median(r["study_wall_s"] for r in out[key])
+    out["ratio_local_over_inprocess"] = out["local_study_wall_s_median"] / out["inprocess_study_wall_s_median"]
+    return out
+
+
+def _runner_trials(workdir: Path, res: Any) -> list[dict[str, Any]]:
+    """Each trial's start (the runner's launch) and end (start + its wall time) from the journal."""
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+    import optuna
+
+    study = optuna.load_study(study_name=res.experiment["metadata"]["name"],
+                              storage=JournalStorage(JournalFileBackend(str(workdir / "study.journal"))))
+    out = []
+    for t in study.get_trials(deepcopy=False):
+        start, wall = t.user_attrs.get("started"), t.user_attrs.get("wall_time")
+        if start is not None and wall is not None:
+            out.append({"start": float(start), "end": float(start) + float(wall),
+                        "evals": len((t.user_attrs.get("metrics") or {}).get("eval_loss", []))})
+    return out
+
+
+def run_fixed_target(args: argparse.Namespace) -> int:
+    """--methods: run (method, seed) pairs into one results file, then the fixed-target summary."""
+    path = Path(args.into)
+    results: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {
+        "budget_steps": args.trials * MAX_STEPS, "trials": args.trials, "max_steps": MAX_STEPS,
+        "eval_steps": EVAL_STEPS, "tpe_n_startup_trials": TPE_STARTUP, "target": args.target,
+        "medianstop": {"min_trials_required": MEDIAN_MIN_TRIALS, "start_step": args.start_step},
+        "curves": {}, "run_seconds": {}, "runs": [], "cpu_count": os.cpu_count(),
+        "started_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())}
+    budget, target = results["budget_steps"], results["target"]
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    for m in methods:
+        if m not in ALL_METHODS:
+            raise SystemExit(f"--methods: unknown {m!r}; accepted: {', '.join(ALL_METHODS)}")
+        results["curves"].setdefault(m, [])
+        results["run_seconds"].setdefault(m, [])
+    work = Path(tempfile.mkdtemp(prefix="hpo-bench-"))
+    cache = work / "cache"
+    from katib_llm.local.runner import Runner, admit_for_local
+    admitted, mount = admit_for_local(experiment("warm-cache", work, "random", 0, 1, False), None)
+    Runner(admitted, work / "warm-cache", mount=mount, cache_dir=cache).run()
+    seeds = range(args.seed_from, args.seed_from + args.seeds)
+    def done(m: str, seed: int) -> bool:  # runs are deterministic: a (method, seed) in the file is not rerun
+        row = results["curves"][m]
+        return seed < len(row) and bool(row[seed])
+
+    stop_at = target if args.stop_at_target else None
+    results.setdefault("stopped_at_target", {})
+    jobs = [(m, seed, budget, results["trials"], str(work), str(cache), results["medianstop"]["start_step"], stop_at)
+            for seed in seeds for m in methods if not done(m, seed)]
+    import concurrent.futures
+    import multiprocessing
+
+    with concurrent.futures.ProcessPoolExecutor(max_workers=args.jobs,
+                                                mp_context=multiprocessing.get_context("spawn")) as ex:
+        futures = {ex.submit(_run_job, j): j for j in jobs}
+        for fut in concurrent.futures.as_completed(futures):
+            try:
+                method, seed, curve, seconds = fut.result()
+            except Exception as exc:  # one broken run must not lose the others' results
+                results.setdefault("errors", []).append({"job": futures[fut][:2], "error": repr(exc)[:500]})
+                print(f"{futures[fut][:2]} failed: {exc!r}"[:500], flush=True)
+                continue
+            results["stopped_at_target"].setdefault(method, {})[str(seed)] = stop_at is not None
+            for key, value in (("curves", curve), ("run_seconds", seconds)):
+                row = results[key][method]
+                row.extend([None] * (seed + 1 - len(row)))
+                row[seed] = value
+            results["runs"].append({"method": method, "seed": seed, "seconds": seconds, "load": os.getloadavg(),
+                                    "finished_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())})
+            results["fixed_target"] = fixed_target(results["curves"], target, budget)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(results, indent=2, default=str))
+            tmp.replace(path)
+            print(f"{method} seed {seed}: {len(curve)} trials, {curve[-1]['steps']} steps, best "
+                  f"{curve[-1]['best']:.4f}, to {target}: {steps_to_reach(curve, target)}, {seconds:.0f} s", flush=True)
+    shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps({m: {k: v[k] for k in ("steps_per_seed", "median_steps", "not_reached")}
+                      for m, v in results["fixed_target"]["methods"].items()}, indent=1))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -504,7 +700,32 @@ def main(argv: list[str] | None = None) -> int:
                          "add them to it (the other methods are not rerun)")
     ap.add_argument("--sweep", action="store_true",
                     help="only the task check: a few fixed trials in-process, written to DIR/hpo_efficiency_sweep.json")
+    ap.add_argument("--methods", help=f"comma-separated, any of {', '.join(ALL_METHODS)}: run them at the "
+                    "fixed target (--target) into --into (added to it if it exists), then print the summary")
+    ap.add_argument("--into", default=str(ROOT / "docs" / "img" / "hpo_fixed_target.json"))
+    ap.add_argument("--target", type=float, default=TARGET)
+    ap.add_argument("--seed-from", type=int, default=0)
+    ap.add_argument("--stop-at-target", action="store_true",
+                    help="end each run once a finished trial reaches --target (its steps-to-target are then known)")
+    ap.add_argument("--walltime", type=int, metavar="N", help="only the wall-time comparison: the same N-trial "
+                    "successive-halving study in-process and by the local backend, into DIR/hpo_walltime.json")
+    ap.add_argument("--walltime-reps", type=int, default=2)
     args = ap.parse_args(argv)
+    if args.walltime:
+        os.environ["KATIB_LLM_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = str(args.threads or 1)
+        work = Path(tempfile.mkdtemp(prefix="hpo-wall-"))
+        res = {"started_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()), "load_before": os.getloadavg(),
+               **walltime(args.walltime, args.walltime_reps, work, work / "cache"),
+               "load_after": os.getloadavg(), "finished_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())}
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        (Path(args.out) / "hpo_walltime.json").write_text(json.dumps(res, indent=2))
+        print(json.dumps({k: v for k, v in res.items() if k not in ("inprocess", "local")}, indent=1))
+        shutil.rmtree(work, ignore_errors=True)
+        return 0
+    if args.methods:
+        if args.threads:
+            os.environ["KATIB_LLM_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = str(args.threads)
+        return run_fixed_target(args)
     if args.summarize:
         path = Path(args.summarize)
         results = json.loads(path.read_text())

@@ -2,7 +2,8 @@
 
 Env: KATIB_LLM_HPARAMS (x), OBJ_STEPS, OBJ_SLEEP (seconds per step), OBJ_FAIL_ABOVE (exit 3
 when x is above it), OBJ_SILENT (print no metric), OBJ_LEDGER (append "<trial> done" when the
-trial completes, to count completions across runs), OBJ_LOCK (hold a multiprocessing lock, a
+trial completes, to count completions across runs), OBJ_COST (also print a metric "cost" = x at
+every step: a second objective that trades off against score for x < 0.3), OBJ_LOCK (hold a multiprocessing lock, a
 named semaphore, as tqdm and torch do, so a stopped trial has one to release).
 """
 
@@ -30,6 +31,8 @@ for s in range(1, steps + 1):
     if not os.environ.get("OBJ_SILENT"):
         # Rises with the step; the final level is highest at x = 0.3.
         print(format_metric_line("score", (1.0 - (x - 0.3) ** 2) * s / steps), flush=True)
+        if os.environ.get("OBJ_COST"):
+            print(format_metric_line("cost", x), flush=True)
 if os.environ.get("OBJ_LEDGER"):
     with open(os.environ["OBJ_LEDGER"], "a") as f:
         f.write(f"{os.environ.get('TRIAL_NAME', '?')} done\n")

@@ -72,13 +72,27 @@ TRIAL_DEADLINE = "trial-active-deadline-seconds"
 # A Secret in the Experiment's namespace whose keys become the trainer's environment (envFrom):
 # the experiment tracker's credentials (WANDB_API_KEY, MLFLOW_TRACKING_TOKEN, ...).
 TRACKING_SECRET = "tracking-secret"
+# Earlier runs whose finished trials seed this Experiment's search (local backend only).
+WARM_START = "warm-start"
+WARM_START_MAX_REFERENCES = 32
+# Several objectives (local backend only): "metric:direction" pairs over the objective metric
+# and additionalMetricNames.
+OBJECTIVES = "objectives"
+MAX_OBJECTIVES = 8
 # Written by the core itself: marks an Experiment it has admitted (idempotence check aid).
 ADMITTED = "admitted"
+# Earlier runs whose finished trials seed this Experiment's search (local backend only).
+WARM_START = "warm-start"
+WARM_START_MAX_REFERENCES = 32
+# Several objectives (local backend only): "metric:direction" pairs over the objective metric
+# and additionalMetricNames.
+OBJECTIVES = "objectives"
+MAX_OBJECTIVES = 8
 
 KNOWN_ANNOTATIONS = {
     MODEL, MODEL_CLASS, MODEL_PARAMETERS, DATASET, DATASET_CONFIG, TRIAL_TEMPLATE, WORKERS, PROCS_PER_WORKER,
     RESOURCES_PER_WORKER, TRAINING_ARGS, LORA_CONFIG, VOLUME_CLAIM, RETAIN_VOLUME, RETAIN_TRIALS, FUNCTION,
-    PACKAGES, PIP_INDEX_URLS, BASE_IMAGE, ENV, QUEUE, ADMITTED, BUDGET, TRIAL_DEADLINE, TRACKING_SECRET,
+    PACKAGES, PIP_INDEX_URLS, BASE_IMAGE, ENV, QUEUE, ADMITTED, BUDGET, TRIAL_DEADLINE, TRACKING_SECRET, WARM_START, OBJECTIVES,
 }
 
 # transformers Auto classes the trainer supports end to end, and the ones it accepts for
@@ -166,6 +180,8 @@ class LLMSpec:
     budget: Budget | None = None
     trial_deadline: int | None = None
     tracking_secret: str | None = None
+    warm_start: list[str] = field(default_factory=list)
+    objectives: list[tuple[str, str]] = field(default_factory=list)
     # Annotation names the user actually set (defaults must not override a user's own spec).
     given: set[str] = field(default_factory=set)
 
@@ -477,7 +493,113 @@ def parse_annotations(experiment: dict[str, Any], providers: set[str],
                       max_workers: int = 64) -> tuple[LLMSpec, list[FieldError]]:
     """:func:`parse` of an Experiment's annotations."""
     meta = experiment.get("metadata") if isinstance(experiment, dict) else None
-    return parse((meta or {}).get("annotations") or {} if isinstance(meta, dict) else {}, providers, max_workers)
+    annotations = (meta or {}).get("annotations") or {} if isinstance(meta, dict) else {}
+    spec, errors = parse(annotations, providers, max_workers)
+    if spec.given:  # parsed past the credential check: the local-only ones need the objective too
+        _parse_local_only({name: annotations[annotation_key(name)] for name in spec.given},
+                          experiment, spec, errors)
+    return spec, errors
+
+
+def parse_warm_start(raw: str, errors: list[FieldError]) -> list[str]:
+    """The ``warm-start`` annotation: one earlier run, or a JSON list of them.
+
+    A reference names an earlier run: locally its work dir (absolute, or relative to the
+    current directory). Accepted: a non-empty string without control characters, at most 1024
+    characters, at most ``WARM_START_MAX_REFERENCES`` of them, no duplicates.
+    """
+    path = annotation_path(WARM_START)
+    form = 'an earlier run\'s work dir, or a JSON list of them such as ["runs/a", "runs/b"]'
+    text = raw.strip()
+    refs: Any = text
+    if text.startswith("["):
+        try:
+            refs = json.loads(text)
+        except ValueError as exc:
+            errors.append(FieldError(path, "annotation.json", f"is not valid JSON ({exc}); expected {form}"))
+            return []
+    refs = refs if isinstance(refs, list) else [refs]
+    bad = [r for r in refs if not isinstance(r, str) or not r.strip() or len(r) > 1024
+           or any(ord(c) < 32 or ord(c) == 127 for c in r)]
+    if not refs or bad:
+        errors.append(FieldError(path, "warm-start.reference",
+                                 f"must be {form} (non-empty strings of at most 1024 characters, no control "
+                                 f"characters); got {raw[:200]!r}"))
+        return []
+    if len(refs) > WARM_START_MAX_REFERENCES or len(set(refs)) != len(refs):
+        errors.append(FieldError(path, "warm-start.count", f"at most {WARM_START_MAX_REFERENCES} distinct "
+                                                           f"earlier runs, got {len(refs)} ({len(set(refs))} distinct)"))
+        return []
+    return [r.strip() for r in refs]
+
+
+def parse_objectives(raw: str, objective: Any, errors: list[FieldError]) -> list[tuple[str, str]]:
+    """The ``objectives`` annotation: ``"eval_loss:minimize,train_seconds:minimize"``.
+
+    Every metric must be ``spec.objective.objectiveMetricName`` or one of its
+    ``additionalMetricNames``; directions are ``minimize`` / ``maximize``. The objective metric
+    is the primary objective, always first, with ``spec.objective.type`` as its direction (it
+    may be omitted from the list; listed with another direction is an error). At least two and
+    at most ``MAX_OBJECTIVES`` distinct metrics.
+    """
+    path = annotation_path(OBJECTIVES)
+    objective = objective if isinstance(objective, dict) else {}
+    primary = objective.get("objectiveMetricName")
+    primary_dir = "maximize" if objective.get("type") == "maximize" else "minimize"
+    known = [primary, *(objective.get("additionalMetricNames") or [])]
+    pairs: list[tuple[str, str]] = []
+    for item in [x.strip() for x in raw.split(",") if x.strip()]:
+        name, _, direction = item.rpartition(":")
+        name, direction = name.strip(), direction.strip()
+        if not name or direction not in ("minimize", "maximize"):
+            errors.append(FieldError(path, "objectives.format", f"{item!r}: each objective is metric:direction with "
+                                     "direction minimize or maximize, e.g. \"eval_loss:minimize,eval_runtime:minimize\""))
+        elif name not in known:
+            errors.append(FieldError(path, "objectives.metric", f"{name!r} is neither spec.objective.objectiveMetricName "
+                                     "nor in spec.objective.additionalMetricNames; accepted: " + ", ".join(map(str, known))))
+        elif name == primary and direction != primary_dir:
+            errors.append(FieldError(path, "objectives.direction", f"{name} is the objective metric: its direction is "
+                                     f"spec.objective.type ({primary_dir}), got {direction}"))
+        else:
+            pairs.append((name, direction))
+    if errors:
+        return []
+    if primary not in [n for n, _ in pairs]:
+        pairs.insert(0, (primary, primary_dir))
+    pairs.sort(key=lambda p: p[0] != primary)  # the primary first, the others in the given order
+    names = [n for n, _ in pairs]
+    if len(set(names)) != len(names) or not 2 <= len(names) <= MAX_OBJECTIVES:
+        errors.append(FieldError(path, "objectives.count", f"needs 2 to {MAX_OBJECTIVES} distinct metrics (the "
+                                 f"objective metric included), got {names}"))
+        return []
+    return pairs
+
+
+
+def _parse_local_only(ours: dict[str, str], experiment: dict[str, Any], spec: LLMSpec,
+                      errors: list[FieldError]) -> None:
+    """Annotations only the local backend honours: parsed here, denied for a cluster."""
+    if WARM_START in ours:
+        # Katib hands a suggestion service only this Experiment and its own Trials
+        # (GetSuggestionsRequest); seeding from another Experiment would need a suggestion
+        # service of our own with read access to Experiments, which is not built. The local
+        # runner takes the annotation out before admission (katib_llm.local.warmstart).
+        spec.warm_start = parse_warm_start(ours[WARM_START], errors)
+        if spec.warm_start:
+            errors.append(FieldError(annotation_path(WARM_START), "warm-start.local-only",
+                                     "warm start runs only on the local backend (katib-llm tune --local, "
+                                     "KatibClient(backend=\"local\")): Katib's suggestion API gives an algorithm "
+                                     "only this Experiment's own trials; remove the annotation to submit to a cluster"))
+    if OBJECTIVES in ours:
+        # Katib optimizes one objective (spec.objective); its suggestion and early-stopping
+        # services know no others. The local runner takes it out before admission.
+        exp_spec = experiment.get("spec")
+        spec.objectives = parse_objectives(ours[OBJECTIVES], exp_spec.get("objective") if isinstance(exp_spec, dict)
+                                           else None, errors)
+        if spec.objectives:
+            errors.append(FieldError(annotation_path(OBJECTIVES), "objectives.local-only",
+                                     "several objectives run only on the local backend: Katib optimizes "
+                                     "spec.objective alone; remove the annotation to submit to a cluster"))
 
 
 def experiment_limits(experiment: dict[str, Any]) -> tuple[Budget | None, int | None, int]:

@@ -17,6 +17,7 @@ from optuna.samplers import (BaseSampler, CmaEsSampler, GPSampler, GridSampler, 
 
 from katib_llm.core import early_stopping as es_rules
 
+from .multiobjective import DominanceRule
 from .space import Parameter
 
 
@@ -31,6 +32,7 @@ class Plan:
     sampler: BaseSampler
     pruner: BasePruner
     max_trials: int | None = None  # grid: the number of grid points
+    rule: DominanceRule | None = None  # several objectives: the runner's stopping rule (no pruner)
 
 
 Settings = dict[str, str]
@@ -68,10 +70,17 @@ def _random(s: Settings, space: list[Parameter], seed: int | None, where: str) -
     return Plan(RandomSampler(seed=_seed(t, seed)), NopPruner())
 
 
+# katib-llm's default for TPE's random start-up trials (Optuna's is 10). Measured on a synthetic
+# LoRA-like landscape (tests/local/test_search_defaults.py) and the HPO benchmark
+# (docs/benchmarks.md): 10 random trials are half of a 20-full-trial budget, and with early
+# stopping TPE models pruned trials from the start.
+TPE_STARTUP_TRIALS = 5
+
+
 def _tpe(multivariate: bool) -> Callable[..., Plan]:
     def build(s: Settings, space: list[Parameter], seed: int | None, where: str) -> Plan:
         t = _take(s, {"random_state": int, "n_startup_trials": int, "n_ei_candidates": int}, where)
-        sampler = TPESampler(n_startup_trials=t.get("n_startup_trials", 10),
+        sampler = TPESampler(n_startup_trials=t.get("n_startup_trials", TPE_STARTUP_TRIALS),
                              n_ei_candidates=t.get("n_ei_candidates", 24), seed=_seed(t, seed),
                              multivariate=multivariate, constant_liar=True)
         return Plan(sampler, NopPruner())
@@ -186,14 +195,42 @@ def _pruner(spec: dict[str, Any]) -> BasePruner | None:
     return RulePruner(name, settings, spec["objective"]["objectiveMetricName"], direction(spec) == "maximize")
 
 
-def plan(spec: dict[str, Any], space: list[Parameter], seed: int | None = None) -> Plan:
-    """The sampler and pruner for an admitted Experiment's ``spec``."""
+# Samplers Optuna runs with several objectives (TPE's multi-objective mode, MOTPE).
+MULTI_OBJECTIVE_SAMPLERS = ("random", "grid", "sobol", "tpe", "multivariate-tpe")
+MEDIAN_DEFAULTS = {"min_trials_required": 3, "start_step": 4}  # Katib's medianstop defaults
+
+
+def dominance_rule(es: dict[str, Any] | None) -> DominanceRule | None:
+    """Early stopping with several objectives: ``medianstop``'s settings, stopping by dominance."""
+    if not es:
+        return None
+    if es.get("algorithmName") != "medianstop":
+        raise AlgorithmError(f"spec.earlyStopping.algorithmName: {es.get('algorithmName')!r} cannot stop trials of "
+                             "several objectives; accepted: medianstop (stops a trial dominated by enough "
+                             "finished trials, see docs/local.md)")
+    where = "spec.earlyStopping.algorithmSettings"
+    t = _take(_settings(es, "earlyStopping"), {"min_trials_required": int, "start_step": int,
+                                               "dominated_fraction": float}, where)
+    fraction = t.get("dominated_fraction", 0.5)
+    if not 0 < fraction <= 1:
+        raise AlgorithmError(f"{where}: dominated_fraction must be in (0, 1], got {fraction}")
+    return DominanceRule(t.get("min_trials_required", MEDIAN_DEFAULTS["min_trials_required"]),
+                         t.get("start_step", MEDIAN_DEFAULTS["start_step"]), fraction)
+
+
+def plan(spec: dict[str, Any], space: list[Parameter], seed: int | None = None, objectives: int = 1) -> Plan:
+    """The sampler and pruner (or, with several ``objectives``, stopping rule) for ``spec``."""
     algo = spec.get("algorithm") or {}
     name = algo.get("algorithmName")
     if name not in SAMPLERS:
         raise AlgorithmError(f"spec.algorithm.algorithmName: {name!r} cannot run locally; accepted: "
                              + ", ".join(SAMPLERS))
+    if objectives > 1 and name not in MULTI_OBJECTIVE_SAMPLERS:
+        raise AlgorithmError(f"spec.algorithm.algorithmName: {name!r} cannot search several objectives; accepted: "
+                             + ", ".join(MULTI_OBJECTIVE_SAMPLERS))
     built = SAMPLERS[name](_settings(algo, "algorithm"), space, seed, "spec.algorithm.algorithmSettings")
+    if objectives > 1:
+        return Plan(built.sampler, NopPruner(), built.max_trials, dominance_rule(spec.get("earlyStopping")))
     pruner = _pruner(spec)
     if pruner is not None:
         built = Plan(built.sampler, pruner, built.max_trials)
@@ -204,4 +241,5 @@ def direction(spec: dict[str, Any]) -> str:
     return "maximize" if (spec.get("objective") or {}).get("type") == "maximize" else "minimize"
 
 
-__all__ = ["AlgorithmError", "EARLY_STOPPING", "Plan", "RulePruner", "SAMPLERS", "direction", "plan", "optuna"]
+__all__ = ["AlgorithmError", "EARLY_STOPPING", "MULTI_OBJECTIVE_SAMPLERS", "Plan", "RulePruner", "SAMPLERS",
+           "direction", "dominance_rule", "plan", "optuna"]

@@ -24,6 +24,7 @@ def results_table(result: LocalResult) -> Any:
         table.add_column(col, justify="right" if col not in ("trial", "state") else "left")
     for t in sorted(result.trials, key=lambda t: t.number):
         mark = " *" if result.best is not None and t.number == result.best.number else ""
+        mark += " P" if any(f.number == t.number for f in result.pareto_front) else ""
         table.add_row(t.name + mark, t.state + (f" ({t.reason})" if t.reason else ""), _fmt(t.objective), *[_short(t.assignments.get(n, "")) for n in names],
                       _fmt(t.wall_time, 1), _fmt(t.overhead, 2))
     return table
@@ -48,13 +49,16 @@ def summary(result: LocalResult) -> dict[str, Any]:
         return {"name": t.name, "number": t.number, "state": t.state, "objective": t.objective,
                 "parameters": t.parameters, "assignments": t.assignments, "metrics": t.metrics,
                 "wall_time": t.wall_time, "trainer_time": t.trainer_time, "overhead": t.overhead,
-                "attempts": t.attempts, "reason": t.reason}
+                "attempts": t.attempts, "reason": t.reason, **({"objectives": t.objectives} if t.objectives else {})}
     return {"experiment": result.experiment["metadata"].get("name"), "condition": result.condition,
             "reason": result.reason, "message": result.message,
             "budget": [{"limit": n, "used": u, "left": left} for n, u, left in result.budget],
             "best_trial": result.best.name if result.best else None,
-            "optimal_hyperparameters": result.optimal_hyperparameters,
+            "optimal_hyperparameters": result.optimal_hyperparameters, "warm_start": result.warm_start,
             "objective_metric": result.experiment["spec"]["objective"]["objectiveMetricName"],
+            **({"objectives": [{"metric": n, "direction": d} for n, d in result.objectives],
+                "pareto_front": [{"name": t.name, "objectives": t.objectives, "parameters": t.parameters}
+                                 for t in result.pareto_front]} if result.objectives else {}),
             "trials": [trial(t) for t in sorted(result.trials, key=lambda t: t.number)]}
 
 
@@ -93,6 +97,29 @@ def _png(result: LocalResult, objective: str, path_objective: Path, path_curves:
     plt.close(fig)
 
 
+def _pareto_png(result: LocalResult, path: Path) -> None:
+    """The first two objectives of every Succeeded trial, the Pareto front joined up."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    (x, dx), (y, dy) = result.objectives[:2]
+    done = [t for t in result.trials if t.state == "Succeeded" and t.objectives]
+    front = sorted(result.pareto_front, key=lambda t: t.objectives[x])  # type: ignore[index]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.scatter([t.objectives[x] for t in done], [t.objectives[y] for t in done], color="tab:gray",  # type: ignore[index]
+               label="Succeeded trials")
+    ax.step([t.objectives[x] for t in front], [t.objectives[y] for t in front], where="post",  # type: ignore[index]
+            color="tab:red", marker="o", label="Pareto front")
+    ax.set_xlabel(f"{x} ({dx})")
+    ax.set_ylabel(f"{y} ({dy})")
+    ax.set_title("Pareto front")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def write_report(result: LocalResult) -> dict[str, Path]:
     """Write results.json, objective.png, intermediate.png, report.html and best/ into the work dir."""
     root = Path(result.workdir)
@@ -110,6 +137,9 @@ def write_report(result: LocalResult) -> dict[str, Path]:
 
     run = read_run(root)
     build_report(run.experiment, run.trials, run.metrics).save(root)
+    if result.objectives:
+        artifacts["pareto_png"] = root / "pareto.png"
+        _pareto_png(result, artifacts["pareto_png"])
     best = result.best
     if best is not None and best.output_dir is not None and best.output_dir.is_dir():
         target = root / "best"

@@ -28,6 +28,7 @@ from typing import Any, Callable
 import optuna
 import yaml
 
+from katib_llm.core import contract
 from katib_llm.core.admit import admit
 from katib_llm.core.config import AdminConfig
 from katib_llm.core import limits
@@ -40,13 +41,17 @@ from katib_llm.core.metrics import UNAVAILABLE, parse_metrics
 from katib_llm.core.substitute import substitute_trial
 from katib_llm.io import admin_config, local_values
 
-from . import algorithms, pool, state
+from . import algorithms, multiobjective, pool, state, warmstart
 from .space import Parameter, search_space
 from .steps import local_steps
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 MAX_ATTEMPTS = 2
 POLL_SECONDS = 0.1
+# Suggestions in a row that repeat a finished configuration before the search counts as exhausted.
+MAX_REPEATS = 100
+DUPLICATE = warmstart.DUPLICATE_ATTR
+MO_ANNOTATION = contract.PREFIX + contract.OBJECTIVES
 
 
 class LocalRunError(RuntimeError):
@@ -70,6 +75,7 @@ class TrialResult:
     output_dir: Path | None = None
     attempts: int = 1
     reason: str = ""  # why a trial ended early: BudgetExhausted, DeadlineExceeded, ...
+    objectives: dict[str, float] | None = None  # several objectives: each one's value
 
     @property
     def overhead(self) -> float | None:
@@ -93,6 +99,12 @@ class LocalResult:
     artifacts: dict[str, Path] = field(default_factory=dict)
     message: str = ""
     budget: list[tuple[str, str, str]] = field(default_factory=list)  # (limit, used, left)
+    # Warm start: references, trials added / skipped per reference, suggestions not re-run.
+    warm_start: dict[str, Any] = field(default_factory=dict)
+    # Several objectives: (metric, direction), primary first, and the Succeeded trials on the
+    # Pareto front (``best`` is then the best for the primary objective).
+    objectives: list[tuple[str, str]] = field(default_factory=list)
+    pareto_front: list[TrialResult] = field(default_factory=list)
 
 
 @dataclass
@@ -132,22 +144,31 @@ def admit_for_local(experiment: dict[str, Any],
     """Admit exactly as the webhook would; raise AdmissionDenied with field errors.
 
     Locally the runner is the early-stopping service, so ``successivehalving`` counts as
-    registered (on a cluster the chart registers it in katib-config).
+    registered (on a cluster the chart registers it in katib-config). The ``warm-start`` and
+    ``objectives`` annotations, which the core denies for a cluster, are held aside during
+    admission (validated by the core's parser) and put back afterwards.
     """
     if not isinstance(experiment, dict):
         raise AdmissionDenied([FieldError("object", "experiment.type", "must be a Katib Experiment object")])
+    exp, warm = warmstart.take_annotation(copy.deepcopy(experiment))
+    exp, objectives = multiobjective.take_annotation(exp)
     config = admin_config(local_values(values))
     # Every early-stopping algorithm of ours runs here, registered in a katib-config or not.
     config = AdminConfig(values={**config.values, "earlyStoppingAlgorithms": list(OUR_EARLY_STOPPING)},
                          templates=config.templates, extra_providers=config.extra_providers)
-    result = admit(copy.deepcopy(experiment), config)
+    result = admit(exp, config)
     if not result.labelled:
         raise AdmissionDenied([FieldError("metadata.labels", "local.unlabelled",
                                           "the local runner needs a labelled Experiment: set the label "
                                           f"{LABEL}: \"{LABEL_VALUE}\"")])
     if not result.allowed:
         raise AdmissionDenied(result.errors)
-    return result.experiment, config.mount_path
+    admitted = result.experiment
+    if warm:  # local-only (the core denies it for a cluster): back in, recorded in experiment.yaml
+        admitted["metadata"].setdefault("annotations", {})[warmstart.ANNOTATION] = json.dumps(warm)
+    if objectives:
+        admitted["metadata"].setdefault("annotations", {})[MO_ANNOTATION] = ",".join(f"{n}:{d}" for n, d in objectives)
+    return admitted, config.mount_path
 
 
 def _trial_name(exp_name: str, number: int) -> str:
@@ -178,13 +199,16 @@ class Runner:
         self.mount = mount
         self.space: list[Parameter] = search_space(self.spec)
         self.by_name = {p.name: p for p in self.space}
-        self.plan = algorithms.plan(self.spec, self.space, seed)
+        _, self.objectives = multiobjective.take_annotation(admitted)  # [(metric, direction)], primary first
+        self.plan = algorithms.plan(self.spec, self.space, seed, max(1, len(self.objectives)))
         self.metric_names = [self.spec["objective"]["objectiveMetricName"]] + list(
             self.spec["objective"].get("additionalMetricNames") or [])
+        self.finished_curves: list[dict[str, list[float]]] = []  # several objectives: finished trials' metrics
         source = (self.spec.get("metricsCollectorSpec") or {}).get("source") or {}
         self.filters = list((source.get("filter") or {}).get("metricsFormat") or []) or None
         strategies = {s["name"]: s.get("value", "latest") for s in self.spec["objective"].get("metricStrategies") or []}
         self.strategy = strategies.get(self.metric_names[0], "latest")
+        self.strategies = strategies
         self.parallel = max(1, int(self.spec.get("parallelTrialCount") or 1))
         self.threads = max(1, (os.cpu_count() or 1) // self.parallel)
         self.running: dict[int, _Running] = {}
@@ -197,6 +221,10 @@ class Runner:
         self.step_metric = limits.STEP_METRIC if limits.STEP_METRIC in self.metric_names else None
         self.elapsed_before = 0.0
         self.run_started = self._saved_at = time.time()
+        _, self.warm_refs = warmstart.take_annotation(admitted)
+        self.warm: warmstart.Seeded | None = None
+        self.known: dict[str, tuple[str, float]] = {}  # assignments -> (trial name, objective) not to re-run
+        self.exhausted = False
 
     # ---- state ---------------------------------------------------------------------------
     def _prepare_workdir(self) -> None:
@@ -221,20 +249,46 @@ class Runner:
         from optuna.storages.journal import JournalFileBackend
 
         storage = JournalStorage(JournalFileBackend(str(self.paths.journal)))
+        if self.objectives:
+            return optuna.create_study(storage=storage, study_name=self.name, sampler=self.plan.sampler,
+                                       pruner=self.plan.pruner, directions=[d for _, d in self.objectives],
+                                       load_if_exists=True)
         return optuna.create_study(storage=storage, study_name=self.name, sampler=self.plan.sampler,
                                    pruner=self.plan.pruner, direction=algorithms.direction(self.spec),
                                    load_if_exists=True)
 
     def trials(self) -> list[optuna.trial.FrozenTrial]:
+        """This Experiment's trials (not the warm-start history nor suggestions that repeated it)."""
         assert self.study is not None
-        return self.study.get_trials(deepcopy=False)
+        return [t for t in self.study.get_trials(deepcopy=False)
+                if warmstart.WARM_ATTR not in t.user_attrs and warmstart.DUPLICATE_ATTR not in t.user_attrs]
+
+    def _seed_warm_start(self) -> None:
+        assert self.study is not None
+        if self.warm_refs:
+            try:
+                self.warm = warmstart.seed(self.study, self.spec, self.space, self.warm_refs, self.paths.root)
+            except warmstart.WarmStartError as exc:
+                raise LocalRunError(str(exc)) from None
+        if self.objectives:
+            if self.warm_refs:
+                raise LocalRunError("warm start with several objectives is not supported: the earlier runs' "
+                                    "trials carry one objective value; remove one of the two annotations")
+            self.finished_curves = [t.user_attrs.get("metrics") or {} for t in self.trials()
+                                    if t.state == optuna.trial.TrialState.COMPLETE]
+            return
+        for t in self.study.get_trials(deepcopy=False):
+            if t.state == optuna.trial.TrialState.COMPLETE and t.user_attrs.get("assignments") \
+                    and DUPLICATE not in t.user_attrs:
+                self.known[warmstart.assignment_key(t.user_attrs["assignments"])] = (
+                    str(t.user_attrs.get("name")), float(t.value))
 
     def katib_states(self) -> list[str]:
         return [t.user_attrs.get("katib_state", state.RUNNING) for t in self.trials()]
 
     def best_value(self) -> float | None:
-        values = [t.value for t in self.trials()
-                  if t.user_attrs.get("katib_state") == state.SUCCEEDED and t.value is not None]
+        values = [t.user_attrs["objective"] for t in self.trials()
+                  if t.user_attrs.get("katib_state") == state.SUCCEEDED and t.user_attrs.get("objective") is not None]
         if not values:
             return None
         return max(values) if algorithms.direction(self.spec) == "maximize" else min(values)
@@ -262,13 +316,26 @@ class Runner:
         self.running[trial.number] = _Running(trial, name, assignments, proc, directory)
         self.on_event("started", self)
 
-    def _ask(self) -> None:
+    def _ask(self) -> bool:
+        """Start a trial with a new configuration; False if the sampler only repeats known ones.
+
+        A suggestion equal to a finished trial's (this run's or a warm-start one's) is not run
+        again: Optuna is told that trial's value and asked again.
+        """
         assert self.study is not None
-        trial = self.study.ask({p.name: p.distribution for p in self.space})
-        assignments = {p.name: p.to_katib(trial.params[p.name]) for p in self.space}
-        if isinstance(self.plan.pruner, algorithms.RulePruner):  # fixed at creation, as on Katib
-            trial.set_user_attr("early_stopping_rules", self.plan.pruner.trial_rules(self._finished()))
-        self._launch(trial, assignments, 1)
+        for _ in range(MAX_REPEATS):
+            trial = self.study.ask({p.name: p.distribution for p in self.space})
+            assignments = {p.name: p.to_katib(trial.params[p.name]) for p in self.space}
+            known = self.known.get(warmstart.assignment_key(assignments))
+            if known is None:
+                if isinstance(self.plan.pruner, algorithms.RulePruner):  # fixed at creation, as on Katib
+                    trial.set_user_attr("early_stopping_rules", self.plan.pruner.trial_rules(self._finished()))
+                self._launch(trial, assignments, 1)
+                return True
+            trial.set_user_attr(DUPLICATE, known[0])
+            trial.set_user_attr("assignments", assignments)
+            self.study.tell(trial, known[1])
+        return False
 
     def _finished(self) -> list[Finished]:
         """Finished trials with their objective values, as Katib's DB manager holds them."""
@@ -303,7 +370,9 @@ class Runner:
             except ValueError:
                 continue
             run.metrics.setdefault(obs.name, []).append(value)
-            if obs.name == objective:
+            if self.objectives:
+                self._judge(run)
+            elif obs.name == objective:
                 run.objective_values.append(value)
                 step = len(run.objective_values)
                 run.trial.report(value, step)
@@ -311,6 +380,34 @@ class Runner:
                     run.pruned = True
                     run.proc.kill()  # stop promptly: Katib's early stopping kills the trial
                     self.on_event("pruned", self)
+
+    def _judge(self, run: _Running) -> None:
+        """Several objectives: the dominance rule at each evaluation every objective has reported."""
+        rule = self.plan.rule
+        names = [n for n, _ in self.objectives]
+        while not run.pruned:
+            step = len(run.objective_values) + 1
+            point = multiobjective.point_at(run.metrics, names, step)
+            if point is None:
+                return
+            run.objective_values.append(point[0])
+            if rule is None:
+                continue
+            finished = [p for c in self.finished_curves if (p := multiobjective.point_at(c, names, step)) is not None]
+            if multiobjective.should_stop(point, step, finished, [d for _, d in self.objectives], rule):
+                run.pruned = True
+                run.proc.kill()
+                self.on_event("pruned", self)
+
+    def _values(self, run: _Running) -> list[float] | None:
+        """Several objectives: each objective's value by its metric strategy (None if one is missing)."""
+        out = []
+        for name, _ in self.objectives:
+            v = state.objective_value(run.metrics.get(name) or [], self.strategies.get(name, "latest"))
+            if v is None:
+                return None
+            out.append(v)
+        return out
 
     def _timings(self, directory: Path) -> tuple[list[dict[str, Any]], float | None]:
         try:
@@ -327,7 +424,11 @@ class Runner:
             run.partial = ""
         wall = time.time() - run.proc.started
         _, trainer_time = self._timings(run.directory)
-        value = state.objective_value(run.objective_values, self.strategy)
+        primary = (run.metrics.get(self.metric_names[0]) or []) if self.objectives else run.objective_values
+        value = state.objective_value(primary, self.strategy)
+        values = self._values(run) if self.objectives else None
+        if self.objectives and values is None:
+            value = None
         if run.ended_by == "DeadlineExceeded":  # as Kubernetes fails a job past activeDeadlineSeconds
             katib, tell_state, tell_value = state.FAILED, optuna.trial.TrialState.FAIL, None
         elif run.pruned or run.ended_by:  # a budget stop keeps the partial result
@@ -337,10 +438,15 @@ class Runner:
         elif value is None:
             katib, tell_state, tell_value = state.METRICS_UNAVAILABLE, optuna.trial.TrialState.FAIL, None
         else:
-            katib, tell_state, tell_value = state.SUCCEEDED, optuna.trial.TrialState.COMPLETE, value
+            katib, tell_state, tell_value = state.SUCCEEDED, optuna.trial.TrialState.COMPLETE, values or value
+            if not self.objectives:
+                self.known[warmstart.assignment_key(run.assignments)] = (run.name, value)
+            else:
+                self.finished_curves.append(run.metrics)
         attrs = {"katib_state": katib, "exit_code": exit_code, "wall_time": wall,
                  "trainer_time": trainer_time, "metrics": run.metrics, "objective": value,
-                 "train_steps": self._steps(run.metrics), "reason": run.ended_by}
+                 "train_steps": self._steps(run.metrics), "reason": run.ended_by,
+                 "objectives": dict(zip([n for n, _ in self.objectives], values)) if values else None}
         for key, val in attrs.items():
             run.trial.set_user_attr(key, val)
         self.study.tell(run.trial, tell_value, state=tell_state)
@@ -441,6 +547,7 @@ class Runner:
                 raise LocalRunError(f"another run is using {self.paths.root}; wait for it or use another --workdir") from None
             self.study = self._open_study()
             self.elapsed_before, self.run_started = self._load_elapsed(), time.time()
+            self._seed_warm_start()
             queue = self._resume()
             if self.mode == "warm":
                 self.pool_start_seconds = pool.warm_up()
@@ -474,14 +581,18 @@ class Runner:
                 self.stop, self.stop_message = (state.SUCCEEDED, "ExperimentBudgetExhausted"), spent
             limit = min(x for x in (self.spec.get("maxTrialCount"), self.plan.max_trials) if x is not None) \
                 if (self.spec.get("maxTrialCount") or self.plan.max_trials) else None
-            while self.stop is None and len(self.running) < self.parallel:
+            while self.stop is None and not self.exhausted and len(self.running) < self.parallel:
                 if queue:
                     self._launch(*queue.pop(0))
                     continue
                 if limit is not None and len(self.trials()) >= limit:
                     break
-                self._ask()
+                if not self._ask():
+                    self.exhausted = True
+                    break
             if not self.running:
+                if self.stop is None and self.exhausted:
+                    self.stop = (state.SUCCEEDED, "SearchSpaceExhausted")
                 if self.stop is None and not queue:
                     self.stop = (state.SUCCEEDED, "ExperimentMaxTrialsReached")
                 if self.stop is not None:
@@ -505,11 +616,25 @@ class Runner:
                 wall_time=attrs.get("wall_time"), trainer_time=attrs.get("trainer_time"),
                 directory=self.paths.trials / name,
                 output_dir=Path(attrs["output_dir"]) if attrs.get("output_dir") else None,
-                attempts=int(attrs.get("attempts") or 1), reason=str(attrs.get("reason") or "")))
+                attempts=int(attrs.get("attempts") or 1), reason=str(attrs.get("reason") or ""),
+                objectives=attrs.get("objectives")))
         done = [t for t in out if t.state == state.SUCCEEDED and t.objective is not None]
         sign = 1 if algorithms.direction(self.spec) == "maximize" else -1
         best = max(done, key=lambda t: sign * t.objective) if done else None
         condition, reason = self.stop or (state.SUCCEEDED, "")
+        warm: dict[str, Any] = {}
+        if self.warm_refs:
+            warm = {**(self.warm.as_dict() if self.warm else {"references": self.warm_refs}),
+                    "repeats_not_run": sum(DUPLICATE in t.user_attrs for t in self.study.get_trials(deepcopy=False))}
         return LocalResult(self.exp, out, best, dict(best.parameters) if best else {}, self.paths.root,
                            condition, reason, message=self.stop_message,
-                           budget=limits.summary(self.budget, self.usage()))
+                           budget=limits.summary(self.budget, self.usage()), warm_start=warm,
+                           objectives=list(self.objectives), pareto_front=self._front(out))
+
+    def _front(self, trials: list[TrialResult]) -> list[TrialResult]:
+        if not self.objectives:
+            return []
+        names = [n for n, _ in self.objectives]
+        done = [t for t in trials if t.state == state.SUCCEEDED and t.objectives]
+        points = [[t.objectives[n] for n in names] for t in done]  # type: ignore[index]
+        return [done[i] for i in multiobjective.pareto_front(points, [d for _, d in self.objectives])]

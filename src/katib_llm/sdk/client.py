@@ -27,7 +27,7 @@ from .errors import ExperimentDenied, TuneArgumentError
 from .experiment import TuneSpec, argument_denial, build_experiment, storage_request
 from katib_llm.io.kube import ClusterUnavailable, KubeApi, load_configuration
 from .reads import ResultsMixin
-from .results import OptimalHyperparameters, condition, optimal_from_status, progress_line
+from .results import OptimalHyperparameters, condition, optimal_from_local, optimal_from_status, progress_line
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ class KatibClient(ResultsMixin, _UpstreamKatibClient):
              trial_active_deadline_seconds: int | None = None, early_stopping: Any = None,
              budget: dict[str, Any] | None = None,
              trial_template: str | None = None, dataset_config: dict[str, Any] | None = None,
-             queue: str | None = None, dry_run: bool = False, values: Any = None, workdir: str | None = None,
+             queue: str | None = None, warm_start_from: Any = None, dry_run: bool = False, values: Any = None, workdir: str | None = None,
              progress: bool | None = None, report_to: str | list[str] | None = None,
              tracking_secret: str | None = None, **deprecated: Any) -> dict[str, Any] | Any:
         """Tune the hyperparameters of an LLM fine-tuning (or of a Python function) with Katib.
@@ -214,7 +214,8 @@ class KatibClient(ResultsMixin, _UpstreamKatibClient):
             dataset_provider_parameters=dataset_provider_parameters, trainer_parameters=trainer_parameters,
             early_stopping=early_stopping, trial_template=trial_template, dataset_config=dataset_config,
             queue=queue, budget=budget, trial_active_deadline_seconds=trial_active_deadline_seconds,
-            report_to=report_to, tracking_secret=tracking_secret, **given)
+            report_to=report_to, tracking_secret=tracking_secret, warm_start_from=warm_start_from,
+            **given)
         return self._tune_spec(spec, dry_run=dry_run, values=values, workdir=workdir, progress=progress)
 
     def _tune_spec(self, spec: TuneSpec, *, dry_run: bool, values: Any, workdir: str | None,
@@ -229,7 +230,7 @@ class KatibClient(ResultsMixin, _UpstreamKatibClient):
             # tune() creates this claim (below) with the requested size/class/modes.
             claim = f"{spec.name}{config.storage['claimSuffix']}"
             experiment["metadata"]["annotations"][contract.annotation_key(contract.VOLUME_CLAIM)] = claim
-        result = admit(experiment, config)
+        result = admit(self._local_only_aside(experiment), config)
         if not result.allowed:
             raise argument_denial(result.errors, experiment, spec)
         for warning in result.warnings:
@@ -258,6 +259,19 @@ class KatibClient(ResultsMixin, _UpstreamKatibClient):
         return local.run_experiment(experiment, run_dir, values=values,
                                     progress=self.progress if progress is None else bool(progress))
 
+    def _local_only_aside(self, experiment: dict[str, Any]) -> dict[str, Any]:
+        """The Experiment to admit: for the local backend, without the warm-start annotation
+        (validated by the core's parser; the local runner holds it aside the same way)."""
+        if self.backend != "local" or contract.PREFIX + contract.WARM_START not in experiment["metadata"]["annotations"]:
+            return experiment
+        from katib_llm.core.errors import AdmissionDenied
+        from katib_llm.local.warmstart import take_annotation
+
+        try:
+            return take_annotation(experiment)[0]
+        except AdmissionDenied as exc:
+            raise ExperimentDenied(exc.errors) from None
+
     @staticmethod
     def _create_claim(api: KubeApi, created: dict[str, Any], config: Any, request: dict[str, Any]) -> None:
         """The claim ``storage_config`` asked for, built by the core, owned by the Experiment."""
@@ -276,7 +290,20 @@ class KatibClient(ResultsMixin, _UpstreamKatibClient):
     def get_optimal_hyperparameters(self, name: str, namespace: str | None = None,
                                     timeout: int | None = None) -> OptimalHyperparameters | None:
         """The best trial's hyperparameters, typed (float/int/str by parameter type), and its
-        objective value; None while no trial has reported the objective metric."""
+        objective value; None while no trial has reported the objective metric.
+
+        With ``backend="local"`` it reads the run's ``results.json`` in the work dir (``workdir``,
+        else ``katib-llm-runs/<name>``); with several objectives ``pareto_front`` lists the
+        front and the returned trial is the best for the primary objective."""
+        if self.backend == "local":
+            import json
+            from pathlib import Path
+
+            path = Path(self.workdir or f"katib-llm-runs/{name}") / "results.json"
+            try:
+                return optimal_from_local(json.loads(path.read_text()))
+            except FileNotFoundError:
+                return None
         return optimal_from_status(self.get_experiment_dict(name, namespace))
 
     def wait_for_experiment(self, name: str, namespace: str | None = None, timeout: int = 3600,

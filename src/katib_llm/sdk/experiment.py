@@ -5,6 +5,7 @@ algorithm, parameters, budget, early stopping. No trial spec: the webhook (the c
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +65,7 @@ class TuneSpec:
     trial_active_deadline_seconds: Any = None
     report_to: Any = None
     tracking_secret: str | None = None
+    warm_start_from: Any = None
     annotations: dict[str, str] = field(default_factory=dict)
 
 
@@ -263,6 +265,9 @@ def _limit_annotations(spec: TuneSpec) -> dict[str, str]:
         out[contract.annotation_key(contract.BUDGET)] = text
     if spec.trial_active_deadline_seconds is not None:
         out[contract.annotation_key(contract.TRIAL_DEADLINE)] = str(spec.trial_active_deadline_seconds)
+    warm = warm_start_annotation(spec.warm_start_from)
+    if warm is not None:  # local backend only: the core parses it, and denies it for a cluster
+        out[contract.annotation_key(contract.WARM_START)] = warm
     return out
 
 
@@ -318,6 +323,21 @@ def argument_denial(errors: list[FieldError], experiment: dict[str, Any], spec: 
     return denial(errors, experiment.get("spec", {}).get("parameters") or [], space_argument,
                   "resources_per_trial" if spec.resources_per_worker is None and spec.resources_per_trial is not None
                   else "resources_per_worker")
+
+
+def warm_start_annotation(value: Any) -> str | None:
+    """``warm_start_from`` (a work dir, or a list of them) as the warm-start annotation's JSON list.
+
+    Only the Python types are checked here; the references themselves are validated by the core
+    (``contract.parse_warm_start``) when the Experiment is admitted.
+    """
+    if value is None:
+        return None
+    items = list(value) if isinstance(value, (list, tuple)) else [value]
+    if not all(isinstance(v, (str, os.PathLike)) for v in items):
+        raise TuneArgumentError("warm_start_from", "must be an earlier run's work dir (str or Path) or a list "
+                                                   f"of them, got {value!r}")
+    return json.dumps([os.fspath(v) for v in items])
 
 
 STORAGE_KEYS = ("size", "storage_class", "access_modes", "claim_name", "retain")

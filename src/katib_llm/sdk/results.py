@@ -42,6 +42,9 @@ class OptimalHyperparameters:
                                         latest=m.get("latest"))
                    for m in (self.raw.get("observation") or {}).get("metrics") or []]
         return models.V1beta1Observation(metrics=metrics)
+    # Local backend with several objectives: every trial on the Pareto front (each with its
+    # objectives in ``metrics``); this object itself is the best for the primary objective.
+    pareto_front: list[OptimalHyperparameters] = field(default_factory=list)
 
 
 def _typed(value: str, ptype: str | None) -> float | int | str:
@@ -97,6 +100,25 @@ def optimal_from_status(experiment: dict[str, Any]) -> OptimalHyperparameters | 
     params = {a["name"]: _typed(str(a.get("value", "")), types.get(a["name"]))
               for a in optimal.get("parameterAssignments") or []}
     return OptimalHyperparameters(optimal["bestTrialName"], params, name, values.get(name), values, optimal)
+
+
+def optimal_from_local(results: dict[str, Any]) -> OptimalHyperparameters | None:
+    """The same from a local run's ``results.json`` (written by the local backend's report)."""
+    name = results.get("objective_metric", "")
+    trials = {t.get("name"): t for t in results.get("trials") or []}
+    best = trials.get(results.get("best_trial"))
+    if best is None:
+        return None
+
+    def last(t: dict[str, Any]) -> dict[str, float | None]:
+        return {k: (v[-1] if v else None) for k, v in (t.get("metrics") or {}).items()}
+
+    front = [OptimalHyperparameters(f["name"], dict(f.get("parameters") or {}), name,
+                                    (f.get("objectives") or {}).get(name), dict(f.get("objectives") or {}))
+             for f in results.get("pareto_front") or []]
+    return OptimalHyperparameters(best["name"], dict(best.get("parameters") or {}), name, best.get("objective"),
+                                  {**last(best), name: best.get("objective"), **(best.get("objectives") or {})},
+                                  front)
 
 
 def condition(experiment: dict[str, Any]) -> str | None:
