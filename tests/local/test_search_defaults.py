@@ -20,7 +20,8 @@ import statistics
 
 import optuna
 
-from katib_llm.local.algorithms import plan
+from katib_llm.core.early_stopping import Finished
+from katib_llm.local.algorithms import RulePruner, plan
 from katib_llm.local.space import search_space
 
 CHANCE, EVALS, EVAL_STEPS, BUDGET, TARGET = math.log(4), 5, 8, 800, 0.1
@@ -49,11 +50,20 @@ def curve(p: dict) -> list[float]:
     return [CHANCE - (CHANCE - end) * (k / EVALS) ** 1.5 for k in range(1, EVALS + 1)]
 
 
+def _finished(study: optuna.Study) -> list[Finished]:
+    """Finished trials as the local runner hands them to a Katib-style rule (core/early_stopping.py)."""
+    states = {optuna.trial.TrialState.COMPLETE: "Succeeded", optuna.trial.TrialState.PRUNED: "EarlyStopped"}
+    return [Finished(states[t.state], tuple(t.intermediate_values[s] for s in sorted(t.intermediate_values)))
+            for t in study.get_trials(deepcopy=False) if t.state in states]
+
+
 def steps_to_target(study: optuna.Study, distributions: dict, step_of) -> int | None:
     """Run trials until BUDGET steps are spent; the steps spent when a finished trial first reaches TARGET."""
     spent = 0
     while spent < BUDGET:
         trial = study.ask(distributions)
+        if isinstance(study.pruner, RulePruner):  # as the runner: the trial's rules fixed at creation
+            trial.set_user_attr("early_stopping_rules", study.pruner.trial_rules(_finished(study)))
         values = curve(trial.params)
         for k, value in enumerate(values, 1):
             trial.report(value, step_of(k))
@@ -69,7 +79,8 @@ def steps_to_target(study: optuna.Study, distributions: dict, step_of) -> int | 
 
 
 def _katib_llm(seed: int) -> int | None:
-    spec = {"algorithm": {"algorithmName": "multivariate-tpe",
+    spec = {"objective": {"type": "minimize", "objectiveMetricName": "eval_loss"},
+            "algorithm": {"algorithmName": "multivariate-tpe",
                           "algorithmSettings": [{"name": "random_state", "value": str(seed)}]},
             "earlyStopping": {"algorithmName": "successivehalving"}, "parameters": SPACE}
     space = search_space(spec)

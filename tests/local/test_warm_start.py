@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from local_helpers import cheap_experiment
+from tests.local.local_helpers import cheap_experiment
 
 from katib_llm.core.admit import admit
 from katib_llm.core.contract import parse_warm_start

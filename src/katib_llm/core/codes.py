@@ -98,6 +98,17 @@ DENIAL_CODES: dict[str, str] = {
     "trainjob.provider": "a custom provider for a TrainJob trial (a runtime patch cannot set its image)",
     "queue.name": "the queue annotation not a Kueue LocalQueue name (DNS-1123 label)",
     "tracking-secret.name": "the tracking-secret annotation not a Secret name (DNS-1123 name)",
+    # Local-only annotations (denied for a cluster)
+    "warm-start.reference": "a warm-start reference that is not an earlier run's work dir (non-empty, no control "
+                            "characters, at most 1024 characters)",
+    "warm-start.count": "more than 32 warm-start references, or the same one twice",
+    "warm-start.local-only": "warm-start on a cluster: Katib's suggestion API gives an algorithm only this "
+                             "Experiment's own trials",
+    "objectives.format": "an objectives entry that is not metric:minimize or metric:maximize",
+    "objectives.metric": "an objectives metric that is neither the objective metric nor an additional metric",
+    "objectives.direction": "the objective metric listed with a direction other than spec.objective.type",
+    "objectives.count": "objectives naming fewer than 2 or more than 8 distinct metrics",
+    "objectives.local-only": "several objectives on a cluster: Katib optimizes spec.objective alone",
     # Budgets, deadlines, early stopping
     "budget.invalid": "the budget annotation not a JSON object of train_steps, wall_clock, gpu_hours",
     "trial-deadline.invalid": "trial-active-deadline-seconds not a whole number of seconds in range",

@@ -292,18 +292,16 @@ class KatibClient(ResultsMixin, _UpstreamKatibClient):
         """The best trial's hyperparameters, typed (float/int/str by parameter type), and its
         objective value; None while no trial has reported the objective metric.
 
-        With ``backend="local"`` it reads the run's ``results.json`` in the work dir (``workdir``,
-        else ``katib-llm-runs/<name>``); with several objectives ``pareto_front`` lists the
-        front and the returned trial is the best for the primary objective."""
+        With ``backend="local"`` it reads the run in its work dir; with several objectives
+        ``pareto_front`` lists the front (from the run's ``results.json``) and the returned trial
+        is the best for the primary objective."""
         if self.backend == "local":
             import json
-            from pathlib import Path
 
-            path = Path(self.workdir or f"katib-llm-runs/{name}") / "results.json"
-            try:
-                return optimal_from_local(json.loads(path.read_text()))
-            except FileNotFoundError:
-                return None
+            path = self.local_workdir(name) / "results.json"
+            results = json.loads(path.read_text()) if path.is_file() else {}
+            if results.get("pareto_front"):
+                return optimal_from_local(results)
         return optimal_from_status(self.get_experiment_dict(name, namespace))
 
     def wait_for_experiment(self, name: str, namespace: str | None = None, timeout: int = 3600,

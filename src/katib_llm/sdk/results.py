@@ -118,7 +118,7 @@ def optimal_from_local(results: dict[str, Any]) -> OptimalHyperparameters | None
              for f in results.get("pareto_front") or []]
     return OptimalHyperparameters(best["name"], dict(best.get("parameters") or {}), name, best.get("objective"),
                                   {**last(best), name: best.get("objective"), **(best.get("objectives") or {})},
-                                  front)
+                                  pareto_front=front)
 
 
 def condition(experiment: dict[str, Any]) -> str | None:
