@@ -214,7 +214,7 @@ def _validate_parameters(params: Any) -> list[FieldError]:
                 errors.append(_err(f"{path}.feasibleSpace.max", "parameters",
                                    f"feasibleSpace.max or feasibleSpace.min must be specified for parameterType: {ptype}"))
             else:
-                errors += _check_bounds(path, ptype, space)
+                errors += check_bounds(path, ptype, space)
         elif ptype in ("categorical", "discrete"):
             if any(space.get(k) not in (None, "") for k in ("max", "min", "step")):
                 errors.append(_err(f"{path}.feasibleSpace", "parameters",
@@ -225,7 +225,7 @@ def _validate_parameters(params: Any) -> list[FieldError]:
     return errors
 
 
-def _check_bounds(path: str, ptype: str, space: dict[str, Any]) -> list[FieldError]:
+def check_bounds(path: str, ptype: str, space: dict[str, Any]) -> list[FieldError]:
     """Stricter than Katib (whose suggestion services fail later): numeric, min <= max."""
     errors = []
     parsed = {}
@@ -247,9 +247,13 @@ def _check_bounds(path: str, ptype: str, space: dict[str, Any]) -> list[FieldErr
             continue
         parsed[key] = value
     if "min" in parsed and "max" in parsed and parsed["min"] > parsed["max"]:
+        # min == max is Katib's way to fix a value (its hyperband example's resource parameter).
         errors.append(_err(f"{path}.feasibleSpace.min", "parameters", "must be less than or equal to feasibleSpace.max"))
     if "step" in parsed and parsed["step"] <= 0:
         errors.append(_err(f"{path}.feasibleSpace.step", "parameters", "must be greater than 0"))
+    elif "step" in parsed and "min" in parsed and "max" in parsed and parsed["step"] > parsed["max"] - parsed["min"]:
+        errors.append(_err(f"{path}.feasibleSpace.step", "parameters",
+                           "must be at most feasibleSpace.max - feasibleSpace.min"))
     if space.get("distribution") in ("logUniform", "logNormal") and parsed.get("min", 1) <= 0:
         errors.append(_err(f"{path}.feasibleSpace.min", "parameters", "must be greater than 0 for a log distribution"))
     return errors

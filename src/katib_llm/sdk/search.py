@@ -19,6 +19,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+from katib_llm.core import katib_rules
+
 from .errors import TuneArgumentError
 
 __all__ = ["Param", "double", "int", "categorical", "to_katib_parameter"]
@@ -67,15 +69,22 @@ def _number(value: Any, argument: str, integer: bool) -> builtins.int | builtins
     return value
 
 
-def _bounds(lo: Any, hi: Any, step: Any, integer: bool) -> None:
+def _judged_by_core(param: Param) -> Param:
+    """``param`` once the core's feasibleSpace rules accept it (katib_rules.check_bounds: the rule
+    the webhook applies to spec.parameters); the first error names min, max or step."""
+    space = param.to_katib("search")["feasibleSpace"]
+    errors = katib_rules.check_bounds("search", param.parameter_type, space)
+    if errors:
+        raise TuneArgumentError(errors[0].path.rsplit(".", 1)[-1], errors[0].message)
+    return param
+
+
+def _numbers(lo: Any, hi: Any, step: Any, integer: bool) -> None:
+    """The arguments' Python types (what no feasibleSpace string can say)."""
     _number(lo, "min", integer)
     _number(hi, "max", integer)
-    if lo >= hi:
-        raise TuneArgumentError("max", f"must be greater than min ({lo!r}), got {hi!r}")
     if step is not None:
         _number(step, "step", integer)
-        if step <= 0 or step > hi - lo:
-            raise TuneArgumentError("step", f"must be > 0 and at most max - min ({hi - lo!r}), got {step!r}")
 
 
 def double(min: float, max: float, step: float | None = None, log: bool = False) -> Param:
@@ -86,10 +95,8 @@ def double(min: float, max: float, step: float | None = None, log: bool = False)
     >>> double(0.0, 1.0, step=0.25).to_katib("weight_decay")["feasibleSpace"]
     {'min': '0.0', 'max': '1.0', 'step': '0.25'}
     """
-    _bounds(min, max, step, integer=False)
-    if log and min <= 0:
-        raise TuneArgumentError("min", f"must be > 0 for a log-uniform space, got {min!r}")
-    return Param("double", min, max, step, "logUniform" if log else None)
+    _numbers(min, max, step, integer=False)
+    return _judged_by_core(Param("double", min, max, step, "logUniform" if log else None))
 
 
 def int(min: builtins.int, max: builtins.int, step: builtins.int | None = None, log: bool = False) -> Param:
@@ -98,10 +105,8 @@ def int(min: builtins.int, max: builtins.int, step: builtins.int | None = None, 
     >>> int(min=8, max=64).to_katib("per_device_train_batch_size")["feasibleSpace"]
     {'min': '8', 'max': '64'}
     """
-    _bounds(min, max, step, integer=True)
-    if log and min <= 0:
-        raise TuneArgumentError("min", f"must be > 0 for a log-uniform space, got {min!r}")
-    return Param("int", min, max, step, "logUniform" if log else None)
+    _numbers(min, max, step, integer=True)
+    return _judged_by_core(Param("int", min, max, step, "logUniform" if log else None))
 
 
 def categorical(list: Sequence[Any]) -> Param:
