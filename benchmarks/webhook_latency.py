@@ -221,9 +221,14 @@ def run(clients: list[int], requests: int, rounds: int, workers: int, threads: i
             "workers": workers, "threads": threads, "rounds": rounds}
 
 
+def _ratio(a: float, b: float) -> str:
+    """a / b to 2 decimals; "n/a" when b measured 0 (a tiny run's CPU time can round to 0 ms)."""
+    return f"{a / b:.2f}" if b else "n/a"
+
+
 def _round_ratios(row: dict, path: str) -> list[float]:
     """p99 of ``path`` / p99 of /noop, per round (rounds ran back to back, so they pair)."""
-    return [m / n for m, n in zip(row[path]["round_p99"], row["/noop"]["round_p99"])]
+    return [m / n for m, n in zip(row[path]["round_p99"], row["/noop"]["round_p99"]) if n]
 
 
 def table(result: dict) -> str:
@@ -238,9 +243,8 @@ def table(result: dict) -> str:
         for path in ENDPOINTS[1:]:
             m = row[path]
             name = path.strip("/")
-            lines.append(f"| {row['clients']} | **ratio** {name}/noop | | | **{m['p50'] / n['p50']:.2f}** | "
-                         f"**{m['p99'] / n['p99']:.2f}** | **{m['rps'] / n['rps']:.2f}** | "
-                         f"**{m['cpu_ms'] / n['cpu_ms']:.2f}** | **{m['client_cpu_ms'] / n['client_cpu_ms']:.2f}** |")
+            cells = " | ".join(f"**{_ratio(m[k], n[k])}**" for k in ("p50", "p99", "rps", "cpu_ms", "client_cpu_ms"))
+            lines.append(f"| {row['clients']} | **ratio** {name}/noop | | | {cells} |")
     lines.append("")
     lines.append(f"p99 ratio mutate/noop per round ({result['rounds']} rounds; median, min-max): " + "; ".join(
         f"{row['clients']} clients {statistics.median(r):.2f} ({min(r):.2f}-{max(r):.2f})"
