@@ -21,8 +21,6 @@ from .resources import worker_shape
 from .search import to_katib_parameter
 
 API_VERSION = "kubeflow.org/v1beta1"
-# Katib's medianstop settings (pkg/earlystopping/v1beta1/medianstop) and our successivehalving's.
-EARLY_STOPPING_SETTINGS = {name: tuple(known) for name, known in es_rules.SETTINGS.items()}
 DEFAULT_PARALLEL = 3  # Katib's default parallelTrialCount
 
 
@@ -123,16 +121,14 @@ def early_stopping_spec(raw: Any) -> dict[str, Any] | None:
         raise TuneArgumentError("early_stopping", 'must be "medianstop" or {"algorithm": "medianstop", '
                                                   '"min_trials_required": 2, "start_step": 3}')
     name = {"median": "medianstop", "median_stop": "medianstop"}.get(str(name), name)
-    if name not in EARLY_STOPPING_SETTINGS:  # Katib's rule (core/katib_rules.py) names the accepted ones
+    if name not in es_rules.SETTINGS:  # Katib's rule (core/katib_rules.py) names the accepted ones
         return {"algorithmName": str(name)}
-    known = EARLY_STOPPING_SETTINGS[name]
     out = []
     for key, value in settings.items():
-        if key not in known:
-            raise TuneArgumentError(f"early_stopping.{key}", f"unknown {name} setting; accepted: {', '.join(known)}")
-        least = es_rules.SETTINGS[name][key][1]
-        if isinstance(value, bool) or not isinstance(value, int) or value < least:
-            raise TuneArgumentError(f"early_stopping.{key}", f"must be an integer >= {least}, got {value!r}")
+        try:  # the core's rule, one setting at a time so the error names the argument
+            es_rules.parse_settings(name, [(str(key), str(value))])
+        except es_rules.SettingsError as exc:
+            raise TuneArgumentError(f"early_stopping.{key}", str(exc)) from None
         out.append({"name": key, "value": str(value)})
     spec: dict[str, Any] = {"algorithmName": name}
     if out:
