@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from katib_llm import KatibClient, search
+from katib_llm.sdk.errors import ExperimentDenied
 
 
 def objective(parameters):
@@ -54,3 +55,18 @@ def test_tune_warm_start_is_denied_for_a_cluster_and_type_checked():
         KatibClient(backend="local").tune(name="warm-c", warm_start_from=[""], **common)
     exp = KatibClient(backend="local").tune(name="warm-c", warm_start_from=["runs/a", "runs/b"], **common)
     assert exp["metadata"]["name"] == "warm-c"
+
+
+def test_local_backend_admits_as_its_runner_does():
+    """tune(backend="local") admits with the local runner's configuration: successive halving
+    (the runner is the early-stopping service) where a cluster without it registered denies."""
+    def score(params):
+        return {"score": params["x"]}
+
+    args = dict(name="sha", objective=score, hp_space={"x": search.double(0.0, 1.0)},
+                objective_metric_name="score", max_trial_count=2, dry_run=True,
+                early_stopping={"algorithm": "successivehalving", "min_resource": 1})
+    admitted = KatibClient(backend="local").tune(**args)
+    assert admitted["spec"]["earlyStopping"]["algorithmName"] == "successivehalving"
+    with pytest.raises(ExperimentDenied, match="successivehalving is not registered"):
+        KatibClient(namespace="kubeflow").tune(**args)

@@ -29,7 +29,7 @@ import optuna
 import yaml
 
 from katib_llm.core import contract
-from katib_llm.core.admit import admit
+from katib_llm.core.admit import AdmissionResult, admit
 from katib_llm.core.config import AdminConfig
 from katib_llm.core import limits
 from katib_llm.core.contract import experiment_limits
@@ -139,36 +139,48 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("KATIB_LLM_CACHE_DIR") or Path.home() / ".cache" / "katib-llm").resolve()
 
 
-def admit_for_local(experiment: dict[str, Any],
-                    values: dict[str, Any] | str | Path | None) -> tuple[dict[str, Any], str]:
-    """Admit exactly as the webhook would; raise AdmissionDenied with field errors.
+def local_config(values: dict[str, Any] | str | Path | None) -> AdminConfig:
+    """The admin configuration of a run on this machine: the local values (``file://`` anywhere
+    on it, see io.local_values), and every early-stopping algorithm of ours counts as registered
+    (locally the runner is the early-stopping service; a cluster's chart registers it)."""
+    config = admin_config(local_values(values))
+    return AdminConfig(values={**config.values, "earlyStoppingAlgorithms": list(OUR_EARLY_STOPPING)},
+                       templates=config.templates, extra_providers=config.extra_providers)
 
-    Locally the runner is the early-stopping service, so ``successivehalving`` counts as
-    registered (on a cluster the chart registers it in katib-config). The ``warm-start`` and
-    ``objectives`` annotations, which the core denies for a cluster, are held aside during
-    admission (validated by the core's parser) and put back afterwards.
-    """
-    if not isinstance(experiment, dict):
-        raise AdmissionDenied([FieldError("object", "experiment.type", "must be a Katib Experiment object")])
+
+def admit_local(experiment: dict[str, Any], config: AdminConfig) -> AdmissionResult:
+    """The core's verdict on ``experiment`` for a run on this machine (``config``: :func:`local_config`).
+
+    The ``warm-start`` and ``objectives`` annotations, which the core denies for a cluster, are
+    held aside during admission (validated by the core's parser) and put back into the admitted
+    Experiment; a malformed one raises AdmissionDenied naming it."""
     exp, warm = warmstart.take_annotation(copy.deepcopy(experiment))
     exp, objectives = multiobjective.take_annotation(exp)
-    config = admin_config(local_values(values))
-    # Every early-stopping algorithm of ours runs here, registered in a katib-config or not.
-    config = AdminConfig(values={**config.values, "earlyStoppingAlgorithms": list(OUR_EARLY_STOPPING)},
-                         templates=config.templates, extra_providers=config.extra_providers)
     result = admit(exp, config)
+    if result.allowed and result.labelled:
+        annotations = result.experiment["metadata"].setdefault("annotations", {})
+        if warm:  # recorded in experiment.yaml for the runner
+            annotations[warmstart.ANNOTATION] = json.dumps(warm)
+        if objectives:
+            annotations[MO_ANNOTATION] = ",".join(f"{n}:{d}" for n, d in objectives)
+    return result
+
+
+def admit_for_local(experiment: dict[str, Any],
+                    values: dict[str, Any] | str | Path | None) -> tuple[dict[str, Any], str]:
+    """Admit exactly as the webhook would, for this machine (:func:`admit_local`); raise
+    AdmissionDenied with field errors. Returns the admitted Experiment and the volume's mount path."""
+    if not isinstance(experiment, dict):
+        raise AdmissionDenied([FieldError("object", "experiment.type", "must be a Katib Experiment object")])
+    config = local_config(values)
+    result = admit_local(experiment, config)
     if not result.labelled:
         raise AdmissionDenied([FieldError("metadata.labels", "local.unlabelled",
                                           "the local runner needs a labelled Experiment: set the label "
                                           f"{LABEL}: \"{LABEL_VALUE}\"")])
     if not result.allowed:
         raise AdmissionDenied(result.errors)
-    admitted = result.experiment
-    if warm:  # local-only (the core denies it for a cluster): back in, recorded in experiment.yaml
-        admitted["metadata"].setdefault("annotations", {})[warmstart.ANNOTATION] = json.dumps(warm)
-    if objectives:
-        admitted["metadata"].setdefault("annotations", {})[MO_ANNOTATION] = ",".join(f"{n}:{d}" for n, d in objectives)
-    return admitted, config.mount_path
+    return result.experiment, config.mount_path
 
 
 def _trial_name(exp_name: str, number: int) -> str:

@@ -22,6 +22,7 @@ from kubeflow.katib.utils import utils as _katib_utils
 from katib_llm.core import contract
 from katib_llm.core import providers as core_providers
 from katib_llm.core.admit import admit, volume_claim
+from katib_llm.core.errors import AdmissionDenied
 
 from .errors import ExperimentDenied, TuneArgumentError
 from .experiment import TuneSpec, argument_denial, build_experiment, storage_request
@@ -224,13 +225,13 @@ class KatibClient(ResultsMixin, _UpstreamKatibClient):
         experiment = build_experiment(spec)
         values = values if values is not None else self.values
         submit = not dry_run and self.backend == "kubernetes"
-        config = _admin_config(values, self._declared_providers(spec.namespace) if submit else [])
+        config = self._config(values, spec.namespace, submit)
         request = storage_request(spec.storage_config)
         if request:
             # tune() creates this claim (below) with the requested size/class/modes.
             claim = f"{spec.name}{config.storage['claimSuffix']}"
             experiment["metadata"]["annotations"][contract.annotation_key(contract.VOLUME_CLAIM)] = claim
-        result = admit(self._local_only_aside(experiment), config)
+        result = self._admit(experiment, config)
         if not result.allowed:
             raise argument_denial(result.errors, experiment, spec)
         for warning in result.warnings:
@@ -259,16 +260,24 @@ class KatibClient(ResultsMixin, _UpstreamKatibClient):
         return local.run_experiment(experiment, run_dir, values=values,
                                     progress=self.progress if progress is None else bool(progress))
 
-    def _local_only_aside(self, experiment: dict[str, Any]) -> dict[str, Any]:
-        """The Experiment to admit: for the local backend, without the warm-start annotation
-        (validated by the core's parser; the local runner holds it aside the same way)."""
-        if self.backend != "local" or contract.PREFIX + contract.WARM_START not in experiment["metadata"]["annotations"]:
-            return experiment
-        from katib_llm.core.errors import AdmissionDenied
-        from katib_llm.local.warmstart import take_annotation
+    def _config(self, values: Any, namespace: str, submit: bool) -> Any:
+        """The admin configuration to admit with: the local backend's (as its runner admits),
+        else the cluster's, with the namespace's provider declarations when submitting."""
+        if self.backend == "local":
+            from katib_llm.local.runner import local_config
+
+            return local_config(values)
+        return _admin_config(values, self._declared_providers(namespace) if submit else [])
+
+    def _admit(self, experiment: dict[str, Any], config: Any) -> Any:
+        """The core's verdict; the local backend's holds its local-only annotations aside as its
+        runner does (katib_llm.local.runner.admit_local)."""
+        if self.backend != "local":
+            return admit(experiment, config)
+        from katib_llm.local.runner import admit_local
 
         try:
-            return take_annotation(experiment)[0]
+            return admit_local(experiment, config)
         except AdmissionDenied as exc:
             raise ExperimentDenied(exc.errors) from None
 
@@ -388,8 +397,6 @@ class KatibClient(ResultsMixin, _UpstreamKatibClient):
                                 "args": list(args or [])}
         if secret:
             decl["secret"] = secret
-        from katib_llm.core.errors import AdmissionDenied
-
         try:
             body = core_providers.to_configmap(decl, PROVIDER_CONFIGMAP_PREFIX + name, namespace or self.namespace)
         except AdmissionDenied as exc:
