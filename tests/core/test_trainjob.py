@@ -59,6 +59,7 @@ def job_of(exp: dict) -> dict:
 
 
 def our_patch(job: dict) -> dict:
+    assert trainjob.MANAGER == "llm.katib.kubeflow.org/katib-llm"  # immutable once written: never rename it
     (entry,) = [p for p in job["spec"]["runtimePatches"] if p["manager"] == trainjob.MANAGER]
     return entry
 

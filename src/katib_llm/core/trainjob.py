@@ -24,13 +24,13 @@ from __future__ import annotations
 from typing import Any
 
 from .config import INITIALIZER_MODULE, TRAINER_MODULE
-from .contract import GROUP
+from .contract import GROUP as OUR_GROUP
 from .errors import FieldError
 
 GROUP = "trainer.kubeflow.org"
 RUNTIME_KIND = "ClusterTrainingRuntime"
 # Our runtimePatches entry (the manager field is immutable once set: one name, always).
-MANAGER = f"{GROUP}/katib-llm"
+MANAGER = f"{OUR_GROUP}/katib-llm"
 NODE = "node"
 # Replicated job name == container name == the key under spec.initializer (Trainer's convention).
 INITIALIZERS = {"dataset": "dataset-initializer", "model": "model-initializer"}

@@ -73,7 +73,7 @@ def parse_uri(raw: str, path: str, kind: str, providers: set[str],
     elif scheme == "file":
         if not location.startswith("/") or ".." in location.split("/"):
             errors.append(FieldError(path, "uri.file-path",
-                                     f"file URIs need an absolute path without '..', e.g. file:///data/models/bert"))
+                                     "file URIs need an absolute path without '..', e.g. file:///data/models/bert"))
             return None
     elif scheme == "pkg":
         package = location.split("/", 1)[0]
