@@ -54,6 +54,15 @@ MEDIAN_MIN_TRIALS, MEDIAN_START_STEP = 3, 1   # medianstop: Katib's default 3 fi
                                               # 20-trial run the 1st evaluation ranked trials with Spearman
                                               # 0.977 against their final value (0.981 at the 2nd)
 CHANCE = 1.386                          # ln 4: eval_loss of a classifier that learned nothing
+# The user's search space the benchmark tunes (tests/local/test_search_defaults.py searches it too).
+SPACE = (
+    {"name": "learning_rate", "parameterType": "double",
+     "feasibleSpace": {"min": "1e-5", "max": "1e-1", "distribution": "logUniform"}},
+    {"name": "lora_config.r", "parameterType": "int", "feasibleSpace": {"min": "2", "max": "32"}},
+    {"name": "lora_config.lora_alpha", "parameterType": "int", "feasibleSpace": {"min": "4", "max": "64"}},
+    {"name": "lora_config.lora_dropout", "parameterType": "double", "feasibleSpace": {"min": "0.0", "max": "0.3"}},
+    {"name": "weight_decay", "parameterType": "double", "feasibleSpace": {"min": "0.0", "max": "0.3"}},
+)
 
 
 def experiment(name: str, model: Path, algorithm: str, seed: int, trials: int, median: bool | str,
@@ -66,14 +75,7 @@ def experiment(name: str, model: Path, algorithm: str, seed: int, trials: int, m
                       + ([{"name": "n_startup_trials", "value": str(TPE_STARTUP)}]
                          if algorithm.endswith("tpe") and not defaults else [])},
         "maxTrialCount": trials, "parallelTrialCount": 1,
-        "parameters": [
-            {"name": "learning_rate", "parameterType": "double",
-             "feasibleSpace": {"min": "1e-5", "max": "1e-1", "distribution": "logUniform"}},
-            {"name": "lora_config.r", "parameterType": "int", "feasibleSpace": {"min": "2", "max": "32"}},
-            {"name": "lora_config.lora_alpha", "parameterType": "int", "feasibleSpace": {"min": "4", "max": "64"}},
-            {"name": "lora_config.lora_dropout", "parameterType": "double", "feasibleSpace": {"min": "0.0", "max": "0.3"}},
-            {"name": "weight_decay", "parameterType": "double", "feasibleSpace": {"min": "0.0", "max": "0.3"}},
-        ],
+        "parameters": [dict(p, feasibleSpace=dict(p["feasibleSpace"])) for p in SPACE],
     }
     if median is True or median == "medianstop":
         spec["earlyStopping"] = {"algorithmName": "medianstop", "algorithmSettings": [] if defaults else [

@@ -20,20 +20,14 @@ import statistics
 
 import optuna
 
+from benchmarks.hpo_efficiency import SPACE as BENCHMARK_SPACE
 from katib_llm.core.early_stopping import Finished
 from katib_llm.local.algorithms import RulePruner, plan
 from katib_llm.local.space import search_space
 
 CHANCE, EVALS, EVAL_STEPS, BUDGET, TARGET = math.log(4), 5, 8, 800, 0.1
 SEEDS = range(24)
-SPACE = [
-    {"name": "learning_rate", "parameterType": "double",
-     "feasibleSpace": {"min": "1e-5", "max": "1e-1", "distribution": "logUniform"}},
-    {"name": "lora_config.r", "parameterType": "int", "feasibleSpace": {"min": "2", "max": "32"}},
-    {"name": "lora_config.lora_alpha", "parameterType": "int", "feasibleSpace": {"min": "4", "max": "64"}},
-    {"name": "lora_config.lora_dropout", "parameterType": "double", "feasibleSpace": {"min": "0.0", "max": "0.3"}},
-    {"name": "weight_decay", "parameterType": "double", "feasibleSpace": {"min": "0.0", "max": "0.3"}},
-]
+SPACE = list(BENCHMARK_SPACE)  # the HPO benchmark's search space
 
 
 def final_loss(p: dict) -> float:
