@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ def run_experiment(experiment: dict[str, Any], workdir: str | Path, *, values: d
     no ``random_state``.
     """
     admitted, mount = admit_for_local(experiment, values)
-    warn_if_gpus_missing(admitted)
+    refuse_if_gpus_missing(admitted)
     # Absolute paths: each trial runs in its own directory, so a relative work dir (the CLI's
     # default is runs/<name>) would otherwise resolve inside every trial's folder.
     runner_ = Runner(admitted, Path(workdir).resolve(), mount=mount, mode=mode,
@@ -79,17 +80,36 @@ def requested_gpus(admitted: dict[str, Any]) -> int:
     return max(found)
 
 
-def warn_if_gpus_missing(admitted: dict[str, Any]) -> None:
-    """Say before the first trial that every trial will fail: GPUs requested, none here (the
-    trainer refuses a CPU run; see katib_llm.runtime.trainer.require_requested_gpus)."""
+# Set to 1 to run trials that ask for GPUs although CUDA sees none in this process (e.g. each
+# trial's environment selects devices this process does not see). The trainer still refuses a
+# CPU run in a trial that sees none (katib_llm.runtime.trainer.require_requested_gpus).
+ALLOW_NO_GPU_ENV = "KATIB_LLM_ALLOW_NO_GPU"
+
+
+def cuda_devices() -> int | None:
+    """GPUs CUDA sees in this process; None when torch is not installed (nothing to tell)."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return int(torch.cuda.device_count()) if torch.cuda.is_available() else 0
+
+
+def refuse_if_gpus_missing(admitted: dict[str, Any]) -> None:
+    """Refuse, before the first trial, an Experiment whose trials ask for GPUs this machine does
+    not have: each would fail at once (the trainer never trains on CPU what asked for GPUs), and
+    the run would spend its whole trial budget failing."""
+    from katib_llm.core.contract import PREFIX, RESOURCES_PER_WORKER
+
+    from .runner import LocalRunError
+
     gpus = requested_gpus(admitted)
-    if not gpus:
+    if not gpus or os.environ.get(ALLOW_NO_GPU_ENV) == "1":
         return
-    import warnings
-
-    import torch
-
-    if not torch.cuda.is_available():
-        warnings.warn(f"the Experiment asks for {gpus} GPU(s) per worker (resources-per-worker) but CUDA sees none "
-                      "here: each trial will fail at once rather than train on CPU; drop gpu from the resources "
-                      "to run it on this machine's CPU", stacklevel=3)
+    if cuda_devices() != 0:  # GPUs to use, or no torch to ask
+        return
+    raise LocalRunError(
+        f"resources_per_worker asks for {gpus} GPU(s) per worker (annotation {PREFIX}{RESOURCES_PER_WORKER}) but "
+        f"CUDA sees none here: every trial would fail rather than train on CPU. Drop gpu from "
+        f"resources_per_worker / resources_per_trial to run on this machine's CPU, or set {ALLOW_NO_GPU_ENV}=1 "
+        "if the trials see GPUs this process does not")
