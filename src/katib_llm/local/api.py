@@ -38,7 +38,7 @@ def run_experiment(experiment: dict[str, Any], workdir: str | Path, *, values: d
         runner_.run()
     result = runner_.result()
     if runner_.study is not None:
-        record_end(runner_.study, result.condition, result.reason)
+        record_end(runner_.study, result.condition, result.reason, result.message)
     if report:
         write_report(result)
     best_dir = result.best.output_dir if result.best is not None else None

@@ -24,7 +24,7 @@ from katib_llm.core import limits
 from katib_llm.core.metrics import UNAVAILABLE, parse_metrics
 from katib_llm.core.substitute import substitute_trial
 
-from . import algorithms, multiobjective, pool, state, warmstart
+from . import algorithms, failures, multiobjective, pool, state, warmstart
 from .steps import local_steps
 from .workdir import Paths
 
@@ -80,6 +80,8 @@ class TrialExecution:
     running: dict[int, RunningTrial]
     study: optuna.Study | None
     on_event: Callable[[str, Any], None]
+    deadline: int | None
+    ended: list[failures.Ended]  # trials this runner finished, in order (failures.repeated_failure)
 
     # ---- one trial ------------------------------------------------------------------------
     def _launch(self, trial: optuna.trial.Trial, assignments: dict[str, str], attempts: int) -> None:
@@ -179,7 +181,7 @@ class TrialExecution:
             self._observe(run, [run.partial])
             run.partial = ""
         wall = time.time() - run.proc.started
-        _, trainer_time = self._timings(run.directory)
+        timings, trainer_time = self._timings(run.directory)
         primary = (run.metrics.get(self.metric_names[0]) or []) if self.objectives else run.objective_values
         value = state.objective_value(primary, self.strategy)
         values = self._values(run) if self.objectives else None
@@ -199,7 +201,11 @@ class TrialExecution:
                 self.known[warmstart.assignment_key(run.assignments)] = (run.name, value)
             else:
                 self.finished_curves.append(run.metrics)
-        attrs = {"katib_state": katib, "exit_code": exit_code, "wall_time": wall,
+        init_failed = bool(timings) and bool(timings[-1].get("init")) and timings[-1].get("exit_code") != 0
+        cause = failures.trial_cause(run.proc.log_path, katib, exit_code, self.metric_names[0], run.ended_by,
+                                     init_failed, self.deadline)
+        self.ended.append(failures.Ended(katib, cause, bool(run.objective_values), init_failed))
+        attrs = {"katib_state": katib, "exit_code": exit_code, "wall_time": wall, "message": cause,
                  "trainer_time": trainer_time, "metrics": run.metrics, "objective": value,
                  "train_steps": self._steps(run.metrics), "reason": run.ended_by,
                  "objectives": dict(zip([n for n, _ in self.objectives], values)) if values else None}

@@ -31,6 +31,9 @@ class TrialResult:
     attempts: int = 1
     reason: str = ""  # why a trial ended early: BudgetExhausted, DeadlineExceeded, ...
     objectives: dict[str, float] | None = None  # several objectives: each one's value
+    # Why a Failed / MetricsUnavailable trial ended so: the last error line of its log, or what
+    # its log lacked (katib_llm.local.failures.trial_cause); "" otherwise.
+    message: str = ""
 
     @property
     def overhead(self) -> float | None:

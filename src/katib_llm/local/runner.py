@@ -27,7 +27,7 @@ from katib_llm.core import limits
 from katib_llm.core.contract import experiment_limits
 from katib_llm.core.early_stopping import Finished
 
-from . import algorithms, multiobjective, pool, state, warmstart
+from . import algorithms, failures, multiobjective, pool, state, warmstart
 from .admission import MO_ANNOTATION, admit_for_local, admit_local, local_config
 from .execution import RunningTrial, TrialExecution, alive_group, trial_name
 from .results import LocalResult, LocalRunError, TrialResult
@@ -87,6 +87,7 @@ class Runner(TrialExecution):
         self.warm: warmstart.Seeded | None = None
         self.known: dict[str, tuple[str, float]] = {}  # assignments -> (trial name, objective) not to re-run
         self.exhausted = False
+        self.ended: list[failures.Ended] = []
 
     # ---- state ---------------------------------------------------------------------------
     def _prepare_workdir(self) -> None:
@@ -303,7 +304,10 @@ class Runner(TrialExecution):
     def _loop(self, queue: list[tuple[optuna.trial.Trial, dict[str, str], int]]) -> None:
         while True:
             counts = state.count(self.katib_states())
-            self.stop = state.stop_reason(self.spec, counts, self.best_value(), self.plan.max_trials)
+            if self.stop is None or self.stop[0] != state.FAILED:  # Failed is final, as on Katib
+                self.stop = state.stop_reason(self.spec, counts, self.best_value(), self.plan.max_trials)
+                if self.stop is None or self.stop[0] == state.FAILED:
+                    self._explain_failure()
             spent = self._enforce_limits()
             if self.stop is None and spent:
                 self.stop, self.stop_message = (state.SUCCEEDED, "ExperimentBudgetExhausted"), spent
@@ -329,6 +333,18 @@ class Runner(TrialExecution):
             self.on_event("tick", self)
             time.sleep(POLL_SECONDS)
 
+    def _explain_failure(self) -> None:
+        """Fail on Katib's maxFailedTrialCount with the last failure's cause, or stop a run whose
+        first trials all fail the same way (:func:`.failures.repeated_failure`)."""
+        if self.stop is None:
+            repeated = failures.repeated_failure(self.ended, self.spec.get("maxTrialCount"))
+            if repeated is None:
+                return
+            self.stop, self.stop_message = (state.FAILED, repeated[0]), repeated[1]
+        elif not self.stop_message:
+            causes = [e.cause for e in self.ended if e.cause]
+            self.stop_message = state.MAX_FAILED_MESSAGE + (f"; last failure: {causes[-1]}" if causes else "")
+
     # ---- results --------------------------------------------------------------------------
     def result(self) -> LocalResult:
         out = []
@@ -345,6 +361,7 @@ class Runner(TrialExecution):
                 directory=self.paths.trials / name,
                 output_dir=Path(attrs["output_dir"]) if attrs.get("output_dir") else None,
                 attempts=int(attrs.get("attempts") or 1), reason=str(attrs.get("reason") or ""),
+                message=str(attrs.get("message") or ""),
                 objectives=attrs.get("objectives")))
         done = [t for t in out if t.state == state.SUCCEEDED and t.objective is not None]
         sign = 1 if algorithms.direction(self.spec) == "maximize" else -1

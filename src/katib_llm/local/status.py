@@ -74,8 +74,10 @@ def _trial(frozen: Any, experiment: dict[str, Any], names: list[str]) -> dict[st
     if katib == state.RUNNING:
         conditions.append(_condition("Running", "TrialRunning", "Trial is running", start))
     else:
-        message = attrs.get("reason") or (f"exit code {attrs['exit_code']}" if attrs.get("exit_code") else
-                                          f"Trial is {katib}")
+        # The cause (katib_llm.local.failures.trial_cause) where there is one: Katib's Trial
+        # controller likewise carries the job's failure message into the Failed condition.
+        message = attrs.get("message") or attrs.get("reason") or (
+            f"exit code {attrs['exit_code']}" if attrs.get("exit_code") else f"Trial is {katib}")
         conditions.append(_condition(katib, _TRIAL_REASONS.get(katib, katib), str(message), end))
     status: dict[str, Any] = {"startTime": start, "conditions": conditions,
                               "observation": _observation(attrs.get("metrics") or {}, names)}
@@ -114,6 +116,7 @@ def _experiment_status(experiment: dict[str, Any], frozen: list[Any], trials: li
         conditions.append({**_condition("Running", "ExperimentRunning", "Experiment is running", start),
                            "status": "False"})
         conditions.append(_condition(ended["condition"], ended.get("reason") or ended["condition"],
+                                     ended.get("message") or
                                      f"Experiment has {ended['condition'].lower()} ({ended.get('reason')})",
                                      ended.get("time")))
     else:
@@ -162,9 +165,9 @@ def read_run(workdir: str | Path) -> LocalRun:
     return LocalRun(root, experiment, trials, metrics)
 
 
-def record_end(study: Any, condition: str, reason: str) -> None:
+def record_end(study: Any, condition: str, reason: str, message: str = "") -> None:
     """Keep how the run ended in the journal (read back as the Experiment's final condition)."""
-    study.set_user_attr(CONDITION_ATTR, {"condition": condition, "reason": reason,
+    study.set_user_attr(CONDITION_ATTR, {"condition": condition, "reason": reason, "message": message,
                                          "time": _time(dt.datetime.now(dt.timezone.utc))})
 
 

@@ -24,7 +24,7 @@ from katib_llm.core import providers as core_providers
 from katib_llm.core.admit import admit, volume_claim
 from katib_llm.core.errors import AdmissionDenied
 
-from .errors import ExperimentDenied, TuneArgumentError
+from .errors import ExperimentDenied, ExperimentFailed, TuneArgumentError
 from .experiment import TuneSpec, argument_denial, build_experiment, storage_request
 from katib_llm.io.kube import ClusterUnavailable, KubeApi, load_configuration
 from .reads import ResultsMixin
@@ -257,8 +257,12 @@ class KatibClient(ResultsMixin, _UpstreamKatibClient):
         require("tune(backend='local')", ("matplotlib", "torch", "transformers", "peft") if llm else ("matplotlib",))
         run_dir = str(workdir or self.workdir or default_workdir(name))
         self._local_runs[name] = run_dir
-        return local.run_experiment(experiment, run_dir, values=values,
-                                    progress=self.progress if progress is None else bool(progress))
+        result = local.run_experiment(experiment, run_dir, values=values,
+                                      progress=self.progress if progress is None else bool(progress))
+        if result.condition == "Failed":  # failure is a result: raised with its cause
+            raise ExperimentFailed(name, result.reason, result.message,
+                                   {t.name: t.message for t in result.trials if t.message})
+        return result
 
     def _config(self, values: Any, namespace: str, submit: bool) -> Any:
         """The admin configuration to admit with: the local backend's (as its runner admits),
