@@ -46,7 +46,7 @@ def test_the_last_error_line_of_a_log_is_the_cause(tmp_path):
         "huggingface_hub.errors.RepositoryNotFoundError: 404 Client Error: repo 'a/b' not found (exit code 1)")
     log.write_text("step 1\nkatib-llm storage-initializer: error: dataset file:///d/x not found\ncleanup done\n")
     assert failures.trial_cause(log, "Failed", 2, "score", init_failed=True).startswith(
-        "katib-llm storage-initializer: error: dataset file:///d/x not found (its initializer")
+        "katib-llm storage-initializer: error: dataset file:///d/x not found (initializer exit code 2)")
     log.write_text("x" * 200_000)  # one huge line: bounded
     assert len(failures.trial_cause(log, "Failed", 1, "score")) < 500
     log.write_text("katib-llm-metric scor=0.5\n")
@@ -92,7 +92,7 @@ def test_a_mistyped_dataset_costs_one_trial(tmp_path, tiny_model, tiny_dataset):
     assert [t.state for t in result.trials] == ["Failed"]
     assert (result.condition, result.reason) == ("Failed", failures.REPEATED_FAILURE)
     cause = result.trials[0].message
-    assert str(typo) in cause and "(its initializer (model/dataset download) exit code" in cause, cause
+    assert str(typo) in cause and "(initializer exit code 2)" in cause, cause
     assert "a trial initializer failed" in result.message and str(typo) in result.message
 
 

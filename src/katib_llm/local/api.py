@@ -9,12 +9,11 @@ from typing import Any
 from .progress import Progress
 from .report import write_report
 from .runner import LocalResult, Runner, admit_for_local
-from .status import record_end
 
 
 def run_experiment(experiment: dict[str, Any], workdir: str | Path, *, values: dict[str, Any] | str | Path | None = None,
                    progress: bool = True, mode: str = "warm", cache_dir: str | Path | None = None,
-                   seed: int | None = None, report: bool = True) -> LocalResult:
+                   seed: int | None = None, report: bool = True, overwrite: bool = False) -> LocalResult:
     """Run a labelled Katib Experiment here; return every trial and the best one.
 
     The Experiment is admitted as the webhook would (``values``: admin values, as for
@@ -25,20 +24,19 @@ def run_experiment(experiment: dict[str, Any], workdir: str | Path, *, values: d
     resumes a killed run and never runs a finished trial again. ``cache_dir`` (default
     ``$KATIB_LLM_CACHE_DIR`` or ``~/.cache/katib-llm``) is where the storage initializer
     keeps models and datasets across runs. ``seed`` is used when ``algorithmSettings`` give
-    no ``random_state``.
+    no ``random_state``. A work dir that holds a run of a different Experiment is refused with
+    what differs, unless ``overwrite=True``, which discards that run first.
     """
     admitted, mount = admit_for_local(experiment, values)
     refuse_if_gpus_missing(admitted)
     # Absolute paths: each trial runs in its own directory, so a relative work dir (the CLI's
     # default is runs/<name>) would otherwise resolve inside every trial's folder.
     runner_ = Runner(admitted, Path(workdir).resolve(), mount=mount, mode=mode,
-                     cache_dir=Path(cache_dir).resolve() if cache_dir else None, seed=seed)
+                     cache_dir=Path(cache_dir).resolve() if cache_dir else None, seed=seed, overwrite=overwrite)
     with Progress(progress) as display:
         runner_.on_event = display
         runner_.run()
-    result = runner_.result()
-    if runner_.study is not None:
-        record_end(runner_.study, result.condition, result.reason, result.message)
+    result = runner_.result()  # the runner recorded how it ended (local.status.record_end)
     if report:
         write_report(result)
     best_dir = result.best.output_dir if result.best is not None else None

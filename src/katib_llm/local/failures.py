@@ -74,7 +74,7 @@ def trial_cause(log: Path, katib_state: str, exit_code: int | None, objective_me
     if ended_by == "DeadlineExceeded":
         return f"ran longer than trial-active-deadline-seconds ({deadline} s) and was killed"
     if katib_state == state.FAILED:
-        where = "its initializer (model/dataset download) " if init_failed else ""
+        where = "initializer " if init_failed else ""
         line = last_error_line(_tail(log))
         code = f"exit code {exit_code}" if exit_code is not None else "no exit code"
         return f"{line} ({where}{code})" if line else f"{where}{code}, nothing in its log".strip()

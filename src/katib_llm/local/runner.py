@@ -27,11 +27,12 @@ from katib_llm.core import limits
 from katib_llm.core.contract import experiment_limits
 from katib_llm.core.early_stopping import Finished
 
-from . import algorithms, failures, multiobjective, pool, state, warmstart
+from . import algorithms, changes, failures, multiobjective, pool, state, warmstart
 from .admission import MO_ANNOTATION, admit_for_local, admit_local, local_config
 from .execution import RunningTrial, TrialExecution, alive_group, trial_name
 from .results import LocalResult, LocalRunError, TrialResult
-from .workdir import Paths
+from .status import record_end
+from .workdir import Paths, discard_run
 from .space import Parameter, search_space
 
 __all__ = ["Runner", "LocalResult", "LocalRunError", "TrialResult", "admit_for_local", "admit_local",
@@ -45,13 +46,26 @@ MAX_REPEATS = 100
 DUPLICATE = warmstart.DUPLICATE_ATTR
 
 
+def _take_lock(lock: Any) -> bool:
+    """The work dir's exclusive lock; a reader asking whether a runner is alive
+    (:func:`.status.runner_alive`) holds it shared for an instant, so retry briefly."""
+    for _ in range(20):
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            time.sleep(0.05)
+    return False
+
+
 class Runner(TrialExecution):
     """One local run of one admitted Experiment (see module docstring)."""
 
     def __init__(self, admitted: dict[str, Any], workdir: Path, *, mount: str = "/workspace", mode: str = "warm",
                  cache_dir: Path | None = None, seed: int | None = None,
-                 on_event: Callable[[str, "Runner"], None] | None = None):
+                 on_event: Callable[[str, "Runner"], None] | None = None, overwrite: bool = False):
         self.exp = admitted
+        self.overwrite = overwrite
         self.spec = admitted["spec"]
         self.meta = admitted.get("metadata") or {}
         self.name = str(self.meta.get("name") or "experiment")
@@ -91,16 +105,22 @@ class Runner(TrialExecution):
 
     # ---- state ---------------------------------------------------------------------------
     def _prepare_workdir(self) -> None:
+        """Record the Experiment in the work dir (under the lock), or check it is the one recorded."""
         root = self.paths.root
-        root.mkdir(parents=True, exist_ok=True)
         text = yaml.safe_dump(self.exp, sort_keys=True)
         if self.paths.experiment.exists():
-            before = yaml.safe_load(self.paths.experiment.read_text())
-            if before != yaml.safe_load(text):
+            before = yaml.safe_load(self.paths.experiment.read_text()) or {}
+            after = yaml.safe_load(text)
+            if before != after and not self.overwrite:
+                old = (before.get("metadata") or {}).get("name")
+                what = "a changed spec" if old == self.name else f"another Experiment ({old!r})"
                 raise LocalRunError(
-                    f"{root} holds a run of a different Experiment ({(before or {}).get('metadata', {}).get('name')!r} "
-                    "or a changed spec); use another --workdir, or delete this one to start over")
-        else:
+                    f"{root} holds a run of {what}: {changes.summary(before, after)}. To discard that run and start "
+                    "over pass overwrite=True to tune() (katib-llm tune FILE --local --overwrite); to keep it, "
+                    "give this run another work dir (workdir= / --workdir) or name")
+            if before != after:
+                discard_run(self.paths)
+        if not self.paths.experiment.exists():
             tmp = self.paths.experiment.with_suffix(".tmp")
             tmp.write_text(text)
             tmp.replace(self.paths.experiment)
@@ -268,12 +288,14 @@ class Runner(TrialExecution):
 
     # ---- the loop -------------------------------------------------------------------------
     def run(self) -> None:
-        self._prepare_workdir()
-        with open(self.paths.lock, "w") as lock:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise LocalRunError(f"another run is using {self.paths.root}; wait for it or use another --workdir") from None
+        self.paths.root.mkdir(parents=True, exist_ok=True)
+        with open(self.paths.lock, "a+") as lock:  # "a+": a refused second runner must not erase the pid
+            if not _take_lock(lock):
+                raise LocalRunError(f"another run is using {self.paths.root}; wait for it or use another --workdir")
+            lock.truncate(0)
+            lock.write(f"{os.getpid()}\n")  # who runs it: readers tell a live run from an interrupted one
+            lock.flush()
+            self._prepare_workdir()
             self.study = self._open_study()
             self.elapsed_before, self.run_started = self._load_elapsed(), time.time()
             self._seed_warm_start()
@@ -282,6 +304,8 @@ class Runner(TrialExecution):
                 self.pool_start_seconds = pool.warm_up()
             try:
                 self._loop(queue)
+                if self.stop is not None:  # recorded under the lock: readers never see an ended run as interrupted
+                    record_end(self.study, self.stop[0], self.stop[1], self.stop_message)
             except BaseException:
                 for run in list(self.running.values()):
                     run.proc.kill(grace=1.0)  # left RUNNING in the journal: the next run resumes them

@@ -4,6 +4,7 @@ and the shared model/data cache it reads."""
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 
@@ -22,3 +23,21 @@ class Paths:
 
 def default_cache_dir() -> Path:
     return Path(os.environ.get("KATIB_LLM_CACHE_DIR") or Path.home() / ".cache" / "katib-llm").resolve()
+
+
+# What a run writes at the top of its work dir (and nothing else is removed by discard_run).
+RUN_ENTRIES = ("experiment.yaml", "study.journal", "study.journal.lock", "budget.json", "results.json",
+               "report.html", "trials.csv", "trials", "volume", "best")
+
+
+def discard_run(paths: Paths) -> None:
+    """Remove the run a work dir holds (its Experiment, journal, trials, volume, results), so a
+    new Experiment can start there; files of other origin, and the lock, stay."""
+    for name in RUN_ENTRIES:
+        target = paths.root / name
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        elif target.exists() or target.is_symlink():
+            target.unlink()
+    for plot in paths.root.glob("*.png"):
+        plot.unlink()

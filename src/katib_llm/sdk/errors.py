@@ -82,3 +82,9 @@ class ExperimentFailed(RuntimeError):
                 if c.get("type") in ("Failed", "MetricsUnavailable") and c.get("status") == "True":
                     causes[str(trial["metadata"]["name"])] = str(c.get("message") or c.get("reason") or "")
         return cls(name, str(cond.get("reason") or "Failed"), str(cond.get("message") or ""), causes)
+
+
+class ExperimentInterrupted(RuntimeError):
+    """A local run stopped before its Experiment ended (a kernel interrupt, Ctrl-C, a kill) and no
+    process is running it: waiting cannot end. The same ``tune()`` call (same name and work dir)
+    resumes it."""
