@@ -32,7 +32,7 @@ from .admission import MO_ANNOTATION, admit_for_local, admit_local, local_config
 from .execution import RunningTrial, TrialExecution, alive_group, trial_name
 from .results import LocalResult, LocalRunError, TrialResult
 from .status import record_end
-from .workdir import Paths, discard_run
+from .workdir import Paths, clear_stale_journal_lock, discard_run
 from .space import Parameter, search_space
 
 __all__ = ["Runner", "LocalResult", "LocalRunError", "TrialResult", "admit_for_local", "admit_local",
@@ -296,6 +296,7 @@ class Runner(TrialExecution):
             lock.write(f"{os.getpid()}\n")  # who runs it: readers tell a live run from an interrupted one
             lock.flush()
             self._prepare_workdir()
+            clear_stale_journal_lock(self.paths)  # an interrupted run's: Optuna would wait 30 s and warn
             self.study = self._open_study()
             self.elapsed_before, self.run_started = self._load_elapsed(), time.time()
             self._seed_warm_start()

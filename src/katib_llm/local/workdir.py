@@ -41,3 +41,18 @@ def discard_run(paths: Paths) -> None:
             target.unlink()
     for plot in paths.root.glob("*.png"):
         plot.unlink()
+
+
+def clear_stale_journal_lock(paths: Paths) -> bool:
+    """Remove Optuna's journal lock (a symlink beside ``study.journal``) if a write interrupted by
+    a kernel interrupt or a kill left it behind; True if there was one.
+
+    Call it holding the work dir's lock: then no other process appends to the journal (readers
+    take no journal lock), so the file is stale. Left in place, Optuna's next write waits 30 s
+    for it and prints two warnings into the notebook ("It is taking longer than 10 seconds to
+    acquire the lock file", "Forcibly releasing the lock file")."""
+    lock = Path(str(paths.journal) + ".lock")
+    if lock.is_symlink() or lock.exists():
+        lock.unlink()
+        return True
+    return False
