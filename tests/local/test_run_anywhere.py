@@ -97,3 +97,14 @@ def test_a_function_objective_from_a_script_without_guard(tmp_path, how):
     assert "objective: the function's source is not available" in proc.stderr, proc.stderr
     assert "define it in a file or notebook cell" in proc.stderr
     assert not (tmp_path / "run").exists()  # nothing started
+
+
+def test_an_ipython_session_runs_a_function_objective(tmp_path):
+    """IPython (the shell Jupyter kernels run): cells typed in a session, piped to its stdin; the
+    function's source comes from IPython's cell cache."""
+    pytest.importorskip("IPython")
+    code = FUNCTION_SCRIPT % str(tmp_path / "run")
+    proc = subprocess.run([sys.executable, "-m", "IPython", "--quick", "--no-banner", "--colors=NoColor"],
+                          input=code, capture_output=True, text=True, timeout=180, env=_env(), cwd=tmp_path)
+    assert "RESULT Succeeded ['Succeeded', 'Succeeded']" in proc.stdout, proc.stdout + proc.stderr
+    assert proc.stdout.count("RESULT ") == 1
