@@ -61,3 +61,16 @@ def test_the_run_stops_before_its_first_trial_and_the_override_lets_it_run(no_cu
     monkeypatch.setenv("KATIB_LLM_PRELOAD", "")
     result = run_experiment(exp, tmp_path / "run", progress=False, report=False)
     assert [t.state for t in result.trials] == ["Succeeded"]
+
+
+def test_admission_warnings_are_issued_before_anything_runs(no_cuda, tmp_path, monkeypatch):
+    """run_experiment (katib-llm tune --local) issues the core's admission warnings, as the
+    webhook returns them: here medianstop, which the trainer's one evaluation never lets act."""
+    from katib_llm.local.api import AdmissionWarning
+
+    monkeypatch.delenv(ALLOW_NO_GPU_ENV, raising=False)
+    exp = _experiment({"gpu": 1})
+    exp["spec"]["earlyStopping"] = {"algorithmName": "medianstop"}
+    with pytest.warns(AdmissionWarning, match="spec.earlyStopping: the rule can stop no trial early"):
+        with pytest.raises(LocalRunError, match="resources_per_worker"):
+            run_experiment(exp, tmp_path / "run", progress=False, report=False)

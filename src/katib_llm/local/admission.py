@@ -53,10 +53,11 @@ def admit_local(experiment: dict[str, Any], config: AdminConfig) -> AdmissionRes
     return result
 
 
-def admit_for_local(experiment: dict[str, Any],
-                    values: dict[str, Any] | str | Path | None) -> tuple[dict[str, Any], str]:
+def admit_for_local(experiment: dict[str, Any], values: dict[str, Any] | str | Path | None,
+                    warnings_out: list[str] | None = None) -> tuple[dict[str, Any], str]:
     """Admit exactly as the webhook would, for this machine (:func:`admit_local`); raise
-    AdmissionDenied with field errors. Returns the admitted Experiment and the volume's mount path."""
+    AdmissionDenied with field errors. Returns the admitted Experiment and the volume's mount path;
+    the core's warnings are appended to ``warnings_out`` when given."""
     if not isinstance(experiment, dict):
         raise AdmissionDenied([FieldError("object", "experiment.type", "must be a Katib Experiment object")])
     config = local_config(values)
@@ -67,4 +68,6 @@ def admit_for_local(experiment: dict[str, Any],
                                           f"{LABEL}: \"{LABEL_VALUE}\"")])
     if not result.allowed:
         raise AdmissionDenied(result.errors)
+    if warnings_out is not None:
+        warnings_out.extend(result.warnings)
     return result.experiment, config.mount_path

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,10 @@ def run_experiment(experiment: dict[str, Any], workdir: str | Path, *, values: d
     no ``random_state``. A work dir that holds a run of a different Experiment is refused with
     what differs, unless ``overwrite=True``, which discards that run first.
     """
-    admitted, mount = admit_for_local(experiment, values)
+    notes: list[str] = []
+    admitted, mount = admit_for_local(experiment, values, notes)
+    for note in notes:  # the webhook's AdmissionReview warnings, e.g. a tuned value nothing reads
+        warnings.warn(f"admission: {note}", AdmissionWarning, stacklevel=2)
     refuse_if_gpus_missing(admitted)
     # Absolute paths: each trial runs in its own directory, so a relative work dir (the CLI's
     # default is runs/<name>) would otherwise resolve inside every trial's folder.
@@ -44,8 +48,6 @@ def run_experiment(experiment: dict[str, Any], workdir: str | Path, *, values: d
         # As on the cluster: the best adapter goes to <volume>/experiments/<exp>/best and the
         # other trials' outputs are pruned unless the Experiment asks to retain its trials.
         # Trials that write no adapter (function objectives) have nothing to promote.
-        import warnings
-
         from katib_llm.runtime.promotion import PromotionError, promote_local
 
         try:
@@ -56,6 +58,10 @@ def run_experiment(experiment: dict[str, Any], workdir: str | Path, *, values: d
             if promotion is not None:
                 result.artifacts["promoted"] = promotion.best
     return result
+
+
+class AdmissionWarning(UserWarning):
+    """A warning of the admission core (the webhook returns the same in AdmissionReview ``warnings``)."""
 
 
 def requested_gpus(admitted: dict[str, Any]) -> int:
