@@ -116,3 +116,23 @@ def test_tune_raises_experiment_failed_with_the_cause(tmp_path):
     with pytest.raises(ExperimentFailed) as again:
         client.wait_for_experiment_condition("wrongkey", timeout=5, progress=False)
     assert again.value.reason == failures.REPEATED_FAILURE and again.value.cause == err.cause
+
+
+def test_the_cli_shows_each_cause_as_trials_end_and_why_the_run_failed(tmp_path):
+    """Not a terminal: one line per finished trial with its cause, then why the run stopped."""
+    import os
+    import subprocess
+
+    import yaml
+
+    from tests.local.local_helpers import TUNE
+
+    exp_file = tmp_path / "exp.yaml"
+    exp_file.write_text(yaml.safe_dump(cheap_experiment("clifail", max_trials=8, parallel=1,
+                                                        env={"OBJ_FAIL_ABOVE": "-1"})))
+    proc = subprocess.run(TUNE + [str(exp_file), "--local", "--workdir", str(tmp_path / "run")],
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "KATIB_LLM_PRELOAD": ""})
+    assert proc.returncode == 1
+    assert "trial clifail-000: Failed (objective: failing on purpose (exit code 3))" in proc.stderr, proc.stderr
+    assert f"clifail: Failed ({failures.REPEATED_FAILURE}): stopped after 2 trial(s)" in proc.stderr
+    assert f"Experiment Failed ({failures.REPEATED_FAILURE}): stopped after 2 trial(s)" in proc.stdout, proc.stdout
