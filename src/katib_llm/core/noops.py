@@ -142,7 +142,8 @@ def early_stopping_warnings(spec: dict[str, Any], evaluations: tuple[int, str] |
     when = "never" if count < report else "only at the last evaluation, after training ended"
     return [f"spec.earlyStopping: the rule can stop no trial early: {how}, but each trial reports its objective "
             f"at most {count} time(s) ({schedule}), so it acts {when}; evaluate more often "
-            f"(training-args eval_strategy 'steps' with eval_steps) or lower the report"]
+            f"(training-args eval_strategy 'steps' with eval_steps) or make the rule act earlier "
+            f"(medianstop start_step, successivehalving min_resource)"]
 
 
 def noop_warnings(spec: dict[str, Any], llm: LLMSpec) -> list[str]:
