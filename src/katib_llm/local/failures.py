@@ -76,8 +76,8 @@ def trial_cause(log: Path, katib_state: str, exit_code: int | None, objective_me
     if katib_state == state.FAILED:
         where = "initializer " if init_failed else ""
         line = last_error_line(_tail(log))
-        code = f"exit code {exit_code}" if exit_code is not None else "no exit code"
-        return f"{line} ({where}{code})" if line else f"{where}{code}, nothing in its log".strip()
+        ending = f"exit code {exit_code}" if exit_code is not None else "no exit code"
+        return f"{line} ({where}{ending})" if line else f"{where}{ending}, nothing in its log".strip()
     if katib_state == state.METRICS_UNAVAILABLE:
         others = [n for n in _metric_names_in(_tail(log)) if n != objective_metric]
         seen = f"; it printed {', '.join(others[:8])}" if others else "; it printed no metric"
