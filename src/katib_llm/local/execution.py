@@ -201,7 +201,8 @@ class TrialExecution:
                 self.known[warmstart.assignment_key(run.assignments)] = (run.name, value)
             else:
                 self.finished_curves.append(run.metrics)
-        init_failed = bool(timings) and bool(timings[-1].get("init")) and timings[-1].get("exit_code") != 0
+        init_failed = bool(timings) and bool(timings[-1].get("init")) and timings[-1].get("exit_code") != 0 \
+            and not failures.initializers_take_parameters(self.spec["trialTemplate"])
         cause = failures.trial_cause(run.proc.log_path, katib, exit_code, self.metric_names[0], run.ended_by,
                                      init_failed, self.deadline)
         self.ended.append(failures.Ended(katib, cause, bool(run.objective_values), init_failed))
