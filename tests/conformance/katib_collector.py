@@ -150,6 +150,34 @@ def wrapped_command(command: list[str], metrics_file: str = "/var/log/katib/metr
     return shell + [" ".join(args)]
 
 
+def _top_level(script: str) -> str:
+    """``script`` with the text of command substitutions (``$(...)``, backquotes) and quotes
+    blanked: those run in a subshell, one child of the main shell however many they start."""
+    out, depth, quote, i = [], 0, "", 0
+    while i < len(script):
+        ch = script[i]
+        if quote:
+            quote = "" if ch == quote else quote
+            out.append(" ")
+        elif depth and ch == ")":
+            depth -= 1
+            out.append(" ")
+        elif script.startswith("$(", i):
+            depth += 1
+            out.append("  ")
+            i += 1
+        elif depth:
+            depth += ch == "("
+            out.append(" ")
+        elif ch in "'\"`":
+            quote = ch
+            out.append(" ")
+        else:
+            out.append(ch)
+        i += 1
+    return "".join(out)
+
+
 def wrap_errors(command: list[str]) -> list[str]:
     """Whether the wrapped command still runs ``command`` as written, as one child of the shell.
 
@@ -161,12 +189,11 @@ def wrap_errors(command: list[str]) -> list[str]:
     if not command:
         return ["the primary container has no command: Katib's wrapper needs it in the container spec"]
     if len(command) >= 2 and command[0] in ("sh", "bash") and command[1] == "-c":
-        script = " ".join(command[2:])
-        lexer = shlex.shlex(script, posix=True, punctuation_chars=True)
+        lexer = shlex.shlex(_top_level(" ".join(command[2:])), posix=True, punctuation_chars=True)
         lexer.whitespace_split = True
-        tokens = list(lexer)
-        bad = [t for t in tokens if t in ("|", "&", "|&") or t.endswith("&") and t not in ("&&", ">&", "2>&")]
-        return [f"the shell script runs {t!r}: more than one child of the main process at once" for t in bad]
+        bad = [t for t in lexer if t in ("|", "&", "|&", ";&")]
+        return [f"the shell script runs {t!r} at its top level: more than one child of the main process at once"
+                for t in bad]
     errors = []
     for arg in command:
         if arg == "" or arg[0] in "#~" or any(ch in _SHELL_SPECIAL for ch in arg):
