@@ -158,13 +158,23 @@ def trainjob_errors(job: dict[str, Any], runtime: dict[str, Any], old: dict[str,
                     active_replicated_jobs: tuple[str, ...] = ()) -> list[str]:
     """Everything Trainer's TrainJob webhook denies (empty: admitted). ``runtime`` is the
     (Cluster)TrainingRuntime the job names; ``old`` the stored job on an update;
-    ``active_replicated_jobs`` the JobSet's replicated jobs that still have active pods.
+    ``active_replicated_jobs`` the JobSet's replicated jobs that still have active pods, plus
+    :func:`patch_target_errors` (see there why it is checked separately).
 
-    Patch targets are validated against the *merged* runtime (runtime + patches): ``Validate``
-    receives the runtime info ``newRuntimeInfo`` built after ``mergeRuntimePatches``."""
+    ``Validate`` reads the *merged* runtime (runtime + patches): ``ValidateObjects`` builds the
+    runtime info with ``newRuntimeInfo``, which runs ``mergeRuntimePatches`` first."""
     spec = merged_runtime(runtime, job)
     errors = _initializer_errors(spec, job) + immutability_errors(old, job, active_replicated_jobs)
-    return errors + _patch_target_errors(spec, job)
+    return list(dict.fromkeys(errors + _patch_target_errors(spec, job) + patch_target_errors(job, runtime)))
+
+
+def patch_target_errors(job: dict[str, Any], runtime: dict[str, Any]) -> list[str]:
+    """``Validate``'s patch-target rules against the runtime as stored. In v2.3.0 they read the
+    merged runtime, where a container or replicated job the patch itself adds already exists, so
+    the webhook lets it through and the JobSet it builds fails instead (a patched-in container has
+    no image). katib-llm's patch must meet the rules as written; messages are upstream's."""
+    stored = {"replicatedJobs": runtime["spec"]["template"]["spec"].get("replicatedJobs") or []}
+    return [e for e in _patch_target_errors(stored, job) if not e.startswith("spec.runtimePatches.manager")]
 
 
 def immutability_errors(old: dict[str, Any] | None, new: dict[str, Any], active_replicated_jobs: tuple[str, ...] = ()) -> list[str]:
