@@ -100,8 +100,9 @@ def test_shipped_template_gets_the_full_contract(admin_config):
     pods = patched_pods(job_of(result.experiment))
     assert list(pods) == ["dataset-initializer", "model-initializer", "node"]
     for name, pod in pods.items():
-        assert pod["volumes"] == [{"name": "katib-llm-storage", "persistentVolumeClaim": {"claimName": CLAIM}}]
-        assert pod["containers"] == [{"name": name, "volumeMounts": [{"name": "katib-llm-storage", "mountPath": "/workspace"}]}]
+        # Trainer v2.3.0 requires the initializers of the merged runtime to mount a volume named initializer.
+        assert pod["volumes"] == [{"name": "initializer", "persistentVolumeClaim": {"claimName": CLAIM}}]
+        assert pod["containers"] == [{"name": name, "volumeMounts": [{"name": "initializer", "mountPath": "/workspace"}]}]
     assert not any(w for w in result.warnings if "sh -c" in w or "command" in w), result.warnings
     assert admitted_errors(result.experiment) == []
 

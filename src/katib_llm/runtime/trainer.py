@@ -327,8 +327,10 @@ def run(inputs: TrialInputs) -> dict[str, float]:
             trainer.evaluate()  # the callback prints it
         if not trainer.is_world_process_zero():
             return {}
-        # What Trainer.train() reports: train_runtime, train_*_per_second, total_flos, train_loss.
-        final = {**printer.history[-1], **printer.emit({**result.metrics, "epoch": trainer.state.epoch or 0.0}, history=False)}
+        # What Trainer.train() reports: train_runtime, train_*_per_second, total_flos, train_loss
+        # (total_flos from the state: transformers' printing callbacks pop it from result.metrics).
+        reported = {**result.metrics, "total_flos": trainer.state.total_flos, "epoch": trainer.state.epoch or 0.0}
+        final = {**printer.history[-1], **printer.emit(reported, history=False)}
         _save_adapter(trainer.model, inputs.output_dir)
     _write_json(inputs.output_dir / "metrics.json",
                 {"final": final, "history": printer.history, "hyperparameters": inputs.hparams,
