@@ -142,7 +142,8 @@ class BudgetReconciler:
         except ApiException as exc:
             log.error("stopping %s/%s at its budget failed: %s %s", namespace, name, exc.status, exc.reason)
             return "failed"
-        message = f"{why}; spec.maxTrialCount lowered from {current} to {lowest}: no trial starts after this"
+        message = (f"{why}; spec.maxTrialCount lowered from {current} to {lowest}, the lowest Katib accepts with "
+                   f"{created} trial(s) created: Katib may start one more trial, none after it; running trials finish")
         self._event(experiment, message, now)
         log.info("Experiment %s/%s: %s", namespace, name, message)
         return "stopped"
