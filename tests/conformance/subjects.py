@@ -1,7 +1,8 @@
 """Everything katib-llm emits, gathered for the conformance checks.
 
 * admitted Experiments: every shipped trial template (trial-templates/), every example
-  (examples/), every golden review (tests/webhook/golden: the request's object with the golden
+  (examples/), the example under the admin configuration of every chart ci/ values file, every
+  golden review (tests/webhook/golden: the request's object with the golden
   response's JSONPatch applied), and the SDK's ``tune(dry_run=True)`` output for an LLM and a
   Python-function objective on each template kind that takes one;
 * the chart's ClusterTrainingRuntime, rendered by the real Helm engine (tests/chart/helpers.py)
@@ -64,6 +65,25 @@ def example_experiments() -> list[tuple[str, dict[str, Any]]]:
     return out
 
 
+def chart_config_experiments() -> list[tuple[str, dict[str, Any]]]:
+    """The project's example admitted with the admin configuration of every chart ci/ values file
+    that admits it (e.g. trainer-v2: the default template is hf-lora-trainjob on the runtime
+    katib-llm-lora-gpu; non-default allows only its own sources and denies the example by design)."""
+    from katib_llm.core.config import load_config
+    from katib_llm.io import load_templates
+    from tests.chart.scenarios import SCENARIOS
+
+    out = []
+    for name, values in sorted(SCENARIOS.items()):
+        config, errors = load_config(values.get("config") or {}, load_templates())
+        assert not errors, (name, errors)
+        result = admitted(example(), config)
+        if result.allowed:
+            out.append((f"chart values {name}", result.experiment))
+    assert "chart values trainer-v2" in [label for label, _ in out]
+    return out
+
+
 def golden_experiments() -> list[tuple[str, dict[str, Any]]]:
     """The object of every allowed golden review, as stored after the webhook's JSONPatch."""
     out = []
@@ -110,7 +130,8 @@ def sdk_experiments() -> list[tuple[str, dict[str, Any]]]:
 @functools.cache
 def experiments() -> tuple[tuple[str, dict[str, Any]], ...]:
     """Every admitted Experiment katib-llm emits, labelled by where it comes from."""
-    return tuple(template_experiments() + example_experiments() + golden_experiments() + sdk_experiments())
+    return tuple(template_experiments() + example_experiments() + chart_config_experiments() + golden_experiments()
+                 + sdk_experiments())
 
 
 @functools.cache
