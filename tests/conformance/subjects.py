@@ -119,6 +119,14 @@ def sdk_experiments() -> list[tuple[str, dict[str, Any]]]:
         objective_metric_name="eval_accuracy", objective_type="maximize", max_trial_count=4, parallel_trial_count=2,
         dry_run=True)
     out = [("sdk llm", llm)]
+    trainjob = client.tune(
+        name="sdk-trainjob", hp_space={"learning_rate": search.double(min=1e-05, max=5e-05)},
+        objective=TrainingClient().train(
+            model_provider_parameters={"model_uri": "hf://google-bert/bert-base-cased",
+                                       "transformer_type": "AutoModelForSequenceClassification"},
+            dataset_provider_parameters={"repo_id": "yelp_review_full", "split": "train[:3000]"}).metrics,
+        objective_metric_name="eval_accuracy", max_trial_count=4, trial_template="hf-lora-trainjob", dry_run=True)
+    out.append(("sdk llm hf-lora-trainjob", trainjob))
     for template in ("function-job", "function-pytorchjob"):
         exp = client.tune(name="sdk-function", hp_space={"x": search.double(min=0.0, max=1.0)}, objective=_objective,
                           objective_metric_name="score", objective_type="maximize", max_trial_count=4,
