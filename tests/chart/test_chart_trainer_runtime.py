@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tests.katib_checks import substitute
-from tests.trainer_checks import crd_schema, object_errors, pruned_fields
+from tests.conformance.schemas import substitute
+from tests.conformance.trainer_crds import crd_schema, object_errors, pruned_fields
 
 from katib_llm.core import trainjob
 from katib_llm.core.admit import admit

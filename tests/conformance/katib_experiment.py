@@ -9,7 +9,7 @@ Upstream (github.com/kubeflow/katib, tag v0.19.0):
 
 Both rules are ported once, in ``katib_llm.core.katib_rules`` (admission runs them before it
 answers); this check runs the port the way Katib's webhook orders it (mutating, then validating)
-on the object katib-llm stores, plus the field schema of Katib's CRD (``tests.katib_checks``),
+on the object katib-llm stores, plus the field schema of Katib's CRD (``tests.conformance.schemas``),
 and checks that what katib-llm admits is already in Katib's defaulted form: a diff there means
 the stored Experiment is not the one katib-llm showed (``katib-llm mutate``, ``dry_run``).
 """
@@ -32,7 +32,7 @@ def experiment_errors(exp: dict[str, Any], old: dict[str, Any] | None = None,
                       registered: tuple[str, ...] = EARLY_STOPPING + OUR_EARLY_STOPPING) -> list[str]:
     """Katib's denial of ``exp`` after its defaulter (empty: Katib stores it). ``registered``:
     the early-stopping algorithms katib-config declares (the chart registers ours)."""
-    from tests.katib_checks import experiment_schema_errors
+    from .schemas import experiment_schema_errors
 
     stored = defaulted(exp)
     errors = [f"schema: {e}" for e in experiment_schema_errors(stored)]

@@ -10,12 +10,12 @@ import pytest
 from katib_llm.core.jobkinds import containers, job_kind
 from katib_llm.core.metrics import METRICS_FILTER, metric_lines
 from katib_llm.core.trainjob import INITIALIZER_VOLUME
-from tests.katib_checks import job_errors, substitute
 
 from . import katib_collector as collector
 from . import subjects
 from .katib_experiment import defaulter_changes, experiment_errors
 from .podsecurity import restricted_errors
+from .schemas import job_errors, substitute
 from .pytorchjob import pytorchjob_errors
 from .trainer import merged_runtime, runtime_errors, trainjob_errors
 
@@ -117,7 +117,7 @@ def test_the_collector_parses_every_line_we_print(label, exp):
 
 @pytest.mark.parametrize("label,runtime", subjects.runtimes(), ids=[label for label, _ in subjects.runtimes()])
 def test_chart_runtime_passes_trainers_runtime_webhook_and_pod_security(label, runtime):
-    from tests.trainer_checks import object_errors
+    from .trainer_crds import object_errors
 
     if _crds():  # the v2.3.0 CRD, when the reference files are at hand
         assert object_errors(runtime, "ClusterTrainingRuntime") == []
@@ -127,6 +127,6 @@ def test_chart_runtime_passes_trainers_runtime_webhook_and_pod_security(label, r
 
 
 def _crds() -> bool:
-    from tests.trainer_checks import CRDS
+    from .trainer_crds import CRDS
 
     return CRDS["ClusterTrainingRuntime"].is_file()

@@ -7,10 +7,10 @@ import pytest
 import yaml
 
 from tests import reference
-from tests.katib_checks import load_examples, substitute
 
 from .katib_experiment import experiment_errors
 from .pytorchjob import pytorchjob_errors
+from .schemas import load_examples, substitute
 from .trainer import runtime_errors, trainjob_errors
 
 pytestmark = pytest.mark.reference

@@ -15,7 +15,7 @@ from katib_llm.core.metrics import METRICS_FILTER, format_metric_line, metric_li
 from katib_llm.io import load_templates
 
 from tests.builders import example
-from tests.katib_checks import admitted_errors, substitute
+from tests.conformance.schemas import admitted_errors, substitute
 
 EXAMPLE = example()
 A = "llm.katib.kubeflow.org/"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tests.katib_checks import admitted_errors, substitute
-from tests.trainer_checks import object_errors
+from tests.conformance.schemas import admitted_errors, substitute
+from tests.conformance.trainer_crds import object_errors
 
 from katib_llm.core import trainjob
 from katib_llm.core.admit import admit
@@ -284,7 +284,7 @@ def test_non_ascii_digits_are_denied_not_crashed(value, admin_config):
 
 
 def test_missing_reference_skips_with_the_path(tmp_path):
-    from tests.trainer_checks import reference_file
+    from tests.conformance.trainer_crds import reference_file
 
     with pytest.raises(pytest.skip.Exception, match="reference data not found: .*absent.yaml"):
         reference_file(tmp_path / "absent.yaml")
