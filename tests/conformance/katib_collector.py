@@ -125,6 +125,20 @@ def run_collector(lines: list[str], metrics: list[str], objective_type: str, fil
     return run
 
 
+def main_process(processes: list[tuple[int, int, str]], own_pid: int, metrics_dir: str = "/var/log/katib") -> int | None:
+    """``GetMainProcesses``: among (pid, ppid, cmdline) of the pod's shared PID namespace, the
+    container entry processes (ppid 0; not pid 1, the pause container, nor the collector) are
+    candidates; the main one is the first, unless one's command line holds the completion marker
+    ``echo completed > <metrics dir>`` (the wrapped primary container), which wins."""
+    main = None
+    for pid, ppid, cmdline in processes:
+        if pid in (1, own_pid) or ppid != 0:
+            continue
+        if main is None or f"echo completed > {metrics_dir}" in cmdline:
+            main = pid
+    return main
+
+
 def run_reported_values(run: CollectorRun, metric: str) -> list[float]:
     """The values of ``metric`` Katib's DB received (what the trial controller reads)."""
     return [float(v) for report in run.reports for n, v in report if n == metric and v != UNAVAILABLE]

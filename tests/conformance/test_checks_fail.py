@@ -232,6 +232,14 @@ def test_collector_refuses_a_main_process_with_more_than_one_child():
     assert collector.wrap_errors(["sh", "-c", "x=$(a | b); python train.py"]) == []
 
 
+def test_without_the_completion_marker_the_first_entry_process_is_taken_as_main():
+    """pns.go GetMainProcesses: "By default mainPid is the first process"; an unwrapped primary
+    container loses to a sidecar that started first, and the collector would stop the sidecar."""
+    table = [(1, 0, "/pause"), (7, 0, "collector"), (8, 0, "sleep 365d"), (9, 0, "python -m trainer")]
+    assert collector.main_process(table, own_pid=7) == 8
+    assert collector.main_process([(1, 0, "/pause"), (7, 0, "collector")], own_pid=7) is None
+
+
 def test_wrapper_joins_arguments_unquoted():
     """utils.go wrapWorkerContainer: `strings.Join(args, " ")` into `sh -c`."""
     assert collector.wrapped_command(["python", "-m", "t"]) == [

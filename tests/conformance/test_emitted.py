@@ -73,6 +73,11 @@ def test_katibs_command_wrapper_runs_the_primary_container_as_written(label, exp
     assert commands, f"{label}: no primary container {exp['spec']['trialTemplate']['primaryContainerName']!r}"
     for command in commands:
         assert collector.wrap_errors(command) == [], command
+        # The wrapped container is the main process the collector watches and stops, whatever
+        # order the pod's containers started in.
+        wrapped = " ".join(collector.wrapped_command(command, early_stopping=True))
+        table = [(1, 0, "/pause"), (7, 0, "/app/file-metricscollector -t trial"), (8, 0, "sleep 365d"), (9, 0, wrapped)]
+        assert collector.main_process(table, own_pid=7) == 9
 
 
 @pytest.mark.parametrize("label,exp", OURS, ids=[label for label, _ in OURS])
