@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import functools
 import json
-from pathlib import Path
 from typing import Any
 
 import jsonpatch
@@ -160,7 +159,3 @@ def runtime_for(job: dict[str, Any]) -> dict[str, Any]:
     found = [rt for _, rt in runtimes() if rt["metadata"]["name"] == name]
     assert found, f"no chart-rendered ClusterTrainingRuntime named {name!r}"
     return found[0]
-
-
-def load(path: Path) -> Any:
-    return yaml.safe_load(path.read_text())
