@@ -6,7 +6,8 @@
   response's JSONPatch applied), and the SDK's ``tune(dry_run=True)`` output for an LLM and a
   Python-function objective on each template kind that takes one;
 * the chart's ClusterTrainingRuntime, rendered by the real Helm engine (tests/chart/helpers.py)
-  with the default values and with every ci/ values file that enables it.
+  with the default values and with every ci/ values file that enables it, and every other pod
+  the chart renders (webhook, reconciler, hook Job, test Pod).
 """
 
 from __future__ import annotations
@@ -151,6 +152,23 @@ def runtimes() -> tuple[tuple[str, dict[str, Any]], ...]:
     sets = {"defaults+trainerV2": {"trainerV2": {"enabled": True}}}
     sets.update({name: values for name, values in SCENARIOS.items() if (values.get("trainerV2") or {}).get("enabled")})
     return tuple((f"chart {name}", render(values).one("ClusterTrainingRuntime")) for name, values in sets.items())
+
+
+@functools.cache
+def chart_pods() -> tuple[tuple[str, dict[str, Any]], ...]:
+    """Every pod spec the chart renders (Deployments, hook Jobs, test Pods), under the default
+    values and every ci/ values file."""
+    from tests.chart.helpers import render
+    from tests.chart.scenarios import SCENARIOS
+
+    out = []
+    for name, values in SCENARIOS.items():
+        for obj in render(values).objects:
+            if obj["kind"] in ("Deployment", "Job", "StatefulSet", "DaemonSet"):
+                out.append((f"{name} {obj['kind']} {obj['metadata']['name']}", obj["spec"]["template"]["spec"]))
+            elif obj["kind"] == "Pod":
+                out.append((f"{name} Pod {obj['metadata']['name']}", obj["spec"]))
+    return tuple(out)
 
 
 def runtime_for(job: dict[str, Any]) -> dict[str, Any]:

@@ -135,3 +135,8 @@ def _crds() -> bool:
     from .trainer_crds import CRDS
 
     return CRDS["ClusterTrainingRuntime"].is_file()
+
+
+@pytest.mark.parametrize("label,pod", subjects.chart_pods(), ids=[label for label, _ in subjects.chart_pods()])
+def test_every_pod_the_chart_renders_meets_pod_security_restricted(label, pod):
+    assert restricted_errors(pod) == []
