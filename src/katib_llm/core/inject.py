@@ -316,10 +316,10 @@ def _collisions(ctx: Context, path: str, pod: dict[str, Any], tmpl: dict[str, An
 def inject_storage(ctx: Context, job: dict[str, Any]) -> None:
     """Init containers that fetch model and dataset, the shared volume and its mounts."""
     needs_volume = bool(ctx.llm.model or ctx.llm.dataset or ctx.ours or ctx.llm.volume_claim)
-    mount = {"name": VOLUME_NAME, "mountPath": ctx.config.mount_path}
     if not ctx.kind.has_pod_templates:
-        inject_trainjob_storage(ctx, job, mount if needs_volume else None)
+        inject_trainjob_storage(ctx, job, needs_volume)
         return
+    mount = {"name": VOLUME_NAME, "mountPath": ctx.config.mount_path}
     if not needs_volume:
         return
     inits = [c for c in (_init_container(ctx, "model"), _init_container(ctx, "dataset")) if c]
@@ -340,11 +340,15 @@ def inject_storage(ctx: Context, job: dict[str, Any]) -> None:
             _upsert(c.setdefault("volumeMounts", []), dict(mount))
 
 
-def inject_trainjob_storage(ctx: Context, job: dict[str, Any], mount: dict[str, Any] | None) -> None:
+def inject_trainjob_storage(ctx: Context, job: dict[str, Any], needs_volume: bool) -> None:
     """TrainJob: downloads by our runtime's initializer steps, the volume and placement through
-    our ``runtimePatches`` entry (core/trainjob.py)."""
+    our ``runtimePatches`` entry (core/trainjob.py). On our runtime the volume is named as
+    Trainer requires of initializer steps (``initializer``); another runtime gets our own name,
+    clear of the ``initializer`` volume such a runtime may declare itself."""
     runtime = ctx.config.trainer_runtime  # spec.runtimeRef was settled by the admission core
     ours = trainjob.uses_runtime(job, runtime)
+    name = trainjob.INITIALIZER_VOLUME if ours else VOLUME_NAME
+    mount = {"name": name, "mountPath": ctx.config.mount_path} if needs_volume else None
     for kind in ("model", "dataset"):
         uri = ctx.llm.model if kind == "model" else ctx.llm.dataset
         if uri is None:
@@ -356,7 +360,7 @@ def inject_trainjob_storage(ctx: Context, job: dict[str, Any], mount: dict[str, 
         init = job["spec"].setdefault("initializer", {})
         init[kind] = trainjob.initializer(uri.raw, input_dir(ctx, kind) or "", f"{ctx.config.mount_path}/cache",
                                           ctx.config.providers[uri.scheme].secret)
-    volume = {"name": VOLUME_NAME, "persistentVolumeClaim": {"claimName": claim_name(ctx)}} if mount else None
+    volume = {"name": mount["name"], "persistentVolumeClaim": {"claimName": claim_name(ctx)}} if mount else None
     selector, tolerations = placement(ctx)
     if volume or selector or tolerations:
         trainjob.set_patch(job, trainjob.runtime_patch(volume, mount, ours, selector, tolerations))

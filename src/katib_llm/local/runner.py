@@ -36,7 +36,7 @@ from katib_llm.core.early_stopping import Finished
 from katib_llm.core.katib_rules import OUR_EARLY_STOPPING
 from katib_llm.core.contract import LABEL, LABEL_VALUE
 from katib_llm.core.errors import AdmissionDenied, FieldError
-from katib_llm.core.metrics import UNAVAILABLE, parse_metrics
+from katib_llm.core.metrics import metric_value, parse_metrics
 from katib_llm.core.substitute import substitute_trial
 from katib_llm.io import admin_config, local_values
 
@@ -374,11 +374,8 @@ class Runner:
     def _observe(self, run: _Running, lines: list[str]) -> None:
         objective = self.metric_names[0]
         for obs in parse_metrics(lines, self.metric_names, self.filters):
-            if obs.value == UNAVAILABLE:
-                continue
-            try:
-                value = float(obs.value)
-            except ValueError:
+            value = metric_value(obs.value)
+            if value is None:
                 continue
             run.metrics.setdefault(obs.name, []).append(value)
             if self.objectives:

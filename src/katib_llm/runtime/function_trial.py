@@ -21,7 +21,7 @@ import subprocess
 import sys
 from typing import Any, Callable
 
-from katib_llm.core.metrics import format_metric_line
+from katib_llm.core.metrics import metric_lines
 
 _INT = re.compile(r"^[+-]?\d+$")
 _FLOAT = re.compile(r"^[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?$")
@@ -103,12 +103,13 @@ def run(env: dict[str, str] | None = None) -> int:
         return 0  # the function printed its own metrics
     if not isinstance(metrics, dict):
         raise TrialError(f"the objective must return a dict of metric name -> number, got {type(metrics).__name__}")
+    numbers = {}
     for name, value in metrics.items():
         try:
-            number = float(value)
+            numbers[str(name)] = float(value)
         except (TypeError, ValueError):
             raise TrialError(f"metric {name!r} must be a number, got {value!r}") from None
-        print(format_metric_line(str(name), number), flush=True)
+    print("\n".join(metric_lines(numbers)), flush=True)  # NaN/inf left out (core.metrics)
     return 0
 
 
