@@ -21,9 +21,10 @@ from .limits import STEP_METRIC, set_active_deadline
 from .metrics import METRICS_FILTER
 from .params import HPARAMS_ENV
 from .patch import clone
+from .trialenv import TrialEnv
 
 # GPUs per worker the trial asked for (resources-per-worker), so the trainer can refuse a silent CPU run.
-GPUS_ENV = "KATIB_LLM_GPUS_PER_WORKER"
+GPUS_ENV = TrialEnv.GPUS_PER_WORKER
 
 VOLUME_NAME = "katib-llm-storage"
 KUEUE_QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
@@ -205,31 +206,31 @@ def inject_env(ctx: Context, job: dict[str, Any], hparams: dict[str, str]) -> No
     values: dict[str, str] = {HPARAMS_ENV: json.dumps(hparams, sort_keys=True)}
     model_dir, dataset_dir = input_dir(ctx, "model"), input_dir(ctx, "dataset")
     if model_dir:
-        values["KATIB_LLM_MODEL_DIR"] = model_dir
+        values[TrialEnv.MODEL_DIR] = model_dir
     if dataset_dir:
-        values["KATIB_LLM_DATASET_DIR"] = dataset_dir
+        values[TrialEnv.DATASET_DIR] = dataset_dir
         if llm.dataset and llm.dataset.query.get("split"):
-            values["KATIB_LLM_DATASET_SPLIT"] = llm.dataset.query["split"]
+            values[TrialEnv.DATASET_SPLIT] = llm.dataset.query["split"]
         if llm.dataset and (llm.dataset.query.get("config") or llm.dataset.query.get("name")):
-            values["KATIB_LLM_DATASET_NAME"] = llm.dataset.query.get("config") or llm.dataset.query["name"]
+            values[TrialEnv.DATASET_NAME] = llm.dataset.query.get("config") or llm.dataset.query["name"]
     if ctx.ours or llm.model:
-        values["KATIB_LLM_MODEL_CLASS"] = llm.model_class
-        values["KATIB_LLM_OUTPUT_DIR"] = output_dir(ctx)
+        values[TrialEnv.MODEL_CLASS] = llm.model_class
+        values[TrialEnv.OUTPUT_DIR] = output_dir(ctx)
         # Run name and tags of an experiment tracker (report_to): Katib substitutes the trial's name.
-        values["KATIB_LLM_EXPERIMENT_NAME"] = ctx.experiment_name
-        values["KATIB_LLM_TRIAL_NAME"] = "${trialSpec.Name}"
+        values[TrialEnv.EXPERIMENT_NAME] = ctx.experiment_name
+        values[TrialEnv.TRIAL_NAME] = "${trialSpec.Name}"
     if llm.training_args:
-        values["KATIB_LLM_TRAINING_ARGS"] = json.dumps(llm.training_args, sort_keys=True)
+        values[TrialEnv.TRAINING_ARGS] = json.dumps(llm.training_args, sort_keys=True)
     if llm.lora_config:
-        values["KATIB_LLM_LORA_CONFIG"] = json.dumps(llm.lora_config, sort_keys=True)
+        values[TrialEnv.LORA_CONFIG] = json.dumps(llm.lora_config, sort_keys=True)
     if llm.dataset_config:
-        values["KATIB_LLM_DATASET_CONFIG"] = json.dumps(llm.dataset_config, sort_keys=True)
+        values[TrialEnv.DATASET_CONFIG] = json.dumps(llm.dataset_config, sort_keys=True)
     if llm.function:
-        values["KATIB_LLM_FUNCTION"] = llm.function
-        values["KATIB_LLM_PACKAGES"] = json.dumps(llm.packages)
-        values["KATIB_LLM_PIP_INDEX_URLS"] = json.dumps(llm.pip_index_urls)
+        values[TrialEnv.FUNCTION] = llm.function
+        values[TrialEnv.PACKAGES] = json.dumps(llm.packages)
+        values[TrialEnv.PIP_INDEX_URLS] = json.dumps(llm.pip_index_urls)
     if ctx.config.values["metricsCollector"] == "File" and (ctx.ours or llm.model):
-        values["KATIB_LLM_METRICS_FILE"] = METRICS_FILE
+        values[TrialEnv.METRICS_FILE] = METRICS_FILE
     values.update(llm.env)
     primaries = _primary_containers(ctx, job)
     if not primaries and ctx.kind.has_pod_templates:

@@ -23,8 +23,9 @@ from typing import Any
 
 from .errors import FieldError
 from .numbers import number_problem
+from .trialenv import TrialEnv
 
-HPARAMS_ENV = "KATIB_LLM_HPARAMS"
+HPARAMS_ENV = TrialEnv.HPARAMS
 LORA_PREFIX = "lora_config."
 TRAINING_PREFIX = "training_args."
 # Removed from TrainingArguments in transformers 5, still tuned by users: the trainer
