@@ -108,19 +108,19 @@ class AdminConfig:
 
     @property
     def default_template(self) -> str:
-        return self.values["defaultTemplate"]
+        return str(self.values["defaultTemplate"])
 
     @property
     def runtime_image(self) -> str:
-        return self.values["images"]["runtime"]
+        return str(self.values["images"]["runtime"])
 
     @property
     def pull_policy(self) -> str:
-        return self.values["images"]["pullPolicy"]
+        return str(self.values["images"]["pullPolicy"])
 
     @property
     def gpu_resource(self) -> str:
-        return self.values["gpu"]["resourceName"]
+        return str(self.values["gpu"]["resourceName"])
 
     @property
     def max_gpu_per_worker(self) -> int:
@@ -136,11 +136,12 @@ class AdminConfig:
 
     @property
     def trainer_runtime(self) -> str:
-        return self.values["trainerV2"]["runtimeName"]
+        return str(self.values["trainerV2"]["runtimeName"])
 
     @property
     def storage(self) -> dict[str, Any]:
-        return self.values["storage"]
+        storage: dict[str, Any] = self.values["storage"]
+        return storage
 
     @property
     def early_stopping_algorithms(self) -> tuple[str, ...]:
@@ -151,7 +152,7 @@ class AdminConfig:
 
     @property
     def mount_path(self) -> str:
-        return self.values["storage"]["mountPath"]
+        return str(self.values["storage"]["mountPath"])
 
     @functools.cached_property
     def _template_bytes(self) -> dict[str, bytes]:
@@ -166,7 +167,8 @@ class AdminConfig:
     def template_copy(self, name: str) -> dict[str, Any]:
         """A private deep copy of shipped template ``name`` (injection mutates it)."""
         frozen = self._template_bytes.get(name)
-        return thaw(frozen) if frozen is not None else clone(self.templates[name])
+        copied: dict[str, Any] = thaw(frozen) if frozen is not None else clone(self.templates[name])
+        return copied
 
     @functools.cached_property
     def providers(self) -> dict[str, Provider]:

@@ -267,15 +267,15 @@ def _model_class(raw: str, ctx: _Parse) -> str | None:
     return None
 
 
-def _workers(raw: str, ctx: _Parse) -> int | None:
+def _workers(raw: str, ctx: _Parse) -> Any:
     return _value(lambda x: v.decimal_int(x, 1, ctx.max_workers, digits_only=True), "annotation.int")(raw, ctx)
 
 
-def _procs(raw: str, ctx: _Parse) -> int | None:
+def _procs(raw: str, ctx: _Parse) -> Any:
     return _value(lambda x: v.decimal_int(x, 1, MAX_PROCS_PER_WORKER, digits_only=True), "annotation.int")(raw, ctx)
 
 
-def _deadline(raw: str, ctx: _Parse) -> int | None:
+def _deadline(raw: str, ctx: _Parse) -> Any:
     return _value(lambda x: v.decimal_int(x, 1, MAX_DEADLINE, digits_only=True), "trial-deadline.invalid")(raw, ctx)
 
 
@@ -313,7 +313,7 @@ def _dataset_config(raw: str, ctx: _Parse) -> dict[str, Any] | None:
 
 def _strings(check: Callable[[str], str] | None = None) -> Parser:
     """A JSON list of non-empty strings (each checked by ``check``)."""
-    def parse(raw: str, ctx: _Parse) -> list[str] | None:
+    def parse(raw: str, ctx: _Parse) -> Any:
         items = _json(raw, ctx, list, "a JSON list of strings")
         if items is None:
             return None
@@ -630,7 +630,7 @@ def parse_annotations(experiment: dict[str, Any], providers: set[str],
     return spec, errors
 
 
-def parse_value(name: str, raw: str, providers: set[str] = frozenset(), objective: Any = None,
+def parse_value(name: str, raw: str, providers: frozenset[str] | set[str] = frozenset(), objective: Any = None,
                 max_workers: int = 64) -> tuple[Any, list[FieldError]]:
     """One annotation's text parsed alone: its typed value (None when denied) and the errors.
 

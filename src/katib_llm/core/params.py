@@ -34,7 +34,8 @@ TRANSLATED_FIELDS = {"warmup_ratio": {"type": "float"}}
 
 
 def _table(name: str) -> dict[str, dict[str, Any]]:
-    return json.loads(resources.files(__package__).joinpath("data", name).read_text())
+    table: dict[str, dict[str, Any]] = json.loads(resources.files(__package__).joinpath("data", name).read_text())
+    return table
 
 
 TRAINING_FIELDS: dict[str, dict[str, Any]] = {**_table("training_arguments.json"), **TRANSLATED_FIELDS}

@@ -34,7 +34,7 @@ def split(text: str) -> tuple[Fraction, str]:
 def unitless(text: str) -> bool:
     """Whether a quantity string carries no suffix or exponent (plain units: cores, bytes)."""
     match = values.QUANTITY_PATTERN.fullmatch(text) if len(text) <= values.MAX_NUMBER_TEXT else None
-    return bool(match) and not match.group(2)
+    return match is not None and not match.group(2)
 
 
 def format_quantity(amount: Fraction, suffix: str, key: str) -> str:

@@ -31,7 +31,7 @@ def label_errors(experiment: dict[str, Any]) -> list[FieldError]:
 
 def credential_errors(experiment: dict[str, Any]) -> list[FieldError]:
     """Literal credentials in the env of the user's own trial spec (our annotations: the contract)."""
-    spec = experiment.get("spec") if isinstance(experiment.get("spec"), dict) else {}
+    spec: dict[str, Any] = experiment["spec"] if isinstance(experiment.get("spec"), dict) else {}
     tt = spec.get("trialTemplate")
     if not isinstance(tt, dict) or not isinstance(tt.get("trialSpec"), dict):
         return []
@@ -55,7 +55,7 @@ def name_errors(experiment: dict[str, Any], llm: LLMSpec) -> list[FieldError]:
 
 def metric_errors(spec: dict[str, Any], llm: LLMSpec) -> list[FieldError]:
     """Objective and additional metrics must be ones our shipped trainer prints."""
-    objective = spec.get("objective") if isinstance(spec.get("objective"), dict) else {}
+    objective: dict[str, Any] = spec["objective"] if isinstance(spec.get("objective"), dict) else {}
     printed = trainer_metrics(llm.model_class)
     wanted = [("spec.objective.objectiveMetricName", objective.get("objectiveMetricName"))]
     extra = objective.get("additionalMetricNames")

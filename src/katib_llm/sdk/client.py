@@ -230,7 +230,7 @@ class KatibClient(ResultsMixin, _UpstreamKatibClient):
         if request:
             # tune() creates this claim (below) with the requested size/class/modes.
             claim = f"{spec.name}{config.storage['claimSuffix']}"
-            experiment["metadata"]["annotations"][contract.annotation_key(contract.VOLUME_CLAIM)] = claim
+            experiment["metadata"]["annotations"].update(contract.render(contract.LLMSpec(volume_claim=claim)))
         result = self._admit(experiment, config)
         if not result.allowed:
             raise argument_denial(result.errors, experiment, spec)
