@@ -274,7 +274,7 @@ def has_control(text: str) -> bool:
 
 # ---- URIs, per scheme ----------------------------------------------------------------------
 
-_SCHEME = re.compile(r"([a-z][a-z0-9+.-]{0,31])://")
+_SCHEME = re.compile(r"([a-z][a-z0-9+.-]{0,31})://")
 _HF_PART = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?")
 _HF_REVISION = re.compile(r"[A-Za-z0-9._/-]{1,255}")
 _S3_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
