@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import copy
 import functools
-import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
+from . import values as values_
 from .errors import FieldError
 from .patch import clone, freeze, thaw
 
-_DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 DEFAULT_RUNTIME_IMAGE = "ghcr.io/katib-llm/katib-llm-runtime:0.1.0"
 DEFAULT_TEMPLATE = "hf-lora-pytorchjob"
@@ -184,6 +183,14 @@ class AdminConfig:
         return merged
 
 
+
+def _fits(kind: Callable[[Any], str], value: Any) -> bool:
+    """Whether ``value`` is exactly a value of ``kind`` (no surrounding whitespace either)."""
+    try:
+        return bool(kind(value) == value)
+    except values_.Invalid:
+        return False
+
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(base)
     for key, value in override.items():
@@ -244,10 +251,10 @@ def _check(values: dict[str, Any]) -> list[FieldError]:
     if values["metricsCollector"] not in ("StdOut", "File"):
         bad("metricsCollector", "must be StdOut or File")
     runtime = values["trainerV2"].get("runtimeName")
-    if not isinstance(runtime, str) or not _DNS1123.match(runtime) or len(runtime) > 253:
+    if not _fits(values_.dns1123_subdomain, runtime):
         bad("trainerV2.runtimeName", "must be the name of a ClusterTrainingRuntime (lower-case DNS-1123 name)")
     queue = values["kueue"].get("localQueue")
-    if not isinstance(queue, str) or (queue and (not _DNS1123.match(queue) or len(queue) > 63)):
+    if not isinstance(queue, str) or (queue and not _fits(values_.dns1123_label, queue)):
         bad("kueue.localQueue", "must be empty or the name of a Kueue LocalQueue (DNS-1123 label)")
     placement = values["placement"]
     if not isinstance(placement.get("nodeSelector"), dict) or not isinstance(placement.get("tolerations"), list):

@@ -51,7 +51,7 @@ _DEFAULT_TARGETS = ("q", "v")  # what PEFT targets by default for common archite
 _ALL_LINEAR = ("q", "k", "v", "o", "gate", "up", "down")
 _OPTIM_BYTES = {"sgd": 0, "adafactor": 4, "rmsprop": 4, "adagrad": 4, "lion_32bit": 4, "paged_lion_32bit": 4,
                 "lomo": 0, "adalomo": 0}
-_NAME_SIZE = re.compile(r"(?<![A-Za-z0-9.])(?:([0-9]+)x)?([0-9]+(?:\.[0-9]+)?)([mMbB])(?![A-Za-z0-9])")
+_NAME_SIZE = re.compile(r"(?<![A-Za-z0-9.])(?:([0-9]{1,6})x)?([0-9]{1,9}(?:\.[0-9]{1,6})?)([mMbB])(?![A-Za-z0-9])")
 _UNITS = {"": 1, "k": 10 ** 3, "m": 10 ** 6, "b": 10 ** 9, "t": 10 ** 12}
 
 

@@ -15,8 +15,9 @@ from typing import Any, Mapping
 
 from .errors import FieldError
 
-_PARAM = re.compile(r"\$\{trialParameters\.([^}]+)\}")
-_META = re.compile(r"\$\{trialSpec\.(Name|Namespace|Kind|APIVersion|Labels|Annotations)(?:\[([^\]]+)\])?\}")
+# Bounded repeats: substitution runs over a whole trial spec, and a search stays linear in it.
+_PARAM = re.compile(r"\$\{trialParameters\.([^}]{1,253})\}")
+_META = re.compile(r"\$\{trialSpec\.(Name|Namespace|Kind|APIVersion|Labels|Annotations)(?:\[([^\]]{1,253})\])?\}")
 
 
 class SubstitutionError(ValueError):
