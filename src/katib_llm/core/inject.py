@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .config import TRAINER_MODULE, AdminConfig
-from .contract import WORKERS, LLMSpec, annotation_path
+from .contract import (PROCS_PER_WORKER, RESOURCES_PER_WORKER, TRIAL_DEADLINE, WORKERS, LLMSpec, annotation_key,
+                       annotation_path)
 from .errors import FieldError
 from . import trainjob
 from .jobkinds import JobKind, containers
@@ -415,8 +416,8 @@ def _check_gpu_processes(ctx: Context, gpus: int) -> None:
         return
     effect = (f"{gpus - procs} of the {gpus} GPUs per worker would sit idle" if procs < gpus
               else f"{procs} processes would share {gpus} GPU(s) per worker")
-    ctx.warnings.append(f"resources-per-worker asks for {gpus} GPU(s) per worker but procs-per-worker is {procs}: "
-                        f"{effect}; set llm.katib.kubeflow.org/procs-per-worker to {gpus}")
+    ctx.warnings.append(f"{RESOURCES_PER_WORKER} asks for {gpus} GPU(s) per worker but {PROCS_PER_WORKER} is {procs}: "
+                        f"{effect}; set {annotation_key(PROCS_PER_WORKER)} to {gpus}")
 
 
 def placement(ctx: Context) -> tuple[dict[str, str], list[Any]]:
@@ -506,7 +507,7 @@ def inject_deadline(ctx: Context, job: dict[str, Any]) -> None:
     if ctx.llm.trial_deadline is None:
         return
     if not set_active_deadline(job, ctx.kind.deadline_path, ctx.llm.trial_deadline):
-        ctx.errors.append(FieldError(annotation_path("trial-active-deadline-seconds"), "trial-deadline.kind",
+        ctx.errors.append(FieldError(annotation_path(TRIAL_DEADLINE), "trial-deadline.kind",
                                      f"{ctx.kind.kind} has no activeDeadlineSeconds"))
 
 

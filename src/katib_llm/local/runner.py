@@ -51,7 +51,7 @@ POLL_SECONDS = 0.1
 # Suggestions in a row that repeat a finished configuration before the search counts as exhausted.
 MAX_REPEATS = 100
 DUPLICATE = warmstart.DUPLICATE_ATTR
-MO_ANNOTATION = contract.PREFIX + contract.OBJECTIVES
+MO_ANNOTATION = contract.annotation_key(contract.OBJECTIVES)
 
 
 class LocalRunError(RuntimeError):

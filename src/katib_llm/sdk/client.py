@@ -253,7 +253,7 @@ class KatibClient(ResultsMixin, _UpstreamKatibClient):
         from katib_llm.io.extras import require
         from katib_llm.local.status import default_workdir
 
-        llm = bool(experiment["metadata"]["annotations"].get(contract.PREFIX + contract.MODEL))
+        llm = bool(experiment["metadata"]["annotations"].get(contract.annotation_key(contract.MODEL)))
         require("tune(backend='local')", ("matplotlib", "torch", "transformers", "peft") if llm else ("matplotlib",))
         run_dir = str(workdir or self.workdir or default_workdir(name))
         self._local_runs[name] = run_dir
