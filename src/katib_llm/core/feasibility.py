@@ -62,7 +62,7 @@ def parameters_from_name(location: str) -> int | None:
     if not found:
         return None
     experts, size, unit = found[-1]
-    return int(float(size) * _UNITS[unit.lower()] * (int(experts) if experts else 1))
+    return int(values_.number(size) * _UNITS[unit.lower()] * (int(experts) if experts else 1))
 
 
 def optimizer_bytes(optim: str) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from . import jsontext
+from . import jsontext, values
 from .early_stopping import settings_errors as early_stopping_settings_errors
 from .errors import FieldError
 from .jobkinds import JOB_FAILURE, JOB_SUCCESS, JOB_KINDS
@@ -254,10 +254,10 @@ def check_bounds(path: str, ptype: str, space: dict[str, Any]) -> list[FieldErro
                                f"must be a string holding a number (Katib's schema), e.g. \"{space[key]}\""))
             continue
         try:
-            value = float(space[key]) if ptype == "double" else int(space[key])
-        except ValueError:
+            value = values.number(space[key]) if ptype == "double" else values.go_int(space[key])
+        except values.Invalid:
             errors.append(_err(f"{path}.feasibleSpace.{key}", "parameters",
-                               f"must be {'a number' if ptype == 'double' else 'an integer'} as a string, got {space[key]!r}"))
+                               f"must be {'a number' if ptype == 'double' else 'an integer'} as a string, got {values.shown(space[key])}"))
             continue
         if value != value or value in (float("inf"), float("-inf")):
             errors.append(_err(f"{path}.feasibleSpace.{key}", "parameters", "must be finite"))

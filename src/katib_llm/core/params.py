@@ -22,7 +22,7 @@ from importlib import resources
 from typing import Any
 
 from .errors import FieldError
-from .numbers import number_problem
+from . import values
 from .trialenv import TrialEnv
 
 HPARAMS_ENV = TrialEnv.HPARAMS
@@ -88,8 +88,11 @@ def trial_parameter_name(name: str, taken: set[str]) -> str:
 
 
 def _number(text: Any) -> float | None:
-    """A sane number (ASCII digits, finite, bounded: core/numbers.py), else None."""
-    return None if number_problem(text) else float(text)
+    """A sane number (ASCII digits, finite, bounded: core/values.py), else None."""
+    try:
+        return values.number(text)
+    except values.Invalid:
+        return None
 
 
 def check_parameter(index: int, param: dict[str, Any], ref: FieldRef) -> list[FieldError]:
@@ -123,7 +126,7 @@ def check_parameter(index: int, param: dict[str, Any], ref: FieldRef) -> list[Fi
                 errors.append(FieldError(vpath, "parameter.bool", f"{where} takes true or false"))
             elif ftype in ("int", "float") and _number(text) is None:
                 errors.append(FieldError(vpath, "parameter.number", f"{where} takes numbers, got {text!r}"))
-            elif ftype == "int" and _number(text) is not None and not float(text).is_integer():
+            elif ftype == "int" and not (_number(text) or 0.0).is_integer():
                 errors.append(FieldError(vpath, "parameter.number", f"{where} takes integers, got {text!r}"))
     return errors
 
@@ -135,10 +138,10 @@ _FALSE = {"false", "0", "no", "off"}
 
 
 def _to_float(value: Any, where: str) -> float:
-    problem = number_problem(value)
-    if problem:
-        raise ValueError(f"{where} takes a number (e.g. 3e-05): it {problem}")
-    return float(value)
+    try:
+        return values.number(value)
+    except values.Invalid as exc:
+        raise ValueError(f"{where} takes a number (e.g. 3e-05): it {exc}") from None
 
 
 def _to_int(value: Any, where: str) -> int:

@@ -125,6 +125,18 @@ def decimal_int(value: Any, low: int, high: int, *, digits_only: bool = False) -
     return result
 
 
+_GO_INT = re.compile(r"[+-]?[0-9]{1,19}")
+
+
+def go_int(value: Any) -> int:
+    """Text Go's ``strconv.Atoi`` reads as an int64 (optional sign, ASCII digits): what Katib
+    accepts for an int parameter's bounds."""
+    text = _text(value, MAX_NUMBER_TEXT, "an integer")
+    if not _GO_INT.fullmatch(text) or not -(2**63) <= int(text) < 2**63:
+        raise Invalid(f"must be an integer written with ASCII digits, got {shown(value)}")
+    return int(text)
+
+
 def boolean(value: Any) -> bool:
     """``"true"`` / ``"false"`` (any case), or a JSON boolean."""
     if isinstance(value, bool):
