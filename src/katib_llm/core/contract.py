@@ -693,6 +693,7 @@ def parse_objectives(raw: str, objective: Any, errors: list[FieldError]) -> list
         errors.append(FieldError(path, "objectives.count", f"needs 2 to {MAX_OBJECTIVES} distinct metrics"))
         return []
     pairs: list[tuple[str, str]] = []
+    before = len(errors)  # errors may already hold other annotations' findings
     for item in items:
         name, _, direction = item.rpartition(":")
         name, direction = name.strip(), direction.strip()
@@ -708,7 +709,7 @@ def parse_objectives(raw: str, objective: Any, errors: list[FieldError]) -> list
                                      f"spec.objective.type ({primary_dir}), got {direction}"))
         else:
             pairs.append((name, direction))
-    if errors:
+    if len(errors) > before:
         return []
     if primary not in [n for n, _ in pairs]:
         pairs.insert(0, (primary, primary_dir))

@@ -167,7 +167,7 @@ def inject_images(ctx: Context, job: dict[str, Any]) -> None:
 
 def inject_workers(ctx: Context, job: dict[str, Any]) -> None:
     """``workers`` → Master 1 + Worker n−1; ``procs-per-worker`` → torchrun nproc-per-node."""
-    if not ctx.ours and not ctx.llm.given & {"workers", "procs-per-worker"}:
+    if not ctx.ours and not ctx.llm.given & {WORKERS, PROCS_PER_WORKER}:
         return  # a user's own job keeps its own shape
     workers = ctx.llm.workers
     procs = ctx.llm.procs_per_worker
