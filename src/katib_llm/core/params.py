@@ -196,8 +196,8 @@ def _to_choice(value: Any, spec: dict[str, Any] | Any, where: str) -> Any:
         return _to_bool(text, where)
     if any("[" in c for c in choices):  # pattern choices such as pissa_niter_[number of iters]
         return text
-    hint = difflib.get_close_matches(text, choices, n=1, cutoff=0.6)
-    raise ValueError(f"{where}: {text!r} is not accepted; accepted: {', '.join(choices)}"
+    hint = difflib.get_close_matches(text, choices, n=1, cutoff=0.6) if len(text) <= MAX_SUGGEST_LENGTH else []
+    raise ValueError(f"{where}: {values.shown(text)} is not accepted; accepted: {', '.join(choices)}"
                      + (f"; did you mean {hint[0]}?" if hint else ""))
 
 

@@ -64,7 +64,8 @@ def metric_errors(spec: dict[str, Any], llm: LLMSpec) -> list[FieldError]:
     errors = []
     for path, name in wanted:
         if isinstance(name, str) and name and name not in printed:
-            hint = difflib.get_close_matches(name, printed, n=1)
+            # difflib's cost grows with the name's length: no hint for a name longer than any metric
+            hint = difflib.get_close_matches(name, printed, n=1) if len(name) <= 64 else []
             errors.append(FieldError(path, "metric.unknown",
                                      f"the katib-llm trainer never prints {name[:60]!r} for {llm.model_class}, so "
                                      "every trial would end without it"
