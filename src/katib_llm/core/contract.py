@@ -276,7 +276,12 @@ def _procs(raw: str, ctx: _Parse) -> Any:
 
 
 def _deadline(raw: str, ctx: _Parse) -> Any:
-    return _value(lambda x: v.decimal_int(x, 1, MAX_DEADLINE, digits_only=True), "trial-deadline.invalid")(raw, ctx)
+    try:
+        return v.decimal_int(raw, 1, MAX_DEADLINE, digits_only=True)
+    except v.Invalid:
+        ctx.deny("trial-deadline.invalid", f"must be a whole number of seconds from 1 to {MAX_DEADLINE} "
+                                           f"(ASCII digits), got {v.shown(raw)}")
+        return None
 
 
 def _resources(raw: str, ctx: _Parse) -> Resources | None:
@@ -363,8 +368,11 @@ def _budget(raw: str, ctx: _Parse) -> Budget | None:
     if obj is None:
         return None
     parsed, problems = v.object_keys(obj, BUDGET_KEYS)
+    unknown = sorted(key[:40] for key, problem, _ in problems if problem == "unknown")
     if not obj or problems:
-        what = "must be a non-empty JSON object" if not obj else problems[0][2]
+        key = problems[0][0] if problems else ""
+        what = ("must be a non-empty JSON object" if not obj else f"unknown key(s) {unknown}" if unknown
+                else f"{key} must be {BUDGET_KEYS[key].form}, got {v.shown(obj[key])}")
         ctx.deny("budget.invalid", f"{what}; expected {BUDGET_FORM}")
         return None
     return Budget(parsed.get("train_steps"), parsed.get("wall_clock"), parsed.get("gpu_hours"))
