@@ -111,3 +111,24 @@ def test_sdk_tune_names_the_argument(case):
     assert contract.BY_NAME[case.annotation].argument == argument
     error = denied.value.errors[0]
     assert error.code == case.code and error.path.startswith(contract.annotation_path(case.annotation)), error
+
+
+@pytest.mark.parametrize("argument, value, code", [
+    ("objectives", {"eval_loss": "minimize"}, "objectives.local-only"),
+    ("objectives", {"eval_loss": "sideways"}, "objectives.format"),
+    ("objectives", {"train_loss": "minimize"}, "objectives.metric"),
+    ("warm_start_from", "runs/earlier", "warm-start.local-only"),
+    ("warm_start_from", ["runs/a\x00"], "warm-start.reference"),
+])
+def test_sdk_local_only_arguments_are_denied_for_a_cluster_naming_the_argument(argument, value, code):
+    from katib_llm import KatibClient, TrainingClient, search
+    from katib_llm.sdk.errors import ArgumentDenied
+
+    objective = TrainingClient().train(model_provider_parameters={"model_uri": "hf://google-bert/bert-base-cased"},
+                                       dataset_provider_parameters={"repo_id": "yelp_review_full"}).metrics
+    with pytest.raises(ArgumentDenied) as denied:
+        KatibClient(namespace="kubeflow").tune(
+            name="local-only", hp_space={"learning_rate": search.double(min=1e-05, max=5e-05)}, objective=objective,
+            objective_metric_name="eval_accuracy", additional_metric_names=["eval_loss"], max_trial_count=2,
+            dry_run=True, **{argument: value})
+    assert denied.value.argument == argument and denied.value.errors[0].code == code

@@ -46,7 +46,7 @@ def test_every_argument_is_a_tune_parameter():
 
 def test_the_sdk_argument_map_is_the_table():
     assert arguments._ANNOTATIONS == {a.name: (a.argument, a.key_form) for a in ANNOTATIONS if a.argument}
-    for name in ("budget", "trial-active-deadline-seconds", "queue", "tracking-secret", "warm-start"):
+    for name in ("budget", "trial-active-deadline-seconds", "queue", "tracking-secret", "warm-start", "objectives"):
         error = contract.FieldError(contract.annotation_path(name), "x.y", "m")
         assert arguments.argument_of(error) == contract.BY_NAME[name].argument
 

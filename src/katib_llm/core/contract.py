@@ -522,7 +522,7 @@ ANNOTATIONS: tuple[Annotation, ...] = (
                lambda raw, ctx: _local_only(raw, ctx, lambda r, c: parse_warm_start(r, c.errors), _WARM_LOCAL,
                                             "warm-start.local-only"),
                lambda refs: json.dumps(list(refs)) if refs else None, local_only=True),
-    Annotation(OBJECTIVES, "objective-list", "objectives.format", "objectives", None,
+    Annotation(OBJECTIVES, "objective-list", "objectives.format", "objectives", "objectives",
                "several objectives searched together, trials stopped by Pareto dominance — **local backend only**, "
                "denied for a cluster (`objectives.local-only`; [local](local.md#several-objectives-with-early-stopping))",
                "`metric:direction` pairs over the objective metric and `additionalMetricNames`: "

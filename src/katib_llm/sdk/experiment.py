@@ -64,6 +64,7 @@ class TuneSpec:
     report_to: Any = None
     tracking_secret: str | None = None
     warm_start_from: Any = None
+    objectives: Any = None
     annotations: dict[str, str] = field(default_factory=dict)
 
 
@@ -264,8 +265,12 @@ def _limits(spec: TuneSpec, llm: contract.LLMSpec) -> None:
     warm = warm_start_annotation(spec.warm_start_from)
     if warm is not None:  # local backend only: the core denies it for a cluster
         texts[contract.WARM_START] = warm
+    if spec.objectives is not None:  # local backend only: the core denies it for a cluster
+        texts[contract.OBJECTIVES] = objectives_annotation(spec.objectives)
+    objective = {"type": spec.objective_type, "objectiveMetricName": spec.objective_metric_name,
+                 "additionalMetricNames": spec.additional_metric_names or []}
     for name, text in texts.items():
-        value, errors = contract.parse_value(name, text)
+        value, errors = contract.parse_value(name, text, objective=objective)
         if errors:
             raise denial(errors)
         setattr(llm, contract.BY_NAME[name].attr or "", value)
@@ -339,6 +344,19 @@ def warm_start_annotation(value: Any) -> str | None:
         raise TuneArgumentError("warm_start_from", "must be an earlier run's work dir (str or Path) or a list "
                                                    f"of them, got {value!r}")
     return json.dumps([os.fspath(v) for v in items])
+
+
+def objectives_annotation(value: Any) -> str:
+    """``objectives`` (``{"eval_loss": "minimize"}``, ``["eval_loss:minimize"]`` or the annotation's
+    own text) as the objectives annotation's text; the core parses and judges it."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return ",".join(f"{metric}:{direction}" for metric, direction in value.items())
+    if isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value):
+        return ",".join(value)
+    raise TuneArgumentError("objectives", 'must be a dict of metric -> "minimize" / "maximize", or a list of '
+                                          f'"metric:direction" strings, got {type(value).__name__}')
 
 
 STORAGE_KEYS = ("size", "storage_class", "access_modes", "claim_name", "retain")
