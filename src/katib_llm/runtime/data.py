@@ -39,6 +39,10 @@ class DatasetConfig:
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any]) -> "DatasetConfig":
         parsed, problems = dataset_config.check(raw)
+        unknown = sorted(key for key, problem, _ in problems if problem == "unknown")
+        if unknown:
+            raise RuntimeInputError(f"{TrialEnv.DATASET_CONFIG}: unknown key(s) {unknown}; accepted: "
+                                    + ", ".join(sorted(dataset_config.KEYS)))
         if problems:
             key, _, message = problems[0]
             raise RuntimeInputError(f"{TrialEnv.DATASET_CONFIG}.{key}: {message}")
