@@ -9,6 +9,8 @@ import inspect
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from katib_llm.core import contract, dataset_config
 from katib_llm.core.codes import DENIAL_CODES
@@ -148,3 +150,14 @@ def test_the_runtime_reads_dataset_config_with_the_core_table():
     assert DatasetConfig.from_mapping({"max_length": None}).max_length == dataset_config.DEFAULTS["max_length"]
     with pytest.raises(RuntimeInputError, match="eval_fraction"):
         DatasetConfig.from_mapping({"eval_fraction": 2.0})
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(name=st.sampled_from(sorted(contract.KNOWN_ANNOTATIONS)), text=st.one_of(
+    st.text(max_size=120), st.from_regex(r"[{\[]?[0-9.eE+-]{0,12}[}\]]?\n?", fullmatch=True),
+    st.sampled_from(['{"gpu": 1e400}', '{"a": NaN}', "³", "٣", "1\n2", "{}", "[]", "null", "true"])))
+def test_parse_of_any_value_denies_at_the_annotation_or_accepts(name, text):
+    spec, errors = contract.parse({contract.annotation_key(name): text}, {"hf", "s3"})
+    for error in errors:
+        assert error.code in DENIAL_CODES and error.message
+        assert error.path.startswith(contract.annotation_path(name)) or error.code.startswith("credential"), error
