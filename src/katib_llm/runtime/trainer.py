@@ -30,6 +30,7 @@ from typing import Any, Mapping, Sequence
 
 from katib_llm.core.limits import STEP_METRIC
 from katib_llm.core.metrics import metric_lines
+from katib_llm.core.trialenv import TrialEnv
 
 from . import tracking
 from .data import DatasetConfig
@@ -39,17 +40,17 @@ from .hparams import TrialSettings, parse_json_object, settings_from
 SUPPORTED_CLASSES = ("AutoModelForSequenceClassification", "AutoModelForCausalLM")
 # option name -> environment variable of the contract
 ENV = {
-    "model_dir": "KATIB_LLM_MODEL_DIR",
-    "dataset_dir": "KATIB_LLM_DATASET_DIR",
-    "dataset_split": "KATIB_LLM_DATASET_SPLIT",
-    "dataset_name": "KATIB_LLM_DATASET_NAME",
-    "model_class": "KATIB_LLM_MODEL_CLASS",
-    "output_dir": "KATIB_LLM_OUTPUT_DIR",
-    "hparams": "KATIB_LLM_HPARAMS",
-    "training_args": "KATIB_LLM_TRAINING_ARGS",
-    "lora_config": "KATIB_LLM_LORA_CONFIG",
-    "dataset_config": "KATIB_LLM_DATASET_CONFIG",
-    "metrics_file": "KATIB_LLM_METRICS_FILE",
+    "model_dir": TrialEnv.MODEL_DIR,
+    "dataset_dir": TrialEnv.DATASET_DIR,
+    "dataset_split": TrialEnv.DATASET_SPLIT,
+    "dataset_name": TrialEnv.DATASET_NAME,
+    "model_class": TrialEnv.MODEL_CLASS,
+    "output_dir": TrialEnv.OUTPUT_DIR,
+    "hparams": TrialEnv.HPARAMS,
+    "training_args": TrialEnv.TRAINING_ARGS,
+    "lora_config": TrialEnv.LORA_CONFIG,
+    "dataset_config": TrialEnv.DATASET_CONFIG,
+    "metrics_file": TrialEnv.METRICS_FILE,
 }
 REQUIRED = ("model_dir", "dataset_dir", "output_dir")
 
@@ -98,19 +99,19 @@ def read_inputs(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Trial
             raise RuntimeInputError(f"{ENV[key]} is not set (or pass --{key.replace('_', '-')})")
     model_dir = Path(raw["model_dir"])
     if not (model_dir / "config.json").is_file():
-        raise RuntimeInputError(f"KATIB_LLM_MODEL_DIR {model_dir} holds no model (no config.json); "
+        raise RuntimeInputError(f"{TrialEnv.MODEL_DIR} {model_dir} holds no model (no config.json); "
                                 "did the storage initializer run?")
     model_class = raw["model_class"] or "AutoModelForSequenceClassification"
     if model_class not in SUPPORTED_CLASSES:
-        raise RuntimeInputError(f"KATIB_LLM_MODEL_CLASS {model_class!r} is not supported; accepted: "
+        raise RuntimeInputError(f"{TrialEnv.MODEL_CLASS} {model_class!r} is not supported; accepted: "
                                 + ", ".join(SUPPORTED_CLASSES))
-    hparams = parse_json_object(raw["hparams"], "KATIB_LLM_HPARAMS")
-    settings = settings_from(hparams, parse_json_object(raw["training_args"], "KATIB_LLM_TRAINING_ARGS"),
-                             parse_json_object(raw["lora_config"], "KATIB_LLM_LORA_CONFIG"))
+    hparams = parse_json_object(raw["hparams"], TrialEnv.HPARAMS)
+    settings = settings_from(hparams, parse_json_object(raw["training_args"], TrialEnv.TRAINING_ARGS),
+                             parse_json_object(raw["lora_config"], TrialEnv.LORA_CONFIG))
     try:
-        dataset = DatasetConfig.from_mapping(parse_json_object(raw["dataset_config"], "KATIB_LLM_DATASET_CONFIG"))
+        dataset = DatasetConfig.from_mapping(parse_json_object(raw["dataset_config"], TrialEnv.DATASET_CONFIG))
     except TypeError as exc:
-        raise RuntimeInputError(f"KATIB_LLM_DATASET_CONFIG: {exc}") from None
+        raise RuntimeInputError(f"{TrialEnv.DATASET_CONFIG}: {exc}") from None
     return TrialInputs(model_dir=model_dir, dataset_dir=Path(raw["dataset_dir"]), output_dir=Path(raw["output_dir"]),
                        model_class=model_class, dataset_split=raw["dataset_split"] or None,
                        dataset_name=raw["dataset_name"] or None,
@@ -344,11 +345,11 @@ def require_requested_gpus(env: Mapping[str, str]) -> None:
     """Refuse to train on CPU when the trial asked for GPUs (``KATIB_LLM_GPUS_PER_WORKER``, set by
     the webhook from resources-per-worker) and CUDA sees none: a silent CPU run would take hours
     and report metrics of the wrong hardware."""
-    raw = env.get("KATIB_LLM_GPUS_PER_WORKER", "").strip()
+    raw = env.get(TrialEnv.GPUS_PER_WORKER, "").strip()
     if not raw:
         return
     if not raw.isdigit():
-        raise RuntimeInputError(f"KATIB_LLM_GPUS_PER_WORKER must be a whole number, got {raw!r}")
+        raise RuntimeInputError(f"{TrialEnv.GPUS_PER_WORKER} must be a whole number, got {raw!r}")
     if int(raw) == 0:
         return
     import torch
@@ -370,10 +371,10 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     try:
         require_requested_gpus(env)  # first: fail at once, before any input is read
         inputs = read_inputs(argv, env)
-        threads = env.get("KATIB_LLM_NUM_THREADS", "")
+        threads = env.get(TrialEnv.NUM_THREADS, "")
         if threads:
             if not threads.isdigit() or int(threads) < 1:
-                raise RuntimeInputError(f"KATIB_LLM_NUM_THREADS must be a positive integer, got {threads!r}")
+                raise RuntimeInputError(f"{TrialEnv.NUM_THREADS} must be a positive integer, got {threads!r}")
             import torch
 
             torch.set_num_threads(int(threads))
