@@ -21,8 +21,9 @@ import optuna
 import yaml
 
 from katib_llm.core import limits
-from katib_llm.core.metrics import UNAVAILABLE, parse_metrics
+from katib_llm.core.metrics import metric_value, parse_metrics
 from katib_llm.core.substitute import substitute_trial
+from katib_llm.core.trialenv import TrialEnv
 
 from . import algorithms, failures, multiobjective, pool, state, warmstart
 from .steps import local_steps
@@ -96,7 +97,7 @@ class TrialExecution:
         steps = local_steps(job, self.spec["trialTemplate"]["primaryContainerName"],
                             self.mount, self.paths.volume, self.paths.cache)
         (directory / "job.yaml").write_text(yaml.safe_dump(job, sort_keys=False))
-        output = next((s.env.get("KATIB_LLM_OUTPUT_DIR") for s in reversed(steps) if "KATIB_LLM_OUTPUT_DIR" in s.env), None)
+        output = next((s.env.get(TrialEnv.OUTPUT_DIR) for s in reversed(steps) if TrialEnv.OUTPUT_DIR in s.env), None)
         for key, value in (("name", name), ("assignments", assignments), ("attempts", attempts),
                            ("output_dir", output)):
             trial.set_user_attr(key, value)
@@ -121,11 +122,8 @@ class TrialExecution:
     def _observe(self, run: RunningTrial, lines: list[str]) -> None:
         objective = self.metric_names[0]
         for obs in parse_metrics(lines, self.metric_names, self.filters):
-            if obs.value == UNAVAILABLE:
-                continue
-            try:
-                value = float(obs.value)
-            except ValueError:
+            value = metric_value(obs.value)
+            if value is None:
                 continue
             run.metrics.setdefault(obs.name, []).append(value)
             if self.objectives:
