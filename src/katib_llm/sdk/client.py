@@ -259,7 +259,7 @@ class KatibClient(ResultsMixin, _UpstreamKatibClient):
         require("tune(backend='local')", ("matplotlib", "torch", "transformers", "peft") if llm else ("matplotlib",))
         run_dir = str(workdir or self.workdir or default_workdir(name))
         self._local_runs[name] = run_dir
-        result = local.run_experiment(experiment, run_dir, values=values, overwrite=overwrite,
+        result = local.run_experiment(experiment, run_dir, values=values, overwrite=overwrite, warn=False,
                                       progress=self.progress if progress is None else bool(progress))
         if result.condition == "Failed":  # failure is a result: raised with its cause
             raise ExperimentFailed(name, result.reason, result.message,
