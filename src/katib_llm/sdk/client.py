@@ -24,7 +24,7 @@ from katib_llm.core import providers as core_providers
 from katib_llm.core.admit import admit, volume_claim
 from katib_llm.core.errors import AdmissionDenied
 
-from .errors import ExperimentDenied, TuneArgumentError
+from .errors import ExperimentDenied, ExperimentFailed, TuneArgumentError
 from .experiment import TuneSpec, argument_denial, build_experiment, storage_request
 from katib_llm.io.kube import ClusterUnavailable, KubeApi, load_configuration
 from .reads import ResultsMixin
@@ -167,7 +167,7 @@ class KatibClient(ResultsMixin, _UpstreamKatibClient):
              trial_template: str | None = None, dataset_config: dict[str, Any] | None = None,
              queue: str | None = None, warm_start_from: Any = None, objectives: Any = None, dry_run: bool = False, values: Any = None, workdir: str | None = None,
              progress: bool | None = None, report_to: str | list[str] | None = None,
-             tracking_secret: str | None = None, **deprecated: Any) -> dict[str, Any] | Any:
+             tracking_secret: str | None = None, overwrite: bool = False, **deprecated: Any) -> dict[str, Any] | Any:
         """Tune the hyperparameters of an LLM fine-tuning (or of a Python function) with Katib.
 
         Accepts the signature of the Katib LLM tuning proposal (kubeflow/katib#2291; its spellings
@@ -218,10 +218,11 @@ class KatibClient(ResultsMixin, _UpstreamKatibClient):
             report_to=report_to, tracking_secret=tracking_secret, warm_start_from=warm_start_from,
             objectives=objectives,
             **given)
-        return self._tune_spec(spec, dry_run=dry_run, values=values, workdir=workdir, progress=progress)
+        return self._tune_spec(spec, dry_run=dry_run, values=values, workdir=workdir, progress=progress,
+                               overwrite=overwrite)
 
     def _tune_spec(self, spec: TuneSpec, *, dry_run: bool, values: Any, workdir: str | None,
-                   progress: bool | None) -> dict[str, Any] | Any:
+                   progress: bool | None, overwrite: bool = False) -> dict[str, Any] | Any:
         """Build, admit through the core, then return (dry run), run here (local) or submit."""
         experiment = build_experiment(spec)
         values = values if values is not None else self.values
@@ -240,7 +241,7 @@ class KatibClient(ResultsMixin, _UpstreamKatibClient):
         if dry_run:
             return result.experiment
         if self.backend == "local":
-            return self._run_local(experiment, spec.name, values, workdir, progress)
+            return self._run_local(experiment, spec.name, values, workdir, progress, overwrite)
         api = self._api()
         created = submit_experiment(experiment, spec.namespace, api)
         if request:
@@ -248,7 +249,7 @@ class KatibClient(ResultsMixin, _UpstreamKatibClient):
         return created
 
     def _run_local(self, experiment: dict[str, Any], name: str, values: Any, workdir: str | None,
-                   progress: bool | None) -> Any:
+                   progress: bool | None, overwrite: bool = False) -> Any:
         """Run the Experiment with the local backend (one line naming the missing extra if any)."""
         from katib_llm import local
         from katib_llm.io.extras import require
@@ -258,8 +259,12 @@ class KatibClient(ResultsMixin, _UpstreamKatibClient):
         require("tune(backend='local')", ("matplotlib", "torch", "transformers", "peft") if llm else ("matplotlib",))
         run_dir = str(workdir or self.workdir or default_workdir(name))
         self._local_runs[name] = run_dir
-        return local.run_experiment(experiment, run_dir, values=values,
-                                    progress=self.progress if progress is None else bool(progress))
+        result = local.run_experiment(experiment, run_dir, values=values, overwrite=overwrite, warn=False,
+                                      progress=self.progress if progress is None else bool(progress))
+        if result.condition == "Failed":  # failure is a result: raised with its cause
+            raise ExperimentFailed(name, result.reason, result.message,
+                                   {t.name: t.message for t in result.trials if t.message})
+        return result
 
     def _config(self, values: Any, namespace: str, submit: bool) -> Any:
         """The admin configuration to admit with: the local backend's (as its runner admits),

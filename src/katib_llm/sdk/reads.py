@@ -16,6 +16,7 @@ from typing import Any
 from kubeflow.katib import models as katib_models
 from kubeflow.katib.constants import constants
 
+from .errors import ExperimentFailed, ExperimentInterrupted
 from .models import to_model
 from .progress_view import experiment_view
 from .results import progress_line
@@ -26,6 +27,12 @@ EXPERIMENT_LABEL = "katib.kubeflow.org/experiment"
 def _true_conditions(experiment: dict[str, Any]) -> set[str]:
     return {c.get("type") for c in (experiment.get("status") or {}).get("conditions") or []
             if c.get("status") == "True"}
+
+
+def _interrupted(experiment: dict[str, Any]) -> str | None:
+    from katib_llm.local.status import interrupted_message
+
+    return interrupted_message(experiment)
 
 
 class ResultsMixin:
@@ -149,9 +156,10 @@ class ResultsMixin:
                 if expected_condition in conditions:
                     view.update(experiment_view(experiment), progress_line(experiment), force=True)
                     return to_model(experiment, katib_models.V1beta1Experiment)
-                if constants.EXPERIMENT_CONDITION_FAILED in conditions:
-                    raise RuntimeError(f"Experiment: {namespace or self.namespace}/{name} is Failed. "
-                                       f"{progress_line(experiment)}")
+                if constants.EXPERIMENT_CONDITION_FAILED in conditions:  # with the trials' causes
+                    raise ExperimentFailed.from_status(experiment, self.list_trial_dicts(name, namespace))
+                if self.backend == "local" and _interrupted(experiment):  # nothing runs it: no wait can end
+                    raise ExperimentInterrupted(f"Experiment {name} (local run): {_interrupted(experiment)}")
                 if self.backend == "local" and constants.EXPERIMENT_CONDITION_SUCCEEDED in conditions:
                     # A finished local run never changes again (a cluster one can be restarted).
                     raise RuntimeError(f"Experiment {name} (local run) has ended Succeeded; it never reaches "
