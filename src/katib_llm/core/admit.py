@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from . import feasibility, inject, katib_rules, numbers, params, podsecurity, rules, safeyaml, trainjob
+from . import credentials, feasibility, inject, katib_rules, numbers, params, podsecurity, rules, safeyaml, trainjob
 from .patch import clone, make_patch
 from .config import FUNCTION_MODULE, AdminConfig
 from .contract import (DATASET, EXPERIMENT_LABEL, FUNCTION, MODEL, RESOURCES_PER_WORKER, TRIAL_TEMPLATE, WORKERS, LLMSpec,
@@ -316,10 +316,15 @@ def admit(experiment: dict[str, Any], config: AdminConfig, old: dict[str, Any] |
     # Katib's defaulter runs before us on a cluster; apply the same here so the result is complete.
     katib_rules.apply_katib_defaults(exp)
     spec = exp["spec"]
+    inline = isinstance(spec.get("trialTemplate"), dict) and spec["trialTemplate"].get("trialSpec") is not None
     tt, ours = _resolve_template(spec, llm, config, errors, configmaps,
                                  str(exp["metadata"].get("namespace") or ""))
     if tt is None:
         return _deny(experiment, errors)
+    if not ours and not inline:  # a user's ConfigMap template is copied into the Experiment too
+        leaked = credentials.check_trial_spec(tt.get("trialSpec"), "spec.trialTemplate.configMap.templatePath")
+        if leaked:
+            return _deny(experiment, leaked)
     spec["trialTemplate"] = tt
     if llm.retain_trials:
         tt["retain"] = True
@@ -334,9 +339,12 @@ def admit(experiment: dict[str, Any], config: AdminConfig, old: dict[str, Any] |
     trainer = ours or inject.uses_trainer(job, kind, config.trainer_runtime)
     if not ours:  # before injection: only what the user asked for
         podsecurity.check(kind, job, config.values["privilegedTemplates"], errors, ctx.warnings)
+    reserved = credentials.ReservedEnv(job, "spec.trialTemplate.trialSpec") if not ours else None
     hparams = _wire_parameters(spec, tt, trainer, bool(llm.function), errors)
     _check_trial(ctx, job, spec, trainer)
     _inject(ctx, job, exp, hparams, trainer)
+    if reserved is not None:
+        errors.extend(reserved.errors(job))
     if katib_checks or errors:  # a denial names every error at once, Katib's included
         errors.extend(katib_rules.validate_experiment(exp, old, config.early_stopping_algorithms))
     if errors:

@@ -138,4 +138,7 @@ DENIAL_CODES: dict[str, str] = {
     "provider.type": "a provider declaration of the wrong type",
     "provider.unknown": "an unknown key in a provider declaration",
     "provider.yaml": "a provider declaration that is not valid YAML",
+    # The effective trial (core/effective.py, core/credentials.py)
+    "env.reserved-in-template": "a trial template's env entry (or envFrom prefix) naming KATIB_LLM_* that admission "
+                                "does not set itself",
 }

@@ -30,12 +30,15 @@ def label_errors(experiment: dict[str, Any]) -> list[FieldError]:
 
 
 def credential_errors(experiment: dict[str, Any]) -> list[FieldError]:
-    """Literal credentials in the env of the user's own trial spec (our annotations: the contract)."""
+    """Credentials in what the user wrote besides our annotations (those: the contract): the own
+    trial spec (env, commands, args, URIs, patches) and the parameters' values (a categorical
+    list is copied into every Trial)."""
     spec = experiment.get("spec") if isinstance(experiment.get("spec"), dict) else {}
+    errors = credentials.scan_tree(spec.get("parameters"), "spec.parameters")
     tt = spec.get("trialTemplate")
-    if not isinstance(tt, dict) or not isinstance(tt.get("trialSpec"), dict):
-        return []
-    return credentials.check_trial_spec(tt["trialSpec"], "spec.trialTemplate.trialSpec")
+    if isinstance(tt, dict) and isinstance(tt.get("trialSpec"), dict):
+        errors = credentials.check_trial_spec(tt["trialSpec"], "spec.trialTemplate.trialSpec") + errors
+    return errors
 
 
 def name_errors(experiment: dict[str, Any], llm: LLMSpec) -> list[FieldError]:
