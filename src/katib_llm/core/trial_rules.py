@@ -1,0 +1,176 @@
+"""The admin's rules, applied to the effective trial (core/effective.py) after injection.
+
+One set of rules, each applied to every pod shape the walker yields, whatever wrote it (our
+annotations, the user's own ``trialSpec``, a ConfigMap template, a TrainJob's runtime patches):
+
+* host access (core/podsecurity.py): warn or deny per ``config.privilegedTemplates``;
+* GPUs per pod (``gpu.maxPerWorker``: app containers and sidecars summed, or the largest init
+  container, as the scheduler counts them), GPUs per trial (``gpu.maxPerTrial``: per pod x pods),
+  worker pods per trial (``maxWorkers``), processes per pod (:data:`MAX_PROCS_PER_WORKER`);
+* the storage allow-lists (``allowedModelSources``, ``fileRoots``) on a TrainJob's own
+  ``spec.initializer`` URIs, as on the model and dataset annotations (:func:`source_errors`).
+
+A limit the annotations already broke is reported once, at the annotation (codes stay stable:
+``gpu.cap``, ``gpu.trial-cap``, ``workers.cap``, ``uri.not-allowed``, ``uri.file-not-allowed``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, Iterable
+
+from . import podsecurity
+from .config import AdminConfig
+from .effective import Container, PodShape, initializer_uris, pod_shapes, procs_fields
+from .errors import FieldError
+from .jobkinds import JobKind
+from .quantity import quantity, split
+from .uris import StorageURI, parse_uri
+
+# Processes one pod may start (torchrun --nproc-per-node, MPI slots, numProcPerNode): the same
+# bound as the procs-per-worker annotation's.
+MAX_PROCS_PER_WORKER = 64
+# Named values of a PyTorchJob's nprocPerNode (training-operator v1.9: "auto", "cpu", "gpu").
+_NAMED_PROCS = ("auto", "cpu", "gpu")
+_GPU_CODES = {"gpu.cap", "gpu.trial-cap"}
+
+
+@dataclass(frozen=True)
+class _Gpus:
+    """GPUs one pod shape asks for, and the field that asks for the most."""
+
+    amount: Fraction
+    path: str | None
+
+
+def check(kind: JobKind, job: dict[str, Any], config: AdminConfig, errors: list[FieldError],
+          warnings: list[str], annotated: dict[str, str]) -> None:
+    """Every rule on every pod shape of the admitted ``job``. ``annotated`` maps model/dataset
+    to the annotation URI admission wrote into a TrainJob's initializer (checked there)."""
+    shapes = list(pod_shapes(kind, job))
+    podsecurity.check(shapes, config.values["privilegedTemplates"], errors, warnings)
+    reported = {e.code for e in errors}
+    if reported & _GPU_CODES:  # one GPU limit broken by the annotation: the trial's follow from it
+        reported |= _GPU_CODES
+    found = _cap_errors(shapes, config) + _procs_errors(kind, job)
+    found += _initializer_errors(job, config, annotated)
+    errors.extend(e for e in found if e.code not in reported)
+
+
+def _amount(value: Any) -> Fraction:
+    text = quantity(value)
+    return split(text)[0] if text is not None else Fraction(0)
+
+
+def _container_gpus(c: Container, resource: str) -> _Gpus:
+    resources = c.obj.get(c.resources_key)
+    best = _Gpus(Fraction(0), None)
+    for key in ("limits", "requests"):
+        values = resources.get(key) if isinstance(resources, dict) else None
+        if isinstance(values, dict) and resource in values:
+            amount = _amount(values[resource])
+            if amount > best.amount:
+                best = _Gpus(amount, f"{c.path}.{c.resources_key}.{key}[{resource}]")
+    return best
+
+
+def pod_gpus(shape: PodShape, resource: str) -> _Gpus:
+    """GPUs the scheduler reserves for one pod: app containers plus sidecars, or the largest
+    one-shot init container plus the sidecars started before it, whichever is more."""
+    per = [(c, _container_gpus(c, resource)) for c in shape.containers if c.group != "ephemeralContainers"]
+    sidecars = sum((g.amount for c, g in per if c.restartable_init), Fraction(0))
+    running = sum((g.amount for c, g in per if c.group in ("containers", "trainer")), Fraction(0)) + sidecars
+    init = max((g.amount for c, g in per if c.group == "initContainers" and not c.restartable_init),
+               default=Fraction(0)) + sidecars
+    top = max((g for _, g in per), key=lambda g: g.amount, default=_Gpus(Fraction(0), None))
+    return _Gpus(max(running, init), top.path or shape.path)
+
+
+def _cap_errors(shapes: list[PodShape], config: AdminConfig) -> list[FieldError]:
+    errors: list[FieldError] = []
+    per_pod, trial_total, biggest = config.max_gpu_per_worker, Fraction(0), _Gpus(Fraction(0), None)
+    for shape in shapes:
+        gpus = pod_gpus(shape, config.gpu_resource)
+        if gpus.amount > per_pod:
+            errors.append(FieldError(gpus.path or shape.path, "gpu.cap",
+                                     f"{_fmt(gpus.amount)} GPUs in one pod exceeds the admin cap of {per_pod} per "
+                                     f"worker; accepted: 0 to {per_pod}"))
+        contribution = gpus.amount * shape.replicas
+        trial_total += contribution
+        if contribution > biggest.amount:
+            biggest = _Gpus(contribution, gpus.path)
+    if trial_total > config.max_gpu_per_trial:
+        errors.append(FieldError(biggest.path or "spec.trialTemplate.trialSpec", "gpu.trial-cap",
+                                 f"the trial's pods ask for {_fmt(trial_total)} GPUs in all, over the admin cap of "
+                                 f"{config.max_gpu_per_trial} per trial"))
+    workers = [s for s in shapes if s.worker and s.replicas_path]
+    total = sum(s.replicas for s in workers)
+    if total > config.max_workers:
+        largest = max(workers, key=lambda s: s.replicas)
+        errors.append(FieldError(str(largest.replicas_path), "workers.cap",
+                                 f"the trial makes {total} worker pods; at most {config.max_workers} workers per "
+                                 "trial (admin cap)"))
+    return errors
+
+
+def _fmt(amount: Fraction) -> str:
+    return str(amount.numerator) if amount.denominator == 1 else f"{float(amount):g}"
+
+
+def _procs_errors(kind: JobKind, job: dict[str, Any]) -> list[FieldError]:
+    errors = []
+    for path, raw in procs_fields(kind, job):
+        text = str(raw).strip() if isinstance(raw, (int, str)) and not isinstance(raw, bool) else ""
+        if text in _NAMED_PROCS or not (text.isascii() and text.isdigit()):
+            continue  # named values, placeholders and wrong types: the operator's own rules
+        if len(text) > 7 or int(text) > MAX_PROCS_PER_WORKER:
+            errors.append(FieldError(path, "procs.cap", f"at most {MAX_PROCS_PER_WORKER} processes per worker; "
+                                                        f"got {text[:20]}"))
+    return errors
+
+
+def _initializer_errors(job: dict[str, Any], config: AdminConfig, annotated: dict[str, str]) -> list[FieldError]:
+    errors: list[FieldError] = []
+    for kind, path, raw in initializer_uris(job):
+        if annotated.get(kind) == raw:
+            continue  # written from the annotation, which was checked there
+        if not isinstance(raw, str) or not raw:
+            errors.append(FieldError(path, "uri.form", "must be a storage URI string"))
+            continue
+        uri = parse_uri(raw, path, kind, set(config.providers), errors)
+        if uri is not None:
+            errors.extend(source_errors(uri, path, config))
+    return errors
+
+
+def source_errors(uri: StorageURI, path: str, config: AdminConfig) -> list[FieldError]:
+    """The admin's allow-lists on one storage URI: ``allowedModelSources`` (prefixes; empty
+    allows all) and, for ``file://``, ``fileRoots`` (folders; empty: file:// is off).
+
+    ``fileRoots`` is lexical: the URI parser refused '..', and the storage initializer follows
+    no symlink, so the folder read is the folder named."""
+    errors = []
+    if uri.scheme == "file":
+        roots = file_roots(config.values["fileRoots"])
+        if not under_roots("/" + uri.location.strip("/"), roots):
+            errors.append(FieldError(path, "uri.file-not-allowed",
+                                     f"file:// URIs are off on this cluster; the admin allows folders listed in "
+                                     f"config.fileRoots ({', '.join(roots) or 'none'})"
+                                     if not roots else
+                                     f"{uri.raw[:200]!r} is not under an allowed folder: " + ", ".join(roots)))
+    allowed = config.values["allowedModelSources"]
+    if allowed and not any(uri.raw.startswith(prefix) for prefix in allowed):
+        errors.append(FieldError(path, "uri.not-allowed",
+                                 f"{uri.raw[:200]!r} is not an allowed source; the admin allows: " + ", ".join(allowed)))
+    return errors
+
+
+def file_roots(raw: Iterable[str]) -> list[str]:
+    """``fileRoots`` as folder paths without a trailing slash ("/" stays "/")."""
+    return [r.rstrip("/") or "/" for r in raw]
+
+
+def under_roots(path: str, roots: Iterable[str]) -> bool:
+    """Whether absolute ``path`` is one of ``roots`` or inside one (lexically)."""
+    return any(root == "/" or path == root or path.startswith(root + "/") for root in roots)
