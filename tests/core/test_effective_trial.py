@@ -1,0 +1,185 @@
+"""The admin's rules on the effective trial: every pod shape the trial job will create (user
+PyTorchJob with sidecars, batch Job, TrainJob with its own runtimePatches and initializer), not
+only the fields the annotations fill in."""
+
+from __future__ import annotations
+
+import pytest
+
+from katib_llm.core.effective import pod_shapes
+from katib_llm.core.jobkinds import JOB_KINDS
+from katib_llm.io import admin_config as load_admin_config
+from tests.builders import (PREFIX, admitted, batch_job, container, example, own_trial, pytorchjob, runtime_patch,
+                            trainjob)
+
+BASE = "spec.trialTemplate.trialSpec"
+GPU = "nvidia.com/gpu"
+DENY = {"privilegedTemplates": "deny"}
+
+
+def errors(result) -> list[tuple[str, str]]:
+    return [(e.path, e.code) for e in result.errors]
+
+
+def admit_job(job: dict, primary: str, values: dict | None = None, **annotations: str):
+    exp = own_trial(example(), job, primary)
+    exp["metadata"]["annotations"].update({PREFIX + k: v for k, v in annotations.items()})
+    return admitted(exp, load_admin_config(values) if values else None)
+
+
+# --- the walker ------------------------------------------------------------------------------
+
+def test_the_walker_yields_every_pod_shape_with_its_path_and_pod_count():
+    job = pytorchjob([container("pytorch")], [container("pytorch"), container("sidecar")], workers=3,
+                     elasticPolicy={"maxReplicas": 5})
+    job["spec"]["pytorchReplicaSpecs"]["Worker"]["template"]["spec"]["initContainers"] = [container("prep")]
+    shapes = list(pod_shapes(JOB_KINDS["PyTorchJob"], job))
+    assert [(s.path, s.replicas, s.replicas_path) for s in shapes] == [
+        (f"{BASE}.spec.pytorchReplicaSpecs.Master.template.spec", 1, f"{BASE}.spec.pytorchReplicaSpecs.Master.replicas"),
+        (f"{BASE}.spec.pytorchReplicaSpecs.Worker.template.spec", 5, f"{BASE}.spec.elasticPolicy.maxReplicas")]
+    assert [c.path.rsplit(".", 1)[1] for c in shapes[1].containers] == ["initContainers[0]", "containers[0]",
+                                                                       "containers[1]"]
+
+
+def test_the_walker_sees_a_trainjobs_node_and_every_runtime_patch():
+    job = trainjob({"numNodes": 3}, runtimePatches=[
+        runtime_patch("example.io/a", {"node": {"volumes": []}, "model-initializer": {"containers": []}}),
+        {"manager": "example.io/b"}])
+    shapes = list(pod_shapes(JOB_KINDS["TrainJob"], job))
+    assert [(s.path, s.replicas, s.worker) for s in shapes] == [
+        (f"{BASE}.spec.trainer", 3, True),
+        (f"{BASE}.spec.runtimePatches[0].trainingRuntimeSpec.template.spec.replicatedJobs[0].template.spec.template.spec",
+         0, False),
+        (f"{BASE}.spec.runtimePatches[0].trainingRuntimeSpec.template.spec.replicatedJobs[1].template.spec.template.spec",
+         0, False)]
+    assert shapes[0].containers[0].resources_key == "resourcesPerNode"
+
+
+# --- admin caps ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("job, primary, path, code", [
+    # A million Worker replicas in the user's own PyTorchJob.
+    (pytorchjob([container("pytorch")], [container("pytorch")], workers=1_000_000), "pytorch",
+     f"{BASE}.spec.pytorchReplicaSpecs.Worker.replicas", "workers.cap"),
+    # Elastic: the operator scales Worker up to maxReplicas.
+    (pytorchjob([container("pytorch")], [container("pytorch")], workers=1, elasticPolicy={"maxReplicas": 100}),
+     "pytorch", f"{BASE}.spec.elasticPolicy.maxReplicas", "workers.cap"),
+    # 100,000 GPUs on a sidecar container of the Master pod.
+    (pytorchjob([container("pytorch"), container("sidecar", gpus=100_000)]), "pytorch",
+     f"{BASE}.spec.pytorchReplicaSpecs.Master.template.spec.containers[1].resources.limits[{GPU}]", "gpu.cap"),
+    # 8 GPUs each on 16 pods: 128 GPUs per trial.
+    (pytorchjob([container("pytorch", gpus=8)], [container("pytorch", gpus=8)], workers=15), "pytorch",
+     f"{BASE}.spec.pytorchReplicaSpecs.Worker.template.spec.containers[0].resources.limits[{GPU}]", "gpu.trial-cap"),
+    (pytorchjob([container("pytorch")], nprocPerNode="1000"), "pytorch", f"{BASE}.spec.nprocPerNode", "procs.cap"),
+    # A Job's parallelism makes pods at once.
+    (batch_job({"containers": [container("training")]}, parallelism=1000), "training", f"{BASE}.spec.parallelism",
+     "workers.cap"),
+    # A sidecar (init container with restartPolicy Always) runs beside the app container: 4 + 6 GPUs.
+    (batch_job({"containers": [container("training", gpus=6)],
+                "initContainers": [container("proxy", gpus="4", restartPolicy="Always")]}), "training",
+     f"{BASE}.spec.template.spec.containers[0].resources.limits[{GPU}]", "gpu.cap"),
+    # A one-shot init container alone asking for more than a worker may have.
+    (batch_job({"containers": [container("training")], "initContainers": [container("warm", gpus=9)]}), "training",
+     f"{BASE}.spec.template.spec.initContainers[0].resources.limits[{GPU}]", "gpu.cap"),
+    (trainjob({"numNodes": 1000}), "node", f"{BASE}.spec.trainer.numNodes", "workers.cap"),
+    (trainjob({"resourcesPerNode": {"limits": {GPU: "100000"}}}), "node",
+     f"{BASE}.spec.trainer.resourcesPerNode.limits[{GPU}]", "gpu.cap"),
+    (trainjob({"numNodes": 16, "resourcesPerNode": {"requests": {GPU: 8}}}), "node",
+     f"{BASE}.spec.trainer.resourcesPerNode.requests[{GPU}]", "gpu.trial-cap"),
+    (trainjob({"numProcPerNode": 1000}), "node", f"{BASE}.spec.trainer.numProcPerNode", "procs.cap"),
+], ids=["pytorch-replicas", "pytorch-elastic", "sidecar-gpus", "trial-gpus", "nproc", "job-parallelism",
+        "restartable-init-gpus", "init-gpus", "trainjob-nodes", "trainjob-gpus", "trainjob-trial-gpus", "trainjob-procs"])
+def test_caps_apply_to_what_the_trial_runs(job, primary, path, code):
+    result = admit_job(job, primary)
+    assert not result.allowed
+    assert (path, code) in errors(result), errors(result)
+
+
+def test_within_the_caps_a_users_own_shape_is_admitted():
+    """16 workers of 4 GPUs = 64 GPUs: exactly at every default cap; an MPIJob launcher is no worker."""
+    ok = admit_job(pytorchjob([container("pytorch", gpus=4)], [container("pytorch", gpus=4)], workers=15,
+                              nprocPerNode="4"), "pytorch")
+    assert ok.allowed, errors(ok)
+    mpi = {"apiVersion": "kubeflow.org/v1", "kind": "MPIJob", "spec": {"slotsPerWorker": 4, "mpiReplicaSpecs": {
+        "Launcher": {"replicas": 1, "template": {"spec": {"containers": [container("mpi")]}}},
+        "Worker": {"replicas": 16, "template": {"spec": {"containers": [container("mpi")]}}}}}}
+    assert admit_job(mpi, "mpi").allowed
+
+
+def test_annotation_caps_are_reported_once_at_the_annotation():
+    result = admit_job(pytorchjob([container("pytorch")], [container("pytorch")], workers=3), "pytorch",
+                       **{"resources-per-worker": '{"gpu": 99}', "workers": "2"})
+    gpu = [(p, c) for p, c in errors(result) if c.startswith("gpu.")]
+    assert gpu == [("metadata.annotations[llm.katib.kubeflow.org/resources-per-worker].gpu", "gpu.cap")]
+
+
+# --- host access -----------------------------------------------------------------------------
+
+HOSTILE_POD = {
+    "hostNetwork": True, "hostPID": True,
+    "securityContext": {"windowsOptions": {"hostProcess": True}},
+    "volumes": [{"name": "root", "hostPath": {"path": "/"}}],
+    "containers": [container("training", ports=[{"containerPort": 80, "hostPort": 80}])],
+    "initContainers": [container("prep", securityContext={"privileged": True})],
+    "ephemeralContainers": [container("debug", securityContext={"capabilities": {"add": ["SYS_ADMIN"]}})],
+}
+HOSTILE_PATHS = [f"{BASE}.spec.template.spec.{p}" for p in (
+    "hostNetwork", "hostPID", "securityContext.windowsOptions.hostProcess", "volumes[0].hostPath",
+    "initContainers[0].securityContext.privileged", "containers[0].ports[0].hostPort",
+    "ephemeralContainers[0].securityContext.capabilities.add")]
+
+
+def test_host_access_anywhere_in_a_users_pod_is_denied_when_the_admin_says_so():
+    result = admit_job(batch_job(HOSTILE_POD), "training", DENY)
+    assert sorted(p for p, c in errors(result) if c == "template.privileged") == sorted(HOSTILE_PATHS)
+
+
+def test_host_access_is_a_warning_naming_each_field_by_default():
+    result = admit_job(batch_job(HOSTILE_POD), "training")
+    assert result.allowed, errors(result)
+    assert sorted(w.split(": ", 1)[0] for w in result.warnings if "host access" in w) == sorted(HOSTILE_PATHS)
+
+
+PATCHED = f"{BASE}.spec.runtimePatches[0].trainingRuntimeSpec.template.spec.replicatedJobs[0].template.spec.template.spec"
+
+
+def test_a_trainjobs_own_runtime_patches_cannot_get_host_access():
+    """A hostPath / and a privileged node container in the user's runtimePatches."""
+    job = trainjob(runtimePatches=[runtime_patch("example.io/platform-team", {"node": {
+        "volumes": [{"name": "root", "hostPath": {"path": "/"}}],
+        "containers": [{"name": "node", "securityContext": {"privileged": True},
+                        "volumeMounts": [{"name": "root", "mountPath": "/host"}]}]}})])
+    denied = admit_job(job, "node", DENY)
+    assert sorted(p for p, c in errors(denied) if c == "template.privileged") == [
+        f"{PATCHED}.containers[0].securityContext.privileged", f"{PATCHED}.volumes[0].hostPath"]
+    warned = admit_job(job, "node")
+    assert warned.allowed and sum("host access" in w for w in warned.warnings) == 2
+
+
+def test_our_own_injection_never_counts_as_host_access():
+    result = admitted(example(), load_admin_config(DENY))
+    assert result.allowed and not [w for w in result.warnings if "host access" in w]
+
+
+# --- storage allow-lists on a TrainJob's own initializer ---------------------------------------
+
+@pytest.mark.parametrize("values, uri, code", [
+    ({}, "file:///etc", "uri.file-not-allowed"),
+    ({"fileRoots": ["/mnt/models"]}, "file:///mnt/other", "uri.file-not-allowed"),
+    ({"allowedModelSources": ["hf://google-bert/"]}, "hf://evil-org/model", "uri.not-allowed"),
+    ({}, "hf://../../etc", "uri.hf-repo"),
+])
+def test_a_trainjobs_own_initializer_uris_obey_the_allow_lists(values, uri, code):
+    job = trainjob(initializer={"dataset": {"storageUri": uri}})
+    exp = own_trial(example(), job, "node")
+    exp["metadata"]["annotations"].pop("llm.katib.kubeflow.org/dataset")
+    result = admitted(exp, load_admin_config(values) if values else None)
+    assert (f"{BASE}.spec.initializer.dataset.storageUri", code) in errors(result), errors(result)
+
+
+def test_an_allowed_initializer_uri_is_admitted():
+    job = trainjob(initializer={"dataset": {"storageUri": "file:///mnt/models/data"}})
+    exp = own_trial(example(), job, "node")
+    exp["metadata"]["annotations"].pop("llm.katib.kubeflow.org/dataset")
+    result = admitted(exp, load_admin_config({"fileRoots": ["/mnt/models"]}))
+    assert not [e for e in result.errors if e.path.endswith("storageUri")], errors(result)
