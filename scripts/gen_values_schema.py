@@ -120,8 +120,10 @@ config = obj({
                               required=["name", "namespace"]),
     "trainerV2": obj({"runtimeName": s("ClusterTrainingRuntime TrainJob trials run", pattern=DNS1123, maxLength=253)},
                      required=["runtimeName"]),
-    "kueue": obj({"localQueue": s("Kueue LocalQueue of trial jobs; empty: none", pattern="^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$", maxLength=63)},
-                 required=["localQueue"]),
+    "kueue": obj({"localQueue": s("Kueue LocalQueue of trial jobs; empty: none", pattern="^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$", maxLength=63),
+                  "enforce": b("every trial job joins localQueue: a user's own queue label is replaced and a queue "
+                               "annotation naming another queue is denied")},
+                 required=["localQueue", "enforce"]),
 }, desc="the admin configuration (mirrors katib_llm.core.config.DEFAULTS)")
 config["required"] = list(config["properties"])
 

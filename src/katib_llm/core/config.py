@@ -71,7 +71,8 @@ DEFAULTS: dict[str, Any] = {
     # when trainerV2.enabled), whose initializer steps download model and dataset.
     "trainerV2": {"runtimeName": "katib-llm-lora"},
     # Kueue LocalQueue every trial job joins unless its Experiment names one; empty: none.
-    "kueue": {"localQueue": ""},
+    # enforce: every trial job joins it, whatever the Experiment or its template says.
+    "kueue": {"localQueue": "", "enforce": False},
 }
 
 
@@ -247,6 +248,8 @@ def _check(values: dict[str, Any]) -> list[FieldError]:
     queue = values["kueue"].get("localQueue")
     if not isinstance(queue, str) or (queue and (not _DNS1123.match(queue) or len(queue) > 63)):
         bad("kueue.localQueue", "must be empty or the name of a Kueue LocalQueue (DNS-1123 label)")
+    if not isinstance(values["kueue"].get("enforce"), bool) or (values["kueue"]["enforce"] and not queue):
+        bad("kueue.enforce", "must be true or false, and true only with a localQueue to enforce")
     placement = values["placement"]
     if not isinstance(placement.get("nodeSelector"), dict) or not isinstance(placement.get("tolerations"), list):
         bad("placement", "nodeSelector must be a map and tolerations a list")

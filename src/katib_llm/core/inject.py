@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .config import TRAINER_MODULE, AdminConfig
-from .contract import WORKERS, LLMSpec, annotation_path
+from .contract import QUEUE, WORKERS, LLMSpec, annotation_path
 from .errors import FieldError
 from . import trainjob
 from .jobkinds import JobKind, containers
@@ -66,16 +66,31 @@ def _trainer_container(ctx: Context, job: dict[str, Any]) -> list[tuple[str, dic
 
 
 def inject_queue(ctx: Context, job: dict[str, Any]) -> None:
-    """Kueue: the trial job joins a LocalQueue (the Experiment's queue annotation, else the
-    admin's ``kueue.localQueue``; a label the user's own job sets stays when neither is set)."""
-    queue = ctx.llm.queue or ctx.config.values["kueue"]["localQueue"]
+    """Kueue: the trial job joins a LocalQueue: the Experiment's queue annotation, else the
+    admin's ``kueue.localQueue``. A label the user's own job sets stays when neither is set, and
+    when only the admin's default is, unless it is empty (an empty queue name is no queue: the job
+    would escape quota). With ``kueue.enforce`` every job joins the admin's queue: a different
+    label is replaced (with a warning) and a queue annotation naming another queue is denied."""
+    kueue = ctx.config.values["kueue"]
+    forced = kueue["localQueue"] if kueue.get("enforce") else None
+    if forced and ctx.llm.queue and ctx.llm.queue != forced:
+        ctx.errors.append(FieldError(annotation_path(QUEUE), "queue.forced",
+                                     f"this cluster runs every trial in Kueue LocalQueue {forced!r} "
+                                     "(config.kueue.enforce); drop the annotation or name that queue"))
+        return
+    queue = forced or ctx.llm.queue or kueue["localQueue"]
     if not queue:
         return
     meta = job.setdefault("metadata", {})
     if not isinstance(meta.get("labels"), dict):
         meta["labels"] = {}
-    if ctx.llm.queue or KUEUE_QUEUE_LABEL not in meta["labels"]:
-        meta["labels"][KUEUE_QUEUE_LABEL] = queue
+    labels = meta["labels"]
+    own = labels.get(KUEUE_QUEUE_LABEL)
+    if forced and own not in (None, forced):
+        ctx.warnings.append(f"spec.trialTemplate.trialSpec.metadata.labels[{KUEUE_QUEUE_LABEL}]: replaced "
+                            f"{str(own)[:63]!r} by {forced!r}; this cluster runs every trial in that Kueue LocalQueue")
+    if forced or ctx.llm.queue or not own or not isinstance(own, str):
+        labels[KUEUE_QUEUE_LABEL] = queue
     if not ctx.kind.has_pod_templates:
         # Kueue admits a TrainJob by unsuspending it: it is created suspended (Trainer's
         # examples/yaml/03-kueue-integration.yaml).
