@@ -33,7 +33,9 @@ BUILTIN_PROVIDERS: dict[str, dict[str, Any]] = {
     scheme: {
         "image": None,  # None = the runtime image
         "command": ["python", "-m", INITIALIZER_MODULE],
-        "args": ["{kind}", "{uri}", "--target", "{target}", "--cache-dir", "{cache_dir}"],
+        # The admin's allow-lists go along: the initializer enforces them again at run time.
+        "args": ["{kind}", "{uri}", "--target", "{target}", "--cache-dir", "{cache_dir}",
+                 "--allowed-sources", "{allowed_sources}", "--file-roots", "{file_roots}"],
         "secret": None,
     }
     for scheme in ("hf", "s3", "file", "pkg")

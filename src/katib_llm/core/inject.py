@@ -274,7 +274,9 @@ def _init_container(ctx: Context, kind: str) -> dict[str, Any] | None:
     provider = ctx.config.providers[uri.scheme]
     target = input_dir(ctx, kind) or ""
     subst = {"kind": kind, "uri": uri.raw, "target": target,
-             "cache_dir": f"{ctx.config.mount_path}/cache", "mount_path": ctx.config.mount_path}
+             "cache_dir": f"{ctx.config.mount_path}/cache", "mount_path": ctx.config.mount_path,
+             "allowed_sources": json.dumps(list(ctx.config.values["allowedModelSources"])),
+             "file_roots": json.dumps(list(ctx.config.values["fileRoots"]))}
     args = []
     for a in provider.args:
         try:
@@ -282,7 +284,7 @@ def _init_container(ctx: Context, kind: str) -> dict[str, Any] | None:
         except (KeyError, IndexError, ValueError):
             ctx.errors.append(FieldError(f"config.providers.{uri.scheme}.args", "provider.args",
                                          f"bad placeholder in {a!r}; accepted: {{kind}}, {{uri}}, {{target}}, "
-                                         "{cache_dir}, {mount_path}"))
+                                         "{cache_dir}, {mount_path}, {allowed_sources}, {file_roots}"))
             return None
     container: dict[str, Any] = {
         "name": INIT_PREFIX + kind,

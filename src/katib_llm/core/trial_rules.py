@@ -150,16 +150,22 @@ def source_errors(uri: StorageURI, path: str, config: AdminConfig) -> list[Field
 
     ``fileRoots`` is lexical: the URI parser refused '..', and the storage initializer follows
     no symlink, so the folder read is the folder named."""
+    return policy_errors(uri, path, config.values["allowedModelSources"], config.values["fileRoots"])
+
+
+def policy_errors(uri: StorageURI, path: str, allowed: Iterable[str], roots_raw: Iterable[str]) -> list[FieldError]:
+    """:func:`source_errors` from the two lists themselves (the storage initializer gets them as
+    arguments its pod's user cannot change)."""
     errors = []
     if uri.scheme == "file":
-        roots = file_roots(config.values["fileRoots"])
+        roots = file_roots(roots_raw)
         if not under_roots("/" + uri.location.strip("/"), roots):
             errors.append(FieldError(path, "uri.file-not-allowed",
                                      f"file:// URIs are off on this cluster; the admin allows folders listed in "
                                      f"config.fileRoots ({', '.join(roots) or 'none'})"
                                      if not roots else
                                      f"{uri.raw[:200]!r} is not under an allowed folder: " + ", ".join(roots)))
-    allowed = config.values["allowedModelSources"]
+    allowed = list(allowed)
     if allowed and not any(uri.raw.startswith(prefix) for prefix in allowed):
         errors.append(FieldError(path, "uri.not-allowed",
                                  f"{uri.raw[:200]!r} is not an allowed source; the admin allows: " + ", ".join(allowed)))
