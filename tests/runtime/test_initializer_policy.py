@@ -66,12 +66,23 @@ def test_a_malformed_policy_is_a_one_line_usage_error(bad, tmp_path):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
 
 
-def test_the_injected_init_containers_carry_the_admins_lists():
-    values = {"allowedModelSources": ["hf://google-bert/", "hf://yelp_review_full"], "fileRoots": ["/mnt/models"]}
-    result = admitted(example(), admin_config(values))
-    assert result.allowed, result.errors
+def _init_args(result) -> list[list[str]]:
     master = result.experiment["spec"]["trialTemplate"]["trialSpec"]["spec"]["pytorchReplicaSpecs"]["Master"]
-    for init in master["template"]["spec"]["initContainers"]:
-        args = init["args"]
-        assert json.loads(args[args.index("--allowed-sources") + 1]) == values["allowedModelSources"]
-        assert json.loads(args[args.index("--file-roots") + 1]) == values["fileRoots"]
+    return [c["args"] for c in master["template"]["spec"]["initContainers"]]
+
+
+def test_the_injected_init_containers_carry_the_admins_lists():
+    values = {"allowedModelSources": ["hf://google-bert/", "hf://yelp_review_full", "file:///mnt/models/"],
+              "fileRoots": ["/mnt/models"]}
+    result = admitted(example(annotations={"model": "file:///mnt/models/bert"}), admin_config(values))
+    assert result.allowed, result.errors
+    model, dataset = _init_args(result)
+    assert json.loads(model[model.index("--allowed-sources") + 1]) == values["allowedModelSources"]
+    assert json.loads(model[model.index("--file-roots") + 1]) == ["/mnt/models"]
+    assert "--file-roots" not in dataset  # an hf:// URI reads no folder
+    refused = _run(*model[:1], "file:///etc", *model[2:])  # the same arguments refuse another folder
+    assert refused.returncode == 2 and "not under an allowed folder" in refused.stderr, refused.stderr
+
+
+def test_without_restrictions_the_init_containers_are_unchanged():
+    assert all("--allowed-sources" not in args and "--file-roots" not in args for args in _init_args(admitted(example())))

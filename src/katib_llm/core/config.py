@@ -33,9 +33,7 @@ BUILTIN_PROVIDERS: dict[str, dict[str, Any]] = {
     scheme: {
         "image": None,  # None = the runtime image
         "command": ["python", "-m", INITIALIZER_MODULE],
-        # The admin's allow-lists go along: the initializer enforces them again at run time.
-        "args": ["{kind}", "{uri}", "--target", "{target}", "--cache-dir", "{cache_dir}",
-                 "--allowed-sources", "{allowed_sources}", "--file-roots", "{file_roots}"],
+        "args": ["{kind}", "{uri}", "--target", "{target}", "--cache-dir", "{cache_dir}"],
         "secret": None,
     }
     for scheme in ("hf", "s3", "file", "pkg")

@@ -12,10 +12,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .config import TRAINER_MODULE, AdminConfig
+from .config import INITIALIZER_MODULE, TRAINER_MODULE, AdminConfig
 from .contract import QUEUE, WORKERS, LLMSpec, annotation_path
 from .errors import FieldError
-from . import trainjob
+from . import trainjob, trial_rules
 from .jobkinds import JobKind, containers
 from .limits import STEP_METRIC, set_active_deadline
 from .metrics import METRICS_FILTER
@@ -274,9 +274,7 @@ def _init_container(ctx: Context, kind: str) -> dict[str, Any] | None:
     provider = ctx.config.providers[uri.scheme]
     target = input_dir(ctx, kind) or ""
     subst = {"kind": kind, "uri": uri.raw, "target": target,
-             "cache_dir": f"{ctx.config.mount_path}/cache", "mount_path": ctx.config.mount_path,
-             "allowed_sources": json.dumps(list(ctx.config.values["allowedModelSources"])),
-             "file_roots": json.dumps(list(ctx.config.values["fileRoots"]))}
+             "cache_dir": f"{ctx.config.mount_path}/cache", "mount_path": ctx.config.mount_path}
     args = []
     for a in provider.args:
         try:
@@ -284,8 +282,11 @@ def _init_container(ctx: Context, kind: str) -> dict[str, Any] | None:
         except (KeyError, IndexError, ValueError):
             ctx.errors.append(FieldError(f"config.providers.{uri.scheme}.args", "provider.args",
                                          f"bad placeholder in {a!r}; accepted: {{kind}}, {{uri}}, {{target}}, "
-                                         "{cache_dir}, {mount_path}, {allowed_sources}, {file_roots}"))
+                                         "{cache_dir}, {mount_path}"))
             return None
+    if provider.command == ["python", "-m", INITIALIZER_MODULE]:
+        # Our storage initializer enforces the admin's allow-lists again at run time.
+        args += trial_rules.policy_args(ctx.config, uri.scheme)
     container: dict[str, Any] = {
         "name": INIT_PREFIX + kind,
         "image": provider.image,

@@ -6,7 +6,7 @@ labelled with ``contract.PROVIDER_LABEL: "true"`` whose ``data["provider.yaml"]`
     scheme: lakefs            # URIs lakefs://... use it
     image: registry.example.com/lakefs-fetch:1.2
     command: [python, -m, lakefs_fetch]
-    args: ["{uri}", "--out", "{target}"]   # placeholders: {kind} {uri} {target} {cache_dir} {mount_path} {allowed_sources} {file_roots}
+    args: ["{uri}", "--out", "{target}"]   # placeholders: {kind} {uri} {target} {cache_dir} {mount_path}
     secret: lakefs-credentials            # optional: Secret exposed to the init container via envFrom
 
 Built-in providers (hf, s3, file, pkg) use the same declaration shape (``config.BUILTIN_PROVIDERS``).
@@ -25,9 +25,7 @@ from .contract import PROVIDER_LABEL as PROVIDER_LABEL  # re-exported; the name 
 from .errors import FieldError
 
 PROVIDER_KEY = "provider.yaml"
-# {allowed_sources} and {file_roots}: the admin's allow-lists as JSON lists, for a provider that
-# enforces them again at run time (the built-in providers do).
-PLACEHOLDERS = ("kind", "uri", "target", "cache_dir", "mount_path", "allowed_sources", "file_roots")
+PLACEHOLDERS = ("kind", "uri", "target", "cache_dir", "mount_path")
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]{0,31}$")
 _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 

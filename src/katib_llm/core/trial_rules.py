@@ -16,6 +16,7 @@ A limit the annotations already broke is reported once, at the annotation (codes
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Iterable
@@ -170,6 +171,18 @@ def policy_errors(uri: StorageURI, path: str, allowed: Iterable[str], roots_raw:
         errors.append(FieldError(path, "uri.not-allowed",
                                  f"{uri.raw[:200]!r} is not an allowed source; the admin allows: " + ", ".join(allowed)))
     return errors
+
+
+def policy_args(config: AdminConfig, scheme: str) -> list[str]:
+    """Arguments that make the storage initializer enforce the admin's allow-lists at run time:
+    ``--allowed-sources`` when the admin restricts sources, ``--file-roots`` for a ``file://`` URI
+    (an empty list there means file:// is off)."""
+    args = []
+    if config.values["allowedModelSources"]:
+        args += ["--allowed-sources", json.dumps(list(config.values["allowedModelSources"]))]
+    if scheme == "file":
+        args += ["--file-roots", json.dumps(list(config.values["fileRoots"]))]
+    return args
 
 
 def file_roots(raw: Iterable[str]) -> list[str]:
