@@ -18,6 +18,8 @@ from typing import Any, Callable
 
 import yaml
 
+from tests.builders import container, own_trial, pytorchjob, trainjob
+
 EXAMPLE = yaml.safe_load((Path(__file__).resolve().parent.parent / "examples" / "bert-lora-experiment.yaml").read_text())
 A = "llm.katib.kubeflow.org/"
 MOUNT = "/workspace"  # the chart's default storage.mountPath (core/config.py DEFAULTS)
@@ -98,6 +100,15 @@ def _own_job(container_extra: dict | None = None, pod_extra: dict | None = None)
             "trialParameters": [{"name": "lr", "reference": "learning_rate"}],
             "trialSpec": {"apiVersion": "batch/v1", "kind": "Job", "spec": {"template": {"spec": {
                 "containers": [container], "restartPolicy": "Never", **(pod_extra or {})}}}}}
+    return change
+
+
+def _own_shape(job: dict, primary: str, drop: tuple[str, ...] = ()) -> Callable[[dict], None]:
+    """The user's own trial ``job``, keeping its own replicas, processes and resources."""
+    def change(exp: dict) -> None:
+        exp.update(own_trial(exp, job, primary))
+        for name in drop:
+            exp["metadata"]["annotations"].pop(A + name)
     return change
 
 
@@ -231,6 +242,20 @@ MISTAKES: list[Mistake] = [
             _function(packages_to_install='["numpy"]',
                       pip_index_urls=json.dumps(["https://Zq7X2mKp9VwR4tLs8NyB3cDf@pypi.example.com/simple"])),
             secret="Zq7X2mKp9VwR4tLs8NyB3cDf"),
+    # --- the admin's caps on the effective trial (the user's own job, not the annotations) -----
+    Mistake("own-pytorchjob-million-workers", "spec.trialTemplate.trialSpec.spec.pytorchReplicaSpecs.Worker.replicas",
+            "workers.cap", _own_shape(pytorchjob([container("pytorch")], [container("pytorch")], workers=1_000_000),
+                                      "pytorch")),
+    Mistake("own-sidecar-gpus", "spec.trialTemplate.trialSpec.spec.pytorchReplicaSpecs.Master.template.spec."
+            "containers[1].resources.limits[nvidia.com/gpu]", "gpu.cap",
+            _own_shape(pytorchjob([container("pytorch"), container("sidecar", gpus=100_000)]), "pytorch")),
+    Mistake("own-pytorchjob-nproc", "spec.trialTemplate.trialSpec.spec.nprocPerNode", "procs.cap",
+            _own_shape(pytorchjob([container("pytorch")], nprocPerNode="100000"), "pytorch")),
+    Mistake("own-trainjob-nodes", "spec.trialTemplate.trialSpec.spec.trainer.numNodes", "workers.cap",
+            _own_shape(trainjob({"numNodes": 100_000}), "node")),
+    Mistake("own-trainjob-initializer-uri", "spec.trialTemplate.trialSpec.spec.initializer.dataset.storageUri",
+            "uri.hf-repo", _own_shape(trainjob(initializer={"dataset": {"storageUri": "hf://org/../../etc"}}), "node",
+                                      drop=("dataset",))),
     # --- what would fail inside every GPU trial ---------------------------------------------
     Mistake("training-unknown-key", ann("training-args") + ".learnig_rate", "fixed-field.unknown",
             _merge("training-args", learnig_rate=0.001), "trainer_parameters.training_parameters.learnig_rate",
