@@ -183,3 +183,39 @@ def test_an_allowed_initializer_uri_is_admitted():
     exp["metadata"]["annotations"].pop("llm.katib.kubeflow.org/dataset")
     result = admitted(exp, load_admin_config({"fileRoots": ["/mnt/models"]}))
     assert not [e for e in result.errors if e.path.endswith("storageUri")], errors(result)
+
+
+# --- CPU and memory caps ---------------------------------------------------------------------
+
+CAPPED = {"maxResourcesPerWorker": {"cpu": "16", "memory": "64Gi"}}
+
+
+@pytest.mark.parametrize("job, primary, path", [
+    (batch_job({"containers": [container("training", resources={"requests": {"cpu": "100"}})]}), "training",
+     f"{BASE}.spec.template.spec.containers[0].resources.requests[cpu]"),
+    (pytorchjob([container("pytorch")], [container("pytorch"), container("cache", resources={
+        "limits": {"memory": "1Ti"}})], workers=2), "pytorch",
+     f"{BASE}.spec.pytorchReplicaSpecs.Worker.template.spec.containers[1].resources.limits[memory]"),
+    (trainjob({"resourcesPerNode": {"limits": {"cpu": "64000m"}}}), "node",
+     f"{BASE}.spec.trainer.resourcesPerNode.limits[cpu]"),
+])
+def test_cpu_and_memory_caps_apply_to_every_pod(job, primary, path):
+    result = admit_job(job, primary, CAPPED)
+    assert (path, "resources.cap") in errors(result), errors(result)
+
+
+def test_the_annotation_is_capped_at_the_annotation_once():
+    result = admit_job(pytorchjob([container("pytorch")]), "pytorch", CAPPED,
+                       **{"resources-per-worker": '{"cpu": 32, "memory": "16Gi"}'})
+    assert [(p, c) for p, c in errors(result) if c == "resources.cap"] == [
+        ("metadata.annotations[llm.katib.kubeflow.org/resources-per-worker].cpu", "resources.cap")]
+    assert admit_job(pytorchjob([container("pytorch")]), "pytorch", CAPPED,
+                     **{"resources-per-worker": '{"cpu": 16, "memory": "64Gi"}'}).allowed
+
+
+@pytest.mark.parametrize("bad", [{"cpu": "lots"}, {"memory": 5}])
+def test_a_bad_resource_cap_is_a_config_error(bad):
+    from katib_llm.core.config import load_config
+
+    _, problems = load_config({"maxResourcesPerWorker": bad})
+    assert [e.path for e in problems] == [f"config.maxResourcesPerWorker.{next(iter(bad))}"]

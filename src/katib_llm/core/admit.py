@@ -172,6 +172,8 @@ def _check_caps(llm: LLMSpec, config: AdminConfig, errors: list[FieldError]) -> 
         errors.append(FieldError(f"{path}.gpu", "gpu.trial-cap",
                                  f"{gpu} GPUs x {llm.workers} workers = {gpu * llm.workers} GPUs per trial exceeds "
                                  f"the admin cap of {config.max_gpu_per_trial}"))
+    if llm.resources:
+        errors.extend(trial_rules.annotation_resource_errors(llm.resources.cpu, llm.resources.memory, path, config))
     for kind, uri in ((MODEL, llm.model), (DATASET, llm.dataset)):
         if uri is not None:
             errors.extend(trial_rules.source_errors(uri, annotation_path(kind), config))

@@ -44,6 +44,8 @@ DEFAULTS: dict[str, Any] = {
     "images": {"runtime": DEFAULT_RUNTIME_IMAGE, "pullPolicy": "IfNotPresent"},
     "gpu": {"resourceName": "nvidia.com/gpu", "maxPerWorker": 8, "maxPerTrial": 64, "memoryGiB": 80},
     "maxWorkers": 16,
+    # Most CPU and memory one trial pod may ask for (Kubernetes quantities); empty: no cap.
+    "maxResourcesPerWorker": {"cpu": "", "memory": ""},
     "defaultResourcesPerWorker": {"cpu": "2", "memory": "8Gi"},
     "placement": {"nodeSelector": {}, "tolerations": [], "onlyForGpu": True},
     "storage": {
@@ -214,6 +216,12 @@ def _check(values: dict[str, Any]) -> list[FieldError]:
         bad("gpu.resourceName", "must be an extended resource name such as nvidia.com/gpu")
     if isinstance(values["maxWorkers"], bool) or not isinstance(values["maxWorkers"], int) or values["maxWorkers"] < 1:
         bad("maxWorkers", "must be an integer >= 1")
+    caps = values["maxResourcesPerWorker"]
+    from .quantity import quantity
+
+    for key in ("cpu", "memory"):
+        if not isinstance(caps.get(key), str) or (caps[key] and quantity(caps[key]) is None):
+            bad(f"maxResourcesPerWorker.{key}", "must be empty (no cap) or a Kubernetes quantity such as 32 or 256Gi")
     storage = values["storage"]
     if not isinstance(storage.get("mountPath"), str) or not storage["mountPath"].startswith("/"):
         bad("storage.mountPath", "must be an absolute path")

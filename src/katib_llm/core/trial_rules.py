@@ -64,7 +64,7 @@ def _amount(value: Any) -> Fraction:
     return split(text)[0] if text is not None else Fraction(0)
 
 
-def _container_gpus(c: Container, resource: str) -> _Gpus:
+def _container_amount(c: Container, resource: str) -> _Gpus:
     resources = c.obj.get(c.resources_key)
     best = _Gpus(Fraction(0), None)
     for key in ("limits", "requests"):
@@ -76,10 +76,10 @@ def _container_gpus(c: Container, resource: str) -> _Gpus:
     return best
 
 
-def pod_gpus(shape: PodShape, resource: str) -> _Gpus:
-    """GPUs the scheduler reserves for one pod: app containers plus sidecars, or the largest
-    one-shot init container plus the sidecars started before it, whichever is more."""
-    per = [(c, _container_gpus(c, resource)) for c in shape.containers if c.group != "ephemeralContainers"]
+def pod_amount(shape: PodShape, resource: str) -> _Gpus:
+    """How much of ``resource`` the scheduler reserves for one pod: app containers plus sidecars,
+    or the largest one-shot init container plus the sidecars, whichever is more."""
+    per = [(c, _container_amount(c, resource)) for c in shape.containers if c.group != "ephemeralContainers"]
     sidecars = sum((g.amount for c, g in per if c.restartable_init), Fraction(0))
     running = sum((g.amount for c, g in per if c.group in ("containers", "trainer")), Fraction(0)) + sidecars
     init = max((g.amount for c, g in per if c.group == "initContainers" and not c.restartable_init),
@@ -92,7 +92,7 @@ def _cap_errors(shapes: list[PodShape], config: AdminConfig) -> list[FieldError]
     errors: list[FieldError] = []
     per_pod, trial_total, biggest = config.max_gpu_per_worker, Fraction(0), _Gpus(Fraction(0), None)
     for shape in shapes:
-        gpus = pod_gpus(shape, config.gpu_resource)
+        gpus = pod_amount(shape, config.gpu_resource)
         if gpus.amount > per_pod:
             errors.append(FieldError(gpus.path or shape.path, "gpu.cap",
                                      f"{_fmt(gpus.amount)} GPUs in one pod exceeds the admin cap of {per_pod} per "
@@ -105,6 +105,7 @@ def _cap_errors(shapes: list[PodShape], config: AdminConfig) -> list[FieldError]
         errors.append(FieldError(biggest.path or "spec.trialTemplate.trialSpec", "gpu.trial-cap",
                                  f"the trial's pods ask for {_fmt(trial_total)} GPUs in all, over the admin cap of "
                                  f"{config.max_gpu_per_trial} per trial"))
+    errors += _resource_errors(shapes, config)
     workers = [s for s in shapes if s.worker and s.replicas_path]
     total = sum(s.replicas for s in workers)
     if total > config.max_workers:
@@ -112,6 +113,34 @@ def _cap_errors(shapes: list[PodShape], config: AdminConfig) -> list[FieldError]
         errors.append(FieldError(str(largest.replicas_path), "workers.cap",
                                  f"the trial makes {total} worker pods; at most {config.max_workers} workers per "
                                  "trial (admin cap)"))
+    return errors
+
+
+def _resource_errors(shapes: list[PodShape], config: AdminConfig) -> list[FieldError]:
+    """CPU and memory per pod against ``maxResourcesPerWorker`` (an empty cap: none)."""
+    errors = []
+    for key, cap in sorted(config.values["maxResourcesPerWorker"].items()):
+        if not cap:
+            continue
+        limit = _amount(cap)
+        for shape in shapes:
+            used = pod_amount(shape, key)
+            if used.amount > limit:
+                errors.append(FieldError(used.path or shape.path, "resources.cap",
+                                         f"one pod asks for {_fmt(used.amount)} of {key}, over the admin cap of "
+                                         f"{cap} per worker (config.maxResourcesPerWorker.{key})"))
+    return errors
+
+
+def annotation_resource_errors(cpu: str | None, memory: str | None, path: str, config: AdminConfig) -> list[FieldError]:
+    """The resources-per-worker annotation's cpu and memory against ``maxResourcesPerWorker``."""
+    errors = []
+    for key, value in (("cpu", cpu), ("memory", memory)):
+        cap = config.values["maxResourcesPerWorker"].get(key)
+        if cap and value and _amount(value) > _amount(cap):
+            errors.append(FieldError(f"{path}.{key}", "resources.cap",
+                                     f"{value} of {key} per worker exceeds the admin cap of {cap} "
+                                     f"(config.maxResourcesPerWorker.{key})"))
     return errors
 
 
