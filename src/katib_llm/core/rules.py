@@ -30,14 +30,14 @@ def label_errors(experiment: dict[str, Any]) -> list[FieldError]:
 
 
 def credential_errors(experiment: dict[str, Any]) -> list[FieldError]:
-    """Credentials in what the user wrote besides our annotations (those: the contract): the own
-    trial spec (env, commands, args, URIs, patches) and the parameters' values (a categorical
-    list is copied into every Trial)."""
+    """Credentials in what the user wrote besides our annotations (those: the contract): the trial
+    template (the own trial spec's env, commands, args, URIs, patches; trialParameters) and the
+    parameters' values (a categorical list is copied into every Trial)."""
     spec = experiment.get("spec") if isinstance(experiment.get("spec"), dict) else {}
     errors = credentials.scan_tree(spec.get("parameters"), "spec.parameters")
     tt = spec.get("trialTemplate")
-    if isinstance(tt, dict) and isinstance(tt.get("trialSpec"), dict):
-        errors = credentials.check_trial_spec(tt["trialSpec"], "spec.trialTemplate.trialSpec") + errors
+    if isinstance(tt, dict):  # the trial spec and what Katib copies beside it (trialParameters, labels)
+        errors = credentials.check_trial_spec(tt, "spec.trialTemplate") + errors
     return errors
 
 
