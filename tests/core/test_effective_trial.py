@@ -156,9 +156,15 @@ def test_a_trainjobs_own_runtime_patches_cannot_get_host_access():
     assert warned.allowed and sum("host access" in w for w in warned.warnings) == 2
 
 
-def test_our_own_injection_never_counts_as_host_access():
-    result = admitted(example(), load_admin_config(DENY))
-    assert result.allowed and not [w for w in result.warnings if "host access" in w]
+@pytest.mark.parametrize("template", ["hf-lora-pytorchjob", "hf-lora-job", "hf-lora-mpijob", "hf-lora-trainjob"])
+def test_our_own_templates_pass_every_rule_under_the_strictest_configuration(template):
+    strict = {**DENY, "maxResourcesPerWorker": {"cpu": "5", "memory": "10G"}, "fileRoots": [],
+              "kueue": {"localQueue": "gpu-trials", "enforce": True},
+              "allowedModelSources": ["hf://google-bert/", "hf://yelp_review_full"]}
+    annotations = {"trial-template": template, **({"workers": "1"} if template == "hf-lora-job" else {})}
+    result = admitted(example(annotations=annotations), load_admin_config(strict))
+    assert result.allowed, errors(result)
+    assert not [w for w in result.warnings if "host access" in w]
 
 
 # --- storage allow-lists on a TrainJob's own initializer ---------------------------------------

@@ -13,7 +13,7 @@ import base64
 import binascii
 import json
 import re
-from typing import Any, Iterator, Mapping
+from typing import AbstractSet, Any, Iterator, Mapping
 
 from .errors import FieldError
 
@@ -132,7 +132,7 @@ def check_env_names(names: list[str], path_of: Any) -> list[FieldError]:
     return errors
 
 
-def check_keys(raw: Mapping[str, Any], path: str, allowed: set[str] = frozenset()) -> list[FieldError]:
+def check_keys(raw: Mapping[str, Any], path: str, allowed: AbstractSet[str] = frozenset()) -> list[FieldError]:
     """Credential-named keys of a JSON settings object (training-args, lora-config, dataset-config).
 
     ``allowed`` are known fields whose name looks credential-like but whose value is not one

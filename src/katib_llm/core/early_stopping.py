@@ -140,7 +140,8 @@ def settings_errors(early_stopping: Any) -> list[FieldError]:
 
 def rung(settings: Mapping[str, int]) -> int:
     """The report at which successive halving compares a trial."""
-    return settings["min_resource"] * settings["reduction_factor"] ** settings["min_early_stopping_rate"]
+    step: int = settings["min_resource"] * settings["reduction_factor"] ** settings["min_early_stopping_rate"]
+    return step
 
 
 def best_prefix(values: Iterable[float], steps: int, maximize: bool) -> float:
