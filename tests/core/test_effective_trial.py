@@ -225,3 +225,22 @@ def test_a_bad_resource_cap_is_a_config_error(bad):
 
     _, problems = load_config({"maxResourcesPerWorker": bad})
     assert [e.path for e in problems] == [f"config.maxResourcesPerWorker.{next(iter(bad))}"]
+
+
+def _parametrized_uri(values: list[str], uri: str = "hf://${trialParameters.source}") -> dict:
+    exp = own_trial(example(), trainjob(initializer={"model": {"storageUri": uri}}), "node")
+    exp["metadata"]["annotations"].pop("llm.katib.kubeflow.org/model")
+    exp["spec"]["parameters"].append({"name": "source", "parameterType": "categorical",
+                                      "feasibleSpace": {"list": values}})
+    exp["spec"]["trialTemplate"]["trialParameters"].append({"name": "source", "reference": "source"})
+    return exp
+
+
+def test_every_value_of_a_parameter_in_an_initializer_uri_obeys_the_allow_lists():
+    allowed = load_admin_config({"allowedModelSources": ["hf://google-bert/", "hf://yelp_review_full"]})
+    ok = admitted(_parametrized_uri(["google-bert/bert-base-cased", "google-bert/bert-large-cased"]), allowed)
+    assert not [e for e in ok.errors if e.path.endswith("storageUri")], errors(ok)
+    bad = admitted(_parametrized_uri(["google-bert/bert-base-cased", "evil-org/model"]), allowed)
+    assert (f"{BASE}.spec.initializer.model.storageUri", "uri.not-allowed") in errors(bad)
+    unbounded = admitted(_parametrized_uri(["a/b"], "hf://${trialParameters.source}/${trialParameters.lr}"), allowed)
+    assert (f"{BASE}.spec.initializer.model.storageUri", "uri.form") in errors(unbounded)

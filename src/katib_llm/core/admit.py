@@ -326,7 +326,7 @@ def admit(experiment: dict[str, Any], config: AdminConfig, old: dict[str, Any] |
         errors.extend(reserved.errors(job))
     # The admin's rules on what the trial will really run, whoever wrote it.
     trial_rules.check(kind, job, config, errors, ctx.warnings,
-                      {k: u.raw for k, u in (("model", llm.model), ("dataset", llm.dataset)) if u is not None})
+                      {k: u.raw for k, u in (("model", llm.model), ("dataset", llm.dataset)) if u is not None}, spec)
     if katib_checks or errors:  # a denial names every error at once, Katib's included
         errors.extend(katib_rules.validate_experiment(exp, old, config.early_stopping_algorithms))
     if errors:

@@ -17,6 +17,8 @@ from .errors import FieldError
 
 _PARAM = re.compile(r"\$\{trialParameters\.([^}]+)\}")
 _META = re.compile(r"\$\{trialSpec\.(Name|Namespace|Kind|APIVersion|Labels|Annotations)(?:\[([^\]]+)\])?\}")
+# The placeholders, for admission rules that bound what a substituted value can be.
+PARAMETER_PLACEHOLDER, METADATA_PLACEHOLDER = _PARAM, _META
 
 
 class SubstitutionError(ValueError):

@@ -27,6 +27,7 @@ from .effective import Container, PodShape, initializer_uris, pod_shapes, procs_
 from .errors import FieldError
 from .jobkinds import JobKind
 from .quantity import quantity, split
+from .substitute import METADATA_PLACEHOLDER, PARAMETER_PLACEHOLDER
 from .uris import StorageURI, parse_uri
 
 # Processes one pod may start (torchrun --nproc-per-node, MPI slots, numProcPerNode): the same
@@ -46,17 +47,18 @@ class _Gpus:
 
 
 def check(kind: JobKind, job: dict[str, Any], config: AdminConfig, errors: list[FieldError],
-          warnings: list[str], annotated: dict[str, str]) -> None:
+          warnings: list[str], annotated: dict[str, str], spec: dict[str, Any]) -> None:
     """Every rule on every pod shape of the admitted ``job``. ``annotated`` maps model/dataset
-    to the annotation URI admission wrote into a TrainJob's initializer (checked there)."""
+    to the annotation URI admission wrote into a TrainJob's initializer (checked there);
+    ``spec`` is the Experiment's spec (its parameters bound a placeholder in a URI)."""
     shapes = list(pod_shapes(kind, job))
     podsecurity.check(shapes, config.values["privilegedTemplates"], errors, warnings)
     reported = {e.code for e in errors}
     if reported & _GPU_CODES:  # one GPU limit broken by the annotation: the trial's follow from it
         reported |= _GPU_CODES
     found = _cap_errors(shapes, config) + _procs_errors(kind, job)
-    found += _initializer_errors(job, config, annotated)
     errors.extend(e for e in found if e.code not in reported)
+    errors.extend(_initializer_errors(job, config, annotated, spec))  # the annotations' own are skipped there
 
 
 def _amount(value: Any) -> Fraction:
@@ -160,7 +162,8 @@ def _procs_errors(kind: JobKind, job: dict[str, Any]) -> list[FieldError]:
     return errors
 
 
-def _initializer_errors(job: dict[str, Any], config: AdminConfig, annotated: dict[str, str]) -> list[FieldError]:
+def _initializer_errors(job: dict[str, Any], config: AdminConfig, annotated: dict[str, str],
+                        spec: dict[str, Any]) -> list[FieldError]:
     errors: list[FieldError] = []
     for kind, path, raw in initializer_uris(job):
         if annotated.get(kind) == raw:
@@ -168,10 +171,42 @@ def _initializer_errors(job: dict[str, Any], config: AdminConfig, annotated: dic
         if not isinstance(raw, str) or not raw:
             errors.append(FieldError(path, "uri.form", "must be a storage URI string"))
             continue
-        uri = parse_uri(raw, path, kind, set(config.providers), errors)
-        if uri is not None:
-            errors.extend(source_errors(uri, path, config))
+        candidates = uri_candidates(raw, spec)
+        if candidates is None:
+            errors.append(FieldError(path, "uri.form", "a storageUri may hold at most one ${trialParameters.<name>} "
+                                                       "and only of a categorical parameter, whose every value is "
+                                                       "checked against the admin's allow-lists"))
+            continue
+        for uri_text in candidates:
+            found: list[FieldError] = []
+            uri = parse_uri(uri_text, path, kind, set(config.providers), found)
+            found += source_errors(uri, path, config) if uri is not None else []
+            if found:
+                errors.extend(found)
+                break
     return errors
+
+
+def uri_candidates(raw: str, spec: dict[str, Any]) -> list[str] | None:
+    """Every URI Katib may make of ``raw``: itself without placeholders; one per value of the
+    categorical parameter a single ``${trialParameters.<name>}`` stands for; None otherwise.
+    ``${trialSpec.Name}``-like placeholders stand for the trial's own (DNS label) metadata."""
+    text = METADATA_PLACEHOLDER.sub("trial", raw)
+    names = set(PARAMETER_PLACEHOLDER.findall(text))
+    if not names:
+        return [text]
+    if len(names) != 1:
+        return None
+    (name,) = names
+    tt = spec.get("trialTemplate") if isinstance(spec.get("trialTemplate"), dict) else {}
+    refs = {tp.get("name"): tp.get("reference") for tp in tt.get("trialParameters") or [] if isinstance(tp, dict)}
+    params = spec.get("parameters") if isinstance(spec.get("parameters"), list) else []
+    for p in params:
+        if isinstance(p, dict) and p.get("name") == refs.get(name) and p.get("parameterType") == "categorical":
+            values = (p.get("feasibleSpace") or {}).get("list") if isinstance(p.get("feasibleSpace"), dict) else None
+            if isinstance(values, list) and values:
+                return [text.replace("${trialParameters.%s}" % name, str(v)) for v in values]
+    return None
 
 
 def source_errors(uri: StorageURI, path: str, config: AdminConfig) -> list[FieldError]:
