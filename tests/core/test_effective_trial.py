@@ -5,6 +5,7 @@ only the fields the annotations fill in."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from katib_llm.core.effective import pod_shapes
 from katib_llm.core.jobkinds import JOB_KINDS
@@ -244,3 +245,32 @@ def test_every_value_of_a_parameter_in_an_initializer_uri_obeys_the_allow_lists(
     assert (f"{BASE}.spec.initializer.model.storageUri", "uri.not-allowed") in errors(bad)
     unbounded = admitted(_parametrized_uri(["a/b"], "hf://${trialParameters.source}/${trialParameters.lr}"), allowed)
     assert (f"{BASE}.spec.initializer.model.storageUri", "uri.form") in errors(unbounded)
+
+
+# --- hostile shapes: a denial or an admission, never a crash ------------------------------------
+
+_LEAF = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(allow_nan=True),
+                  st.text(max_size=12), st.sampled_from(["100000", "1e30", "\u0663", "auto", "${trialParameters.lr}"]))
+_ANY = st.recursive(_LEAF, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                   st.dictionaries(st.text(max_size=8), inner, max_size=3)),
+                    max_leaves=12)
+_KEYS = ["replicas", "template", "spec", "containers", "initContainers", "resources", "limits", "requests", GPU,
+         "cpu", "memory", "securityContext", "privileged", "capabilities", "add", "ports", "hostPort", "volumes",
+         "hostPath", "hostNetwork", "windowsOptions", "hostProcess", "restartPolicy", "nprocPerNode",
+         "elasticPolicy", "maxReplicas", "trainer", "numNodes", "resourcesPerNode", "numProcPerNode",
+         "runtimePatches", "trainingRuntimeSpec", "replicatedJobs", "initializer", "model", "storageUri", "env"]
+_SHAPED = st.recursive(_LEAF, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                      st.dictionaries(st.sampled_from(_KEYS), inner, max_size=4)),
+                       max_leaves=25)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(kind=st.sampled_from(["PyTorchJob", "Job", "MPIJob", "TrainJob"]), spec=_SHAPED, extra=_ANY)
+def test_any_shape_of_a_users_job_gets_a_verdict_never_a_crash(kind, spec, extra):
+    version = {"Job": "batch/v1", "TrainJob": "trainer.kubeflow.org/v1alpha1"}.get(kind, "kubeflow.org/v1")
+    job = {"apiVersion": version, "kind": kind, "spec": spec if isinstance(spec, dict) else {"x": spec},
+           "metadata": {"labels": {"x": "y"}}}
+    for values in (None, {**DENY, "maxResourcesPerWorker": {"cpu": "4", "memory": "1Gi"}}):
+        result = admitted(own_trial(example(), job, "node" if kind == "TrainJob" else "pytorch"),
+                          load_admin_config(values) if values else None)
+        assert result.allowed is not bool(result.errors)

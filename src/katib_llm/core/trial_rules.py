@@ -198,12 +198,14 @@ def uri_candidates(raw: str, spec: dict[str, Any]) -> list[str] | None:
     if len(names) != 1:
         return None
     (name,) = names
-    tt = spec.get("trialTemplate") if isinstance(spec.get("trialTemplate"), dict) else {}
-    refs = {tp.get("name"): tp.get("reference") for tp in tt.get("trialParameters") or [] if isinstance(tp, dict)}
-    params = spec.get("parameters") if isinstance(spec.get("parameters"), list) else []
-    for p in params:
-        if isinstance(p, dict) and p.get("name") == refs.get(name) and p.get("parameterType") == "categorical":
-            values = (p.get("feasibleSpace") or {}).get("list") if isinstance(p.get("feasibleSpace"), dict) else None
+    tt = spec.get("trialTemplate")
+    tps = tt.get("trialParameters") if isinstance(tt, dict) else None
+    refs = {tp.get("name"): tp.get("reference") for tp in (tps if isinstance(tps, list) else []) if isinstance(tp, dict)}
+    params = spec.get("parameters")
+    for p in params if isinstance(params, list) else []:
+        space = p.get("feasibleSpace") if isinstance(p, dict) else None
+        if isinstance(space, dict) and p.get("name") == refs.get(name) and p.get("parameterType") == "categorical":
+            values = space.get("list")
             if isinstance(values, list) and values:
                 return [text.replace("${trialParameters.%s}" % name, str(v)) for v in values]
     return None
