@@ -56,3 +56,35 @@ def test_a_whole_admission_with_a_hostile_value_is_fast(name):
     assert time.perf_counter() - started < 2 * BOUND
     expected = credentials.value_shape(text) is not None  # "key=" repeated ends in 40 characters after a key
     assert [e.code for e in result.errors] == (["credential.value"] * 2 if expected else [])
+
+
+GHP = "ghp_" + "Q7wErTyUiOpAsDfGhJkLzXcVbNm123456789"
+
+
+@pytest.mark.parametrize("text, found", [
+    ('{"aws_secret_access_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}', True),
+    ("password :  'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY'", True),
+    ("mysecretvalue=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", True),
+    ("secret-=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", False),       # no word just before the separator
+    ("name=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", False),          # not a key-ish name
+    ("api_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEYX", False),      # 41 characters: not the shape
+    (f"https://x-access-token:{GHP}@github.com/org/repo", True),
+    (f"git+https://{GHP}@github.com/org/pkg", True),
+    ("https://Zq7X2mKp9VwR4tLs8NyB3cDf@pypi.example.com/simple", True),  # a token-shaped user name
+    ("https://git@github.com/org/repo", False),                          # a login, not a token
+    ("git@github.com:org/repo.git", False),
+    ("https://pypi.example.com/simple?user=a@b", False),                 # '@' outside the authority
+    ("://u:p@host", False),                                              # no scheme
+    (GHP, True), ("x" + GHP, False), ("xhf_" + "a" * 30, False), ("hf_" + "a" * 30, True),
+    ("glpat-" + "a1" * 10, True), ("AKIAZ7Q2X9W4V6T8R1S3", True), ("AKIAZ7Q2X9W4V6T8R1S3X", False),
+])
+def test_the_linear_scan_finds_each_shape(text, found):
+    assert (credentials.value_shape(text) is not None) is found
+
+
+def test_credential_names_in_linear_time():
+    started = time.perf_counter()
+    for name in ("a" * SIZE, "token" * (SIZE // 5), "a_" * (SIZE // 2), "\u0663" * SIZE):
+        credentials.is_credential_name(name)
+    assert time.perf_counter() - started < BOUND
+    assert credentials.is_credential_name("MY_API_KEY") and not credentials.is_credential_name("KEYBOARD_LAYOUT")

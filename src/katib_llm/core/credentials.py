@@ -20,7 +20,8 @@ from .errors import FieldError
 # A name part (split on "_", "-", "." and case changes are not split) that marks a credential:
 # GITHUB_TOKEN, AWS_ACCESS_KEY_ID, HUGGING_FACE_HUB_TOKEN, WANDB_API_KEY, DB_PASSWORD, hub-token.
 # Whole parts, so TOKENIZERS_PARALLELISM and include_tokens_per_second stay allowed.
-_NAME_PART = re.compile(r"^[a-z0-9]*(token|secret|secrets|key|keys|credential|credentials)$|passw", re.I)
+_NAME_SUFFIXES = ("token", "secret", "secrets", "key", "keys", "credential", "credentials")
+_NAME_SEPARATORS = re.compile(r"[_.\-]+")
 RESERVED_ENV_PREFIX = "KATIB_LLM_"
 # The function trial's source travels base64-encoded in this variable (core/inject.py).
 FUNCTION_ENV = "KATIB_LLM_FUNCTION"
@@ -29,21 +30,28 @@ FUNCTION_ENV = "KATIB_LLM_FUNCTION"
 # former "key-ish name = 40 characters" pattern took ~35 s on one 30 KB value).
 _SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
 _MAX_SCHEME = 32
-_AUTHORITY = re.compile(r"[^/?#\s]*")
-# After a separator: spaces (each run belongs to one separator), a quote, exactly 40 characters.
-_SECRET_AFTER = re.compile(r"\s*[\"']?[A-Za-z0-9/+=]{40}(?![A-Za-z0-9/+=])")
-_KEYISH = ("secret", "key", "token", "passw", "credential")
-_SEPARATOR = re.compile(r"[:=]")
-# Shapes of well-known keys (each a literal prefix and a bounded repeat): Hugging Face user access
-# tokens; AWS access key ids; GitHub and GitLab personal access tokens.
+# A URI authority holding "@": the search starts at the literal "://" and the authority class
+# excludes "/", so authorities never overlap and each is scanned once (in C).
+_AUTHORITY_AT = re.compile(r"://([^/?#\s]*)@")
+# A separator followed by spaces, a quote and exactly 40 secret characters: starts at the literal
+# separator, its one unbounded run (spaces) belongs to that separator alone.
+_SECRET_TAIL = re.compile(r"[:=]\s*[\"']?[A-Za-z0-9/+=]{40}(?![A-Za-z0-9/+=])")
+_KEYISH_WORD = re.compile("secret|key|token|passw|credential")  # literals only: linear
+_NEAR = 256  # a key-ish name of interest ends this close to its separator
+# Shapes of well-known keys (each starts with a literal, so the search skips ahead in C, and has
+# a bounded repeat), with the characters that may not come just before one: Hugging Face user
+# access tokens; AWS access key ids; GitHub and GitLab personal access tokens.
+_UPPER_DIGITS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+_ALNUM = _UPPER_DIGITS | frozenset("abcdefghijklmnopqrstuvwxyz")
 _VALUE_SHAPES = (
-    ("a Hugging Face access token (hf_...)", re.compile(r"(?<![A-Za-z0-9])hf_[A-Za-z0-9]{30}")),
-    ("an AWS access key id (AKIA.../ASIA...)", re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])")),
+    ("a Hugging Face access token (hf_...)", re.compile(r"hf_[A-Za-z0-9]{30}"), _ALNUM),
+    ("an AWS access key id (AKIA.../ASIA...)", re.compile(r"(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])"), _UPPER_DIGITS),
     ("a GitHub token (ghp_..., github_pat_...)",
-     re.compile(r"(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{22})")),
-    ("a GitLab token (glpat-...)", re.compile(r"(?<![A-Za-z0-9_-])glpat-[A-Za-z0-9_-]{20}")),
+     re.compile(r"(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{22})"), _ALNUM | {"_"}),
+    ("a GitLab token (glpat-...)", re.compile(r"glpat-[A-Za-z0-9_-]{20}"), _ALNUM | {"_", "-"}),
 )
 # A URI's user name that is itself a token: long, of token characters, letters and digits mixed.
+_MIN_TOKEN, _MAX_TOKEN = 20, 256
 _TOKEN_USER = re.compile(r"[A-Za-z0-9_.~-]{20,256}")
 SECRET_HINT = ("credentials never travel in the Experiment (it is readable by everyone who may list "
                "Experiments and is copied into every Trial): ask your admin to put it in a Secret "
@@ -52,8 +60,12 @@ ENV_HINT = SECRET_HINT + ", or read it in your own container with env[].valueFro
 
 
 def is_credential_name(name: str) -> bool:
-    """Whether an environment variable or settings key names a credential."""
-    return any(_NAME_PART.search(part) for part in re.split(r"[_.\-]+", name) if part)
+    """Whether an environment variable or settings key names a credential: a part containing
+    ``passw``, or an ASCII letters-and-digits part ending in one of :data:`_NAME_SUFFIXES`."""
+    for part in _NAME_SEPARATORS.split(name.lower()):
+        if "passw" in part or (part.endswith(_NAME_SUFFIXES) and part.isascii() and part.isalnum()):
+            return True
+    return False
 
 
 def value_shape(text: str) -> str | None:
@@ -61,38 +73,44 @@ def value_shape(text: str) -> str | None:
     userinfo = _uri_userinfo(text)
     if userinfo:
         return userinfo
-    for what, pattern in _VALUE_SHAPES:
-        if pattern.search(text):
-            return what
+    what = _known_shape(text)
+    if what:
+        return what
     if _keyish_secret(text):
         return "a 40-character secret after a key-ish name"
     return None
 
 
-def _uri_userinfo(text: str) -> str | None:
-    """``scheme://user:password@`` or ``scheme://<token>@`` in any URI inside ``text``.
+def _known_shape(text: str) -> str | None:
+    """The first well-known key shape in ``text`` not glued to a preceding token character."""
+    for what, pattern, not_before in _VALUE_SHAPES:
+        for m in pattern.finditer(text):
+            if m.start() == 0 or text[m.start() - 1] not in not_before:
+                return what
+    return None
 
-    Each ``://`` is followed by its authority (up to ``/``, ``?``, ``#`` or a space); authorities
-    never overlap (the next ``://`` ends the previous one at its ``/``), so the scan is linear."""
-    at = text.find("://")
-    while at != -1:
-        start = at
+
+def _uri_userinfo(text: str) -> str | None:
+    """``scheme://user:password@`` or ``scheme://<token>@`` in any URI inside ``text``."""
+    for m in _AUTHORITY_AT.finditer(text):
+        user = m.group(1)
+        what = ("a URI with user:password@" if ":" in user else
+                "a URI with a token as its user name" if _token_like(user) else None)
+        if what is None:
+            continue
+        at = start = m.start()
         while start > 0 and at - start < _MAX_SCHEME and text[start - 1] in _SCHEME_CHARS:
             start -= 1
-        authority = _AUTHORITY.match(text, at + 3)
-        if start < at and any(ch.isalpha() for ch in text[start:at]) and authority and "@" in authority.group():
-            user = authority.group().rpartition("@")[0]
-            if ":" in user:
-                return "a URI with user:password@"
-            if _token_like(user):
-                return "a URI with a token as its user name"
-        at = text.find("://", at + 3)
+        if any(ch.isalpha() for ch in text[start:at]):
+            return what
     return None
 
 
 def _token_like(user: str) -> bool:
     """Whether a URI's user name is a token (``https://ghp_...@github.com``), not a login (``git@``)."""
-    if any(pattern.search(user) for _, pattern in _VALUE_SHAPES):
+    if not _MIN_TOKEN <= len(user) <= _MAX_TOKEN:
+        return False
+    if _known_shape(user):
         return True
     return (_TOKEN_USER.fullmatch(user) is not None and any(ch.isdigit() for ch in user)
             and any(ch.isalpha() for ch in user))
@@ -101,21 +119,23 @@ def _token_like(user: str) -> bool:
 def _keyish_secret(text: str) -> bool:
     """``<word containing secret|key|token|passw|credential>["'] [:=] ["']<40 of A-Za-z0-9/+=>``.
 
-    Per separator: back over spaces, one quote and the word (each word belongs to the first
-    separator after it), then forward by one anchored match of bounded length."""
-    for sep in _SEPARATOR.finditer(text):
-        i = sep.start() - 1
+    The tail is found first (rare: exactly 40 characters must follow); only then is the word
+    before its separator read backwards (spaces, one quote, the word: each word belongs to the
+    first separator after it, so the backward reads never overlap)."""
+    for tail in _SECRET_TAIL.finditer(text):
+        i = tail.start() - 1
         while i >= 0 and text[i].isspace():
             i -= 1
         if i >= 0 and text[i] in "\"'":
             i -= 1
+        if i < 0 or not (text[i].isalnum() or text[i] == "_"):
+            continue  # no word just before the separator
+        if not _KEYISH_WORD.search(text[max(0, i + 1 - _NEAR):i + 1].lower()):
+            continue  # no key-ish word close by: skip the exact read
         end = i + 1
         while i >= 0 and (text[i].isalnum() or text[i] == "_"):
             i -= 1
-        word = text[i + 1:end].lower()
-        if not word or not any(k in word for k in _KEYISH):
-            continue
-        if _SECRET_AFTER.match(text, sep.end()):
+        if _KEYISH_WORD.search(text[i + 1:end].lower()):
             return True
     return False
 
