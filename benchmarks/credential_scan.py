@@ -36,6 +36,14 @@ CASES = {
     "passw repeated": ("passw", (500, 1_000, 2_000)),
 }
 LINEAR_ONLY = (30_000, 100_000)
+# The inputs that cost the linear scan most (many places where a shape could start), at 100 KB
+# and at the webhook's 3 MiB body cap.
+LINEAR_WORST = {
+    "key=key=...": "key=",
+    "a://b@c/ repeated": "a://b@c/",
+    "ab=<40 characters> repeated": "ab=" + "A" * 40 + " ",
+    "a:a:...": "a:",
+}
 
 
 def _time(scan: Callable[[str], object], text: str, repeat: int) -> float:
@@ -60,6 +68,10 @@ def main() -> None:
             linear = _time(credentials.value_shape, text, args.repeat)
             print(f"| {name} | {len(text)} | {former:.3f} | {linear:.5f} | {former / linear:,.0f} |")
         for size in (s for s in LINEAR_ONLY if s not in sizes):
+            text = unit * (size // len(unit))
+            print(f"| {name} | {len(text)} | (not run) | {_time(credentials.value_shape, text, args.repeat):.5f} | |")
+    for name, unit in LINEAR_WORST.items():
+        for size in (100_000, 3 * 2**20):
             text = unit * (size // len(unit))
             print(f"| {name} | {len(text)} | (not run) | {_time(credentials.value_shape, text, args.repeat):.5f} | |")
 
