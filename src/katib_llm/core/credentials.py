@@ -50,6 +50,9 @@ _VALUE_SHAPES = (
      re.compile(r"(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{22})"), _ALNUM | {"_"}),
     ("a GitLab token (glpat-...)", re.compile(r"glpat-[A-Za-z0-9_-]{20}"), _ALNUM | {"_", "-"}),
 )
+# What the scan recognises, in words (docs/contract.md lists them).
+SHAPES = ("a URI with `user:password@`", "a URI with a token as its user name",
+          *(what for what, _, _ in _VALUE_SHAPES), "a 40-character secret after a key-ish name")
 # A URI's user name that is itself a token: long, of token characters, letters and digits mixed.
 _MIN_TOKEN, _MAX_TOKEN = 20, 256
 _TOKEN_USER = re.compile(r"[A-Za-z0-9_.~-]{20,256}")
