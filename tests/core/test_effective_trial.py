@@ -274,3 +274,25 @@ def test_any_shape_of_a_users_job_gets_a_verdict_never_a_crash(kind, spec, extra
         result = admitted(own_trial(example(), job, "node" if kind == "TrainJob" else "pytorch"),
                           load_admin_config(values) if values else None)
         assert result.allowed is not bool(result.errors)
+
+
+@pytest.mark.parametrize("parameter, allowed", [
+    ({"parameterType": "int", "feasibleSpace": {"min": "1", "max": "100000"}}, False),
+    ({"parameterType": "categorical", "feasibleSpace": {"list": ["1", "2", "9"]}}, False),
+    ({"parameterType": "discrete", "feasibleSpace": {"list": ["1", "2", "4"]}}, True),
+    ({"parameterType": "int", "feasibleSpace": {"min": "1", "max": "8"}}, True),
+])
+def test_a_trial_parameter_in_a_gpu_quantity_counts_as_its_largest_value(parameter, allowed):
+    exp = own_trial(example(), batch_job({"containers": [container("training", gpus="${trialParameters.gpus}")]}),
+                    "training")
+    exp["spec"]["parameters"].append({"name": "gpus", **parameter})
+    exp["spec"]["trialTemplate"]["trialParameters"].append({"name": "gpus", "reference": "gpus"})
+    result = admitted(exp)
+    path = f"{BASE}.spec.template.spec.containers[0].resources.limits[{GPU}]"
+    assert ((path, "gpu.cap") not in errors(result)) is allowed, errors(result)
+
+
+def test_a_quantity_with_an_unbounded_placeholder_is_denied():
+    job = batch_job({"containers": [container("training", gpus="${trialParameters.missing}")]})
+    result = admitted(own_trial(example(), job, "training"))
+    assert (f"{BASE}.spec.template.spec.containers[0].resources.limits[{GPU}]", "gpu.cap") in errors(result)

@@ -331,6 +331,18 @@ def _collisions(ctx: Context, path: str, pod: dict[str, Any], tmpl: dict[str, An
     return errors
 
 
+def _pod_spec(ctx: Context, path: str, tmpl: dict[str, Any]) -> dict[str, Any] | None:
+    """A pod template's ``spec`` (created when missing); None, with a denial, when it is no object."""
+    if tmpl.get("spec") is None:
+        tmpl["spec"] = {}
+    pod = tmpl["spec"]
+    if not isinstance(pod, dict):
+        ctx.errors.append(FieldError(f"spec.trialTemplate.trialSpec.{path}.spec", "template.type",
+                                     "must be a pod spec object"))
+        return None
+    return pod
+
+
 def inject_storage(ctx: Context, job: dict[str, Any]) -> None:
     """Init containers that fetch model and dataset, the shared volume and its mounts."""
     needs_volume = bool(ctx.llm.model or ctx.llm.dataset or ctx.ours or ctx.llm.volume_claim)
@@ -342,7 +354,9 @@ def inject_storage(ctx: Context, job: dict[str, Any]) -> None:
         return
     inits = [c for c in (_init_container(ctx, "model"), _init_container(ctx, "dataset")) if c]
     for path, tmpl in ctx.kind.pod_templates(job):
-        pod = tmpl.setdefault("spec", {})
+        pod = _pod_spec(ctx, path, tmpl)
+        if pod is None:
+            continue
         collisions = _collisions(ctx, path, pod, tmpl)
         if collisions:
             ctx.errors.extend(collisions)
@@ -451,8 +465,10 @@ def inject_placement(ctx: Context, job: dict[str, Any]) -> None:
     selector, tolerations = placement(ctx)
     if not selector and not tolerations:
         return
-    for _, tmpl in ctx.kind.pod_templates(job):
-        pod = tmpl.setdefault("spec", {})
+    for path, tmpl in ctx.kind.pod_templates(job):
+        pod = _pod_spec(ctx, path, tmpl)
+        if pod is None:
+            continue
         if selector:
             ns = pod.setdefault("nodeSelector", {})
             for k, v in selector.items():

@@ -36,6 +36,8 @@ MAX_PROCS_PER_WORKER = 64
 # Named values of a PyTorchJob's nprocPerNode (training-operator v1.9: "auto", "cpu", "gpu").
 _NAMED_PROCS = ("auto", "cpu", "gpu")
 _GPU_CODES = {"gpu.cap", "gpu.trial-cap"}
+# What a quantity holding a placeholder counts as when its parameter does not bound it.
+UNBOUNDED = Fraction(2**63)
 
 
 @dataclass(frozen=True)
@@ -56,32 +58,40 @@ def check(kind: JobKind, job: dict[str, Any], config: AdminConfig, errors: list[
     reported = {e.code for e in errors}
     if reported & _GPU_CODES:  # one GPU limit broken by the annotation: the trial's follow from it
         reported |= _GPU_CODES
-    found = _cap_errors(shapes, config) + _procs_errors(kind, job)
+    found = _cap_errors(shapes, config, spec) + _procs_errors(kind, job)
     errors.extend(e for e in found if e.code not in reported)
     errors.extend(_initializer_errors(job, config, annotated, spec))  # the annotations' own are skipped there
 
 
-def _amount(value: Any) -> Fraction:
+def _amount(value: Any, spec: dict[str, Any] | None = None) -> Fraction:
+    """A quantity's amount; a placeholder's largest value (:data:`UNBOUNDED` when its parameter
+    does not bound it); 0 for what is no quantity (the API server refuses it)."""
+    if isinstance(value, str) and "${" in value and spec is not None:
+        candidates = uri_candidates(value, spec, ranges=True)
+        if candidates is None:
+            return UNBOUNDED
+        return max((_amount(c) for c in candidates), default=Fraction(0))
     text = quantity(value)
     return split(text)[0] if text is not None else Fraction(0)
 
 
-def _container_amount(c: Container, resource: str) -> _Gpus:
+def _container_amount(c: Container, resource: str, spec: dict[str, Any] | None) -> _Gpus:
     resources = c.obj.get(c.resources_key)
     best = _Gpus(Fraction(0), None)
     for key in ("limits", "requests"):
         values = resources.get(key) if isinstance(resources, dict) else None
         if isinstance(values, dict) and resource in values:
-            amount = _amount(values[resource])
+            amount = _amount(values[resource], spec)
             if amount > best.amount:
                 best = _Gpus(amount, f"{c.path}.{c.resources_key}.{key}[{resource}]")
     return best
 
 
-def pod_amount(shape: PodShape, resource: str) -> _Gpus:
+def pod_amount(shape: PodShape, resource: str, spec: dict[str, Any] | None = None) -> _Gpus:
     """How much of ``resource`` the scheduler reserves for one pod: app containers plus sidecars,
-    or the largest one-shot init container plus the sidecars, whichever is more."""
-    per = [(c, _container_amount(c, resource)) for c in shape.containers if c.group != "ephemeralContainers"]
+    or the largest one-shot init container plus the sidecars, whichever is more (a trial
+    parameter in a quantity counts as its largest value)."""
+    per = [(c, _container_amount(c, resource, spec)) for c in shape.containers if c.group != "ephemeralContainers"]
     sidecars = sum((g.amount for c, g in per if c.restartable_init), Fraction(0))
     running = sum((g.amount for c, g in per if c.group in ("containers", "trainer")), Fraction(0)) + sidecars
     init = max((g.amount for c, g in per if c.group == "initContainers" and not c.restartable_init),
@@ -90,11 +100,11 @@ def pod_amount(shape: PodShape, resource: str) -> _Gpus:
     return _Gpus(max(running, init), top.path or shape.path)
 
 
-def _cap_errors(shapes: list[PodShape], config: AdminConfig) -> list[FieldError]:
+def _cap_errors(shapes: list[PodShape], config: AdminConfig, spec: dict[str, Any]) -> list[FieldError]:
     errors: list[FieldError] = []
     per_pod, trial_total, biggest = config.max_gpu_per_worker, Fraction(0), _Gpus(Fraction(0), None)
     for shape in shapes:
-        gpus = pod_amount(shape, config.gpu_resource)
+        gpus = pod_amount(shape, config.gpu_resource, spec)
         if gpus.amount > per_pod:
             errors.append(FieldError(gpus.path or shape.path, "gpu.cap",
                                      f"{_fmt(gpus.amount)} GPUs in one pod exceeds the admin cap of {per_pod} per "
@@ -107,7 +117,7 @@ def _cap_errors(shapes: list[PodShape], config: AdminConfig) -> list[FieldError]
         errors.append(FieldError(biggest.path or "spec.trialTemplate.trialSpec", "gpu.trial-cap",
                                  f"the trial's pods ask for {_fmt(trial_total)} GPUs in all, over the admin cap of "
                                  f"{config.max_gpu_per_trial} per trial"))
-    errors += _resource_errors(shapes, config)
+    errors += _resource_errors(shapes, config, spec)
     workers = [s for s in shapes if s.worker and s.replicas_path]
     total = sum(s.replicas for s in workers)
     if total > config.max_workers:
@@ -118,7 +128,7 @@ def _cap_errors(shapes: list[PodShape], config: AdminConfig) -> list[FieldError]
     return errors
 
 
-def _resource_errors(shapes: list[PodShape], config: AdminConfig) -> list[FieldError]:
+def _resource_errors(shapes: list[PodShape], config: AdminConfig, spec: dict[str, Any]) -> list[FieldError]:
     """CPU and memory per pod against ``maxResourcesPerWorker`` (an empty cap: none)."""
     errors = []
     for key, cap in sorted(config.values["maxResourcesPerWorker"].items()):
@@ -126,10 +136,10 @@ def _resource_errors(shapes: list[PodShape], config: AdminConfig) -> list[FieldE
             continue
         limit = _amount(cap)
         for shape in shapes:
-            used = pod_amount(shape, key)
+            used = pod_amount(shape, key, spec)
             if used.amount > limit:
                 errors.append(FieldError(used.path or shape.path, "resources.cap",
-                                         f"one pod asks for {_fmt(used.amount)} of {key}, over the admin cap of "
+                                         f"one pod asks for {_fmt(used.amount)} {key}, over the admin cap of "
                                          f"{cap} per worker (config.maxResourcesPerWorker.{key})"))
     return errors
 
@@ -147,6 +157,8 @@ def annotation_resource_errors(cpu: str | None, memory: str | None, path: str, c
 
 
 def _fmt(amount: Fraction) -> str:
+    if amount >= UNBOUNDED:
+        return "an unbounded number (a trial parameter whose values are not bounded) of"
     return str(amount.numerator) if amount.denominator == 1 else f"{float(amount):g}"
 
 
@@ -187,10 +199,12 @@ def _initializer_errors(job: dict[str, Any], config: AdminConfig, annotated: dic
     return errors
 
 
-def uri_candidates(raw: str, spec: dict[str, Any]) -> list[str] | None:
-    """Every URI Katib may make of ``raw``: itself without placeholders; one per value of the
-    categorical parameter a single ``${trialParameters.<name>}`` stands for; None otherwise.
-    ``${trialSpec.Name}``-like placeholders stand for the trial's own (DNS label) metadata."""
+def uri_candidates(raw: str, spec: dict[str, Any], ranges: bool = False) -> list[str] | None:
+    """Every value Katib may make of ``raw``: itself without placeholders; one per value of the
+    categorical (or discrete) parameter a single ``${trialParameters.<name>}`` stands for, and with
+    ``ranges`` the two ends of an int or double parameter (for a quantity, which grows with its
+    number); None otherwise. ``${trialSpec.Name}``-like placeholders stand for the trial's own
+    (DNS label) metadata."""
     text = METADATA_PLACEHOLDER.sub("trial", raw)
     names = set(PARAMETER_PLACEHOLDER.findall(text))
     if not names:
@@ -204,10 +218,13 @@ def uri_candidates(raw: str, spec: dict[str, Any]) -> list[str] | None:
     params = spec.get("parameters")
     for p in params if isinstance(params, list) else []:
         space = p.get("feasibleSpace") if isinstance(p, dict) else None
-        if isinstance(space, dict) and p.get("name") == refs.get(name) and p.get("parameterType") == "categorical":
-            values = space.get("list")
-            if isinstance(values, list) and values:
-                return [text.replace("${trialParameters.%s}" % name, str(v)) for v in values]
+        if not isinstance(space, dict) or p.get("name") != refs.get(name):
+            continue
+        values = space.get("list")
+        if p.get("parameterType") in ("categorical", "discrete") and isinstance(values, list) and values:
+            return [text.replace("${trialParameters.%s}" % name, str(v)) for v in values]
+        if ranges and p.get("parameterType") in ("int", "double") and "min" in space and "max" in space:
+            return [text.replace("${trialParameters.%s}" % name, str(space[k])) for k in ("min", "max")]
     return None
 
 
