@@ -51,9 +51,12 @@ def _credentials() -> str:
         "- keys named the same way in `training-args`, `lora-config`, `dataset-config` (`hub_token`, `token`,",
         "  `use_auth_token`, ...; known non-string fields such as `trainable_token_indices` excepted) and the",
         "  SDK's provider parameters (`access_token`, `secret_key`, ...): code `credential.key`;",
-        "- values anywhere in our annotations (the `function` annotation's decoded source included) or in a",
-        "  container's literal env value shaped like " + ", ".join(
-            ["a URI with `user:password@`"] + [what for what, _ in cr._VALUE_SHAPES]) + ": code `credential.value`.",
+        f"- `{cr.RESERVED_ENV_PREFIX}*` variables a user's trial template sets that admission does not set itself:",
+        "  code `env.reserved-in-template`;",
+        "- values anywhere in our annotations (the `function` annotation's decoded source and every string",
+        "  of a JSON annotation included), in any string of a user's trial template (env values, commands,",
+        "  args, URIs, runtime patches) or in the parameters' values, shaped like " + ", ".join(cr.SHAPES)
+        + ": code `credential.value` (found in time linear in the text).",
         "",
         "The message names the annotation, key or variable and never repeats the value; when a credential",
         "is found, only the credential errors are returned, so no other message can repeat it either.",

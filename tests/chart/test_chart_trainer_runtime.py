@@ -9,6 +9,7 @@ runtime and on the TrainJobs admitted for it are ported in tests/conformance/tra
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,9 @@ def test_steps_run_what_the_core_and_local_runner_assume(enabled):
         (c,) = pods[name]["containers"]
         assert c["name"] == name and c["image"] == image
         assert c["command"] == trainjob.INITIALIZER_COMMAND
+        config_values = SCENARIOS["trainer-v2"].get("config", {})
+        assert c["args"] == ["--allowed-sources", json.dumps(config_values.get("allowedModelSources", [])),
+                             "--file-roots", json.dumps(config_values.get("fileRoots", []))]
         assert c["env"] == [{"name": trainjob.ENV_KIND, "value": kind}]
         assert c["resources"] == SCENARIOS["trainer-v2"]["trainerV2"]["initializerResources"]
         assert c["securityContext"]["allowPrivilegeEscalation"] is False

@@ -11,6 +11,8 @@ from katib_llm.core import katib_config as kc
 from katib_llm.core import limits
 from katib_llm.core.admit import admit
 from katib_llm.core.jobkinds import JOB_KINDS
+from katib_llm.io import admin_config
+from tests.builders import admitted, experiment
 
 BUDGET = "llm.katib.kubeflow.org/budget"
 DEADLINE = "llm.katib.kubeflow.org/trial-active-deadline-seconds"
@@ -110,7 +112,18 @@ def test_successive_halving_threshold_is_the_top_fraction_at_the_rung():
 
 
 @pytest.mark.parametrize("algorithm, settings, needle", [
-    ("successivehalving", [("reduction_factor", "1")], "reduction_factor='1' must be an integer >= 2"),
+    ("successivehalving", [("reduction_factor", "1")], "reduction_factor='1' must be a whole number from 2 to 100"),
+    ("successivehalving", [("reduction_factor", "101")], "from 2 to 100"),
+    ("successivehalving", [("min_early_stopping_rate", "21")], "from 0 to 20"),
+    ("successivehalving", [("min_resource", "100001")], "from 1 to 100000"),
+    ("successivehalving", [("min_resource", "\u00b3")], "min_resource"),       # a superscript digit
+    ("successivehalving", [("min_resource", "\u0663")], "min_resource"),       # an Arabic-Indic digit
+    ("successivehalving", [("min_resource", "9" * 100_000)], "min_resource"),  # no int() of 100,000 digits
+    ("successivehalving", [("reduction_factor", "100"), ("min_early_stopping_rate", "20")], "at most 1000000"),
+    ("successivehalving", [("min_resource", "1000"), ("reduction_factor", "10"), ("min_early_stopping_rate", "4")],
+     "at most 1000000"),
+    ("medianstop", [("start_step", "100001")], "from 1 to 100000"),
+    ("medianstop", [("min_trials_required", "10001")], "from 1 to 10000"),
     ("successivehalving", [("min_resource", "x")], "min_resource"),
     ("medianstop", [("start_step", "0")], "start_step"),
     ("medianstop", [("min_resource", "1")], "unknown setting 'min_resource' for medianstop"),
@@ -120,6 +133,25 @@ def test_bad_settings(algorithm, settings, needle):
     with pytest.raises(es.SettingsError) as err:
         es.parse_settings(algorithm, settings)
     assert needle in str(err.value)
+
+
+def test_largest_settings_are_accepted_and_their_rung_is_small():
+    settings = es.parse_settings(es.SUCCESSIVE_HALVING, [("min_resource", "1"), ("reduction_factor", "100"),
+                                                         ("min_early_stopping_rate", "3")])
+    assert es.rung(settings) == 1_000_000 == es.MAX_RUNG
+    assert es.parse_settings(es.MEDIANSTOP, [("start_step", "100000"), ("min_trials_required", "10000")]) == {
+        "start_step": 100_000, "min_trials_required": 10_000}
+
+
+@pytest.mark.parametrize("settings", [[("reduction_factor", "100"), ("min_early_stopping_rate", "20")],
+                                      [("min_resource", "9" * 100_000)]])
+def test_unbounded_settings_are_denied_at_admission_naming_the_field(settings):
+    exp = experiment(earlyStopping={"algorithmName": "successivehalving",
+                                    "algorithmSettings": [{"name": k, "value": v} for k, v in settings]})
+    result = admitted(exp, admin_config({"earlyStoppingAlgorithms": ["successivehalving"]}))
+    assert not result.allowed
+    assert [(e.path, e.code) for e in result.errors] == [("spec.earlyStopping.algorithmSettings",
+                                                          "early-stopping.settings")]
 
 
 def test_katib_config_merge_and_removal_keep_everything_else():

@@ -139,6 +139,12 @@ DENIAL_CODES: dict[str, str] = {
     "provider.type": "a provider declaration of the wrong type",
     "provider.unknown": "an unknown key in a provider declaration",
     "provider.yaml": "a provider declaration that is not valid YAML",
+    # The effective trial (core/effective.py, core/credentials.py)
+    "env.reserved-in-template": "a trial template's env entry (or envFrom prefix) naming KATIB_LLM_* that admission "
+                                "does not set itself",
+    "queue.forced": "a queue annotation naming a queue other than the one the admin enforces (config.kueue.enforce)",
+    "resources.cap": "CPU or memory of one trial pod (or of resources-per-worker) over config.maxResourcesPerWorker",
+    "procs.cap": "a trial job's processes per pod (nprocPerNode, slotsPerWorker, numProcPerNode) over 64",
 }
 
 

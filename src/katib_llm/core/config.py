@@ -43,6 +43,8 @@ DEFAULTS: dict[str, Any] = {
     "images": {"runtime": DEFAULT_RUNTIME_IMAGE, "pullPolicy": "IfNotPresent"},
     "gpu": {"resourceName": "nvidia.com/gpu", "maxPerWorker": 8, "maxPerTrial": 64, "memoryGiB": 80},
     "maxWorkers": 16,
+    # Most CPU and memory one trial pod may ask for (Kubernetes quantities); empty: no cap.
+    "maxResourcesPerWorker": {"cpu": "", "memory": ""},
     "defaultResourcesPerWorker": {"cpu": "2", "memory": "8Gi"},
     "placement": {"nodeSelector": {}, "tolerations": [], "onlyForGpu": True},
     "storage": {
@@ -70,7 +72,8 @@ DEFAULTS: dict[str, Any] = {
     # when trainerV2.enabled), whose initializer steps download model and dataset.
     "trainerV2": {"runtimeName": "katib-llm-lora"},
     # Kueue LocalQueue every trial job joins unless its Experiment names one; empty: none.
-    "kueue": {"localQueue": ""},
+    # enforce: every trial job joins it, whatever the Experiment or its template says.
+    "kueue": {"localQueue": "", "enforce": False},
 }
 
 
@@ -222,6 +225,12 @@ def _check(values: dict[str, Any]) -> list[FieldError]:
         bad("gpu.resourceName", "must be an extended resource name such as nvidia.com/gpu")
     if isinstance(values["maxWorkers"], bool) or not isinstance(values["maxWorkers"], int) or values["maxWorkers"] < 1:
         bad("maxWorkers", "must be an integer >= 1")
+    caps = values["maxResourcesPerWorker"]
+    from .quantity import quantity
+
+    for key in ("cpu", "memory"):
+        if not isinstance(caps.get(key), str) or (caps[key] and quantity(caps[key]) is None):
+            bad(f"maxResourcesPerWorker.{key}", "must be empty (no cap) or a Kubernetes quantity such as 32 or 256Gi")
     storage = values["storage"]
     if not isinstance(storage.get("mountPath"), str) or not storage["mountPath"].startswith("/"):
         bad("storage.mountPath", "must be an absolute path")
@@ -256,6 +265,8 @@ def _check(values: dict[str, Any]) -> list[FieldError]:
     queue = values["kueue"].get("localQueue")
     if not isinstance(queue, str) or (queue and not _fits(values_.dns1123_label, queue)):
         bad("kueue.localQueue", "must be empty or the name of a Kueue LocalQueue (DNS-1123 label)")
+    if not isinstance(values["kueue"].get("enforce"), bool) or (values["kueue"]["enforce"] and not queue):
+        bad("kueue.enforce", "must be true or false, and true only with a localQueue to enforce")
     placement = values["placement"]
     if not isinstance(placement.get("nodeSelector"), dict) or not isinstance(placement.get("tolerations"), list):
         bad("placement", "nodeSelector must be a map and tolerations a list")

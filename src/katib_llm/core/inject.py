@@ -12,11 +12,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .config import TRAINER_MODULE, AdminConfig
-from .contract import (PROCS_PER_WORKER, RESOURCES_PER_WORKER, TRIAL_DEADLINE, WORKERS, LLMSpec, annotation_key,
+from .config import INITIALIZER_MODULE, TRAINER_MODULE, AdminConfig
+from .contract import (PROCS_PER_WORKER, QUEUE, RESOURCES_PER_WORKER, TRIAL_DEADLINE, WORKERS, LLMSpec, annotation_key,
                        annotation_path)
 from .errors import FieldError
-from . import trainjob
+from . import trainjob, trial_rules
 from .jobkinds import JobKind, containers
 from .limits import STEP_METRIC, set_active_deadline
 from .metrics import METRICS_FILTER
@@ -68,16 +68,31 @@ def _trainer_container(ctx: Context, job: dict[str, Any]) -> list[tuple[str, dic
 
 
 def inject_queue(ctx: Context, job: dict[str, Any]) -> None:
-    """Kueue: the trial job joins a LocalQueue (the Experiment's queue annotation, else the
-    admin's ``kueue.localQueue``; a label the user's own job sets stays when neither is set)."""
-    queue = ctx.llm.queue or ctx.config.values["kueue"]["localQueue"]
+    """Kueue: the trial job joins a LocalQueue: the Experiment's queue annotation, else the
+    admin's ``kueue.localQueue``. A label the user's own job sets stays when neither is set, and
+    when only the admin's default is, unless it is empty (an empty queue name is no queue: the job
+    would escape quota). With ``kueue.enforce`` every job joins the admin's queue: a different
+    label is replaced (with a warning) and a queue annotation naming another queue is denied."""
+    kueue = ctx.config.values["kueue"]
+    forced = kueue["localQueue"] if kueue.get("enforce") else None
+    if forced and ctx.llm.queue and ctx.llm.queue != forced:
+        ctx.errors.append(FieldError(annotation_path(QUEUE), "queue.forced",
+                                     f"this cluster runs every trial in Kueue LocalQueue {forced!r} "
+                                     "(config.kueue.enforce); drop the annotation or name that queue"))
+        return
+    queue = forced or ctx.llm.queue or kueue["localQueue"]
     if not queue:
         return
     meta = job.setdefault("metadata", {})
     if not isinstance(meta.get("labels"), dict):
         meta["labels"] = {}
-    if ctx.llm.queue or KUEUE_QUEUE_LABEL not in meta["labels"]:
-        meta["labels"][KUEUE_QUEUE_LABEL] = queue
+    labels = meta["labels"]
+    own = labels.get(KUEUE_QUEUE_LABEL)
+    if forced and own not in (None, forced):
+        ctx.warnings.append(f"spec.trialTemplate.trialSpec.metadata.labels[{KUEUE_QUEUE_LABEL}]: replaced "
+                            f"{str(own)[:63]!r} by {forced!r}; this cluster runs every trial in that Kueue LocalQueue")
+    if forced or ctx.llm.queue or not own or not isinstance(own, str):
+        labels[KUEUE_QUEUE_LABEL] = queue
     if not ctx.kind.has_pod_templates:
         # Kueue admits a TrainJob by unsuspending it: it is created suspended (Trainer's
         # examples/yaml/03-kueue-integration.yaml).
@@ -271,6 +286,9 @@ def _init_container(ctx: Context, kind: str) -> dict[str, Any] | None:
                                          f"bad placeholder in {a!r}; accepted: {{kind}}, {{uri}}, {{target}}, "
                                          "{cache_dir}, {mount_path}"))
             return None
+    if provider.command == ["python", "-m", INITIALIZER_MODULE]:
+        # Our storage initializer enforces the admin's allow-lists again at run time.
+        args += trial_rules.policy_args(ctx.config, uri.scheme)
     container: dict[str, Any] = {
         "name": INIT_PREFIX + kind,
         "image": provider.image,
@@ -315,6 +333,18 @@ def _collisions(ctx: Context, path: str, pod: dict[str, Any], tmpl: dict[str, An
     return errors
 
 
+def _pod_spec(ctx: Context, path: str, tmpl: dict[str, Any]) -> dict[str, Any] | None:
+    """A pod template's ``spec`` (created when missing); None, with a denial, when it is no object."""
+    if tmpl.get("spec") is None:
+        tmpl["spec"] = {}
+    pod = tmpl["spec"]
+    if not isinstance(pod, dict):
+        ctx.errors.append(FieldError(f"spec.trialTemplate.trialSpec.{path}.spec", "template.type",
+                                     "must be a pod spec object"))
+        return None
+    return pod
+
+
 def inject_storage(ctx: Context, job: dict[str, Any]) -> None:
     """Init containers that fetch model and dataset, the shared volume and its mounts."""
     needs_volume = bool(ctx.llm.model or ctx.llm.dataset or ctx.ours or ctx.llm.volume_claim)
@@ -326,7 +356,9 @@ def inject_storage(ctx: Context, job: dict[str, Any]) -> None:
         return
     inits = [c for c in (_init_container(ctx, "model"), _init_container(ctx, "dataset")) if c]
     for path, tmpl in ctx.kind.pod_templates(job):
-        pod = tmpl.setdefault("spec", {})
+        pod = _pod_spec(ctx, path, tmpl)
+        if pod is None:
+            continue
         collisions = _collisions(ctx, path, pod, tmpl)
         if collisions:
             ctx.errors.extend(collisions)
@@ -439,8 +471,10 @@ def inject_placement(ctx: Context, job: dict[str, Any]) -> None:
     selector, tolerations = placement(ctx)
     if not selector and not tolerations:
         return
-    for _, tmpl in ctx.kind.pod_templates(job):
-        pod = tmpl.setdefault("spec", {})
+    for path, tmpl in ctx.kind.pod_templates(job):
+        pod = _pod_spec(ctx, path, tmpl)
+        if pod is None:
+            continue
         if selector:
             ns = pod.setdefault("nodeSelector", {})
             for k, v in selector.items():

@@ -30,12 +30,15 @@ def label_errors(experiment: dict[str, Any]) -> list[FieldError]:
 
 
 def credential_errors(experiment: dict[str, Any]) -> list[FieldError]:
-    """Literal credentials in the env of the user's own trial spec (our annotations: the contract)."""
+    """Credentials in what the user wrote besides our annotations (those: the contract): the trial
+    template (the own trial spec's env, commands, args, URIs, patches; trialParameters) and the
+    parameters' values (a categorical list is copied into every Trial)."""
     spec: dict[str, Any] = experiment["spec"] if isinstance(experiment.get("spec"), dict) else {}
+    errors = credentials.scan_tree(spec.get("parameters"), "spec.parameters")
     tt = spec.get("trialTemplate")
-    if not isinstance(tt, dict) or not isinstance(tt.get("trialSpec"), dict):
-        return []
-    return credentials.check_trial_spec(tt["trialSpec"], "spec.trialTemplate.trialSpec")
+    if isinstance(tt, dict):  # the trial spec and what Katib copies beside it (trialParameters, labels)
+        errors = credentials.check_trial_spec(tt, "spec.trialTemplate") + errors
+    return errors
 
 
 def name_errors(experiment: dict[str, Any], llm: LLMSpec) -> list[FieldError]:

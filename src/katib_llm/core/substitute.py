@@ -18,6 +18,8 @@ from .errors import FieldError
 # Bounded repeats: substitution runs over a whole trial spec, and a search stays linear in it.
 _PARAM = re.compile(r"\$\{trialParameters\.([^}]{1,253})\}")
 _META = re.compile(r"\$\{trialSpec\.(Name|Namespace|Kind|APIVersion|Labels|Annotations)(?:\[([^\]]{1,253})\])?\}")
+# The placeholders, for admission rules that bound what a substituted value can be.
+PARAMETER_PLACEHOLDER, METADATA_PLACEHOLDER = _PARAM, _META
 
 
 class SubstitutionError(ValueError):
