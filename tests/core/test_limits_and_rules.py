@@ -8,7 +8,7 @@ import pytest
 
 from katib_llm.core import early_stopping as es
 from katib_llm.core import katib_config as kc
-from katib_llm.core import limits
+from katib_llm.core import contract, limits
 from katib_llm.core.admit import admit
 from katib_llm.core.jobkinds import JOB_KINDS
 from katib_llm.io import admin_config
@@ -30,20 +30,20 @@ def test_bad_durations(text):
 
 
 @pytest.mark.parametrize("raw, needle", [
-    ("{", "not valid JSON"), ("[]", "non-empty JSON object"), ("{}", "non-empty JSON object"),
+    ("{", "not valid JSON"), ("{}", "non-empty JSON object"),
     ('{"steps": 3}', "unknown key(s) ['steps']"), ('{"train_steps": 1.5}', "train_steps must be an integer"),
     ('{"train_steps": true}', "train_steps must be an integer"), ('{"gpu_hours": 0}', "gpu_hours must be a number > 0"),
     ('{"wall_clock": "tomorrow"}', "wall_clock must be a duration"),
 ])
 def test_bad_budgets_name_the_annotation_and_form(raw, needle):
-    budget, errors = limits.parse_budget(raw, "metadata.annotations[x]")
+    budget, errors = contract.parse_value(contract.BUDGET, raw)
     assert budget is None and len(errors) == 1
     assert needle in errors[0].message and "train_steps (integer > 0)" in errors[0].message
-    assert errors[0].path == "metadata.annotations[x]"
+    assert errors[0].path == contract.annotation_path(contract.BUDGET)
 
 
 def test_budget_exhaustion_and_summary():
-    budget, _ = limits.parse_budget('{"train_steps": 100, "wall_clock": "1h", "gpu_hours": 2}', "x")
+    budget, _ = contract.parse_value(contract.BUDGET, '{"train_steps": 100, "wall_clock": "1h", "gpu_hours": 2}')
     assert limits.exhausted(budget, limits.Usage(99, 3599, 1.9)) is None
     assert limits.exhausted(budget, limits.Usage(100, 0, 0)) == "train_steps budget spent: 100 of 100"
     assert "wall_clock" in limits.exhausted(budget, limits.Usage(0, 3600, 0))

@@ -16,6 +16,7 @@ import re
 from typing import AbstractSet, Any, Iterator, Mapping
 
 from .errors import FieldError
+from .trialenv import TrialEnv
 
 # A name part (split on "_", "-", "." and case changes are not split) that marks a credential:
 # GITHUB_TOKEN, AWS_ACCESS_KEY_ID, HUGGING_FACE_HUB_TOKEN, WANDB_API_KEY, DB_PASSWORD, hub-token.
@@ -24,7 +25,7 @@ _NAME_SUFFIXES = ("token", "secret", "secrets", "key", "keys", "credential", "cr
 _NAME_SEPARATORS = re.compile(r"[_.\-]+")
 RESERVED_ENV_PREFIX = "KATIB_LLM_"
 # The function trial's source travels base64-encoded in this variable (core/inject.py).
-FUNCTION_ENV = "KATIB_LLM_FUNCTION"
+FUNCTION_ENV = TrialEnv.FUNCTION
 # Every scan below is linear in its input: each search starts at a literal and has bounded
 # repeats, and what a regex would re-scan from every position (the word before a separator) is
 # read by hand, once. The former single "key-ish name = 40 characters" pattern restarted its
