@@ -4,7 +4,8 @@
     PYTHONPATH=src python scripts/gen_contract_doc.py          # rewrite the sections
     PYTHONPATH=src python scripts/gen_contract_doc.py --check  # exit 1 if the doc is stale
 
-Sections sit between ``<!-- BEGIN name -->`` and ``<!-- END name -->`` markers: the denial codes
+Sections sit between ``<!-- BEGIN name -->`` and ``<!-- END name -->`` markers: the annotations
+(``katib_llm.core.contract.ANNOTATIONS``), the denial codes
 (``katib_llm.core.codes.DENIAL_CODES``), the credential rules (``katib_llm.core.credentials``) and
 the metrics the shipped trainer prints (``katib_llm.core.metrics``). ``tests/core/test_denial_codes.py``
 runs ``--check``.
@@ -17,6 +18,16 @@ import sys
 from pathlib import Path
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "contract.md"
+
+
+def _annotations() -> str:
+    from katib_llm.core.contract import ANNOTATIONS
+
+    rows = [f"| `{a.name}` | {a.doc} | {a.form} | {a.default} | "
+            + (f"`{a.argument}`" if a.argument else "—") + f" | {a.kind}, `{a.code}` |"
+            for a in ANNOTATIONS if a.attr is not None]
+    return "\n".join(["| annotation | meaning | accepted form | default | `tune()` argument | value kind, denial code |",
+                      "|---|---|---|---|---|---|", *rows])
 
 
 def _codes() -> str:
@@ -58,7 +69,7 @@ def _metrics() -> str:
     ])
 
 
-SECTIONS = {"denial-codes": _codes, "credential-rules": _credentials, "trainer-metrics": _metrics}
+SECTIONS = {"annotations": _annotations, "denial-codes": _codes, "credential-rules": _credentials, "trainer-metrics": _metrics}
 
 
 def render(text: str) -> str:

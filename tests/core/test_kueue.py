@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tests.katib_checks import admitted_errors
+from tests.conformance.schemas import admitted_errors
 
 from katib_llm.core.admit import admit
 from katib_llm.core.config import load_config

@@ -19,7 +19,7 @@ import pytest
 
 from katib_llm.core.config import DEFAULT_RUNTIME_IMAGE
 
-from tests.katib_checks import REPO
+from tests.conformance.schemas import REPO
 
 DOCKERFILE = (REPO / "Dockerfile").read_text()
 

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from tests.builders import REPO
-from tests.katib_checks import admitted_errors
+from tests.conformance.schemas import admitted_errors
 from tests.webhook.golden_cases import CASES, GOLDEN, LOCAL_ONLY, decoded_patch, read
 
 from .apiserver_client import apply_patch

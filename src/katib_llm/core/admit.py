@@ -129,7 +129,7 @@ def _wire_parameters(spec: dict[str, Any], tt: dict[str, Any], trainer: bool, fu
         errors.append(FieldError("spec.trialTemplate.trialParameters", "template.type", "must be a list"))
         return {}
     by_ref = {tp.get("reference"): tp.get("name") for tp in tps if isinstance(tp, dict)}
-    taken = {tp.get("name") for tp in tps if isinstance(tp, dict)}
+    taken = {str(tp.get("name")) for tp in tps if isinstance(tp, dict)}
     hparams: dict[str, str] = {}
     parameters = spec.get("parameters")
     for i, p in enumerate(parameters if isinstance(parameters, list) else []):  # malformed: Katib's rules report it
@@ -309,7 +309,7 @@ def admit(experiment: dict[str, Any], config: AdminConfig, old: dict[str, Any] |
     front = _front_errors(exp, config)
     if isinstance(front, list):
         return _deny(experiment, front)
-    llm, errors = front, []
+    llm, errors = front, list[FieldError]()
     _check_caps(llm, config, errors)
     errors.extend(numbers.check_spec_numbers(exp["spec"]))
 
@@ -325,7 +325,7 @@ def admit(experiment: dict[str, Any], config: AdminConfig, old: dict[str, Any] |
         tt["retain"] = True
     job = tt.get("trialSpec")
     kind = _trial_kind(tt, job, ours, config, errors)
-    if kind is None:
+    if kind is None or not isinstance(job, dict):  # a kind is only found for a dict
         return _deny(experiment, errors)
 
     ctx = inject.Context(config=config, llm=llm, kind=kind,

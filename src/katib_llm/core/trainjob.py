@@ -40,6 +40,10 @@ INITIALIZERS = {"dataset": "dataset-initializer", "model": "model-initializer"}
 INITIALIZER_COMMAND = ["python", "-m", INITIALIZER_MODULE, "--from-env"]
 # The runtime's own node command (a TrainJob that sets spec.trainer.command replaces it).
 NODE_COMMAND = ["torchrun", "-m", TRAINER_MODULE]
+# The shared volume's name in a TrainJob: Trainer's TrainJob webhook (v2.3.0,
+# pkg/runtime/framework/plugins/jobset/jobset.go Validate, kubeflow/trainer#3714) denies a job with
+# spec.initializer unless the merged runtime's initializer containers mount a volume of this name.
+INITIALIZER_VOLUME = "initializer"
 ENV_URI = "STORAGE_URI"
 ENV_KIND = "KATIB_LLM_INIT_KIND"
 ENV_TARGET = "KATIB_LLM_INIT_TARGET"

@@ -36,8 +36,9 @@ from katib_llm.core.early_stopping import Finished
 from katib_llm.core.katib_rules import OUR_EARLY_STOPPING
 from katib_llm.core.contract import LABEL, LABEL_VALUE
 from katib_llm.core.errors import AdmissionDenied, FieldError
-from katib_llm.core.metrics import UNAVAILABLE, parse_metrics
+from katib_llm.core.metrics import metric_value, parse_metrics
 from katib_llm.core.substitute import substitute_trial
+from katib_llm.core.trialenv import TrialEnv
 from katib_llm.io import admin_config, local_values
 
 from . import algorithms, multiobjective, pool, state, warmstart
@@ -50,7 +51,7 @@ POLL_SECONDS = 0.1
 # Suggestions in a row that repeat a finished configuration before the search counts as exhausted.
 MAX_REPEATS = 100
 DUPLICATE = warmstart.DUPLICATE_ATTR
-MO_ANNOTATION = contract.PREFIX + contract.OBJECTIVES
+MO_ANNOTATION = contract.annotation_key(contract.OBJECTIVES)
 
 
 class LocalRunError(RuntimeError):
@@ -128,14 +129,14 @@ class _Paths:
         self.journal = workdir / "study.journal"
         self.trials = workdir / "trials"
         self.volume = workdir / "volume"
-        self.cache = Path(cache_dir or os.environ.get("KATIB_LLM_CACHE_DIR")
+        self.cache = Path(cache_dir or os.environ.get(TrialEnv.CACHE_DIR)
                           or Path.home() / ".cache" / "katib-llm")
         self.lock = workdir / ".lock"
         self.budget = workdir / "budget.json"  # wall-clock time spent by earlier runs
 
 
 def default_cache_dir() -> Path:
-    return Path(os.environ.get("KATIB_LLM_CACHE_DIR") or Path.home() / ".cache" / "katib-llm").resolve()
+    return Path(os.environ.get(TrialEnv.CACHE_DIR) or Path.home() / ".cache" / "katib-llm").resolve()
 
 
 def local_config(values: dict[str, Any] | str | Path | None) -> AdminConfig:
@@ -317,7 +318,7 @@ class Runner:
         steps = local_steps(job, self.spec["trialTemplate"]["primaryContainerName"],
                             self.mount, self.paths.volume, self.paths.cache)
         (directory / "job.yaml").write_text(yaml.safe_dump(job, sort_keys=False))
-        output = next((s.env.get("KATIB_LLM_OUTPUT_DIR") for s in reversed(steps) if "KATIB_LLM_OUTPUT_DIR" in s.env), None)
+        output = next((s.env.get(TrialEnv.OUTPUT_DIR) for s in reversed(steps) if TrialEnv.OUTPUT_DIR in s.env), None)
         for key, value in (("name", name), ("assignments", assignments), ("attempts", attempts),
                            ("output_dir", output)):
             trial.set_user_attr(key, value)
@@ -374,11 +375,8 @@ class Runner:
     def _observe(self, run: _Running, lines: list[str]) -> None:
         objective = self.metric_names[0]
         for obs in parse_metrics(lines, self.metric_names, self.filters):
-            if obs.value == UNAVAILABLE:
-                continue
-            try:
-                value = float(obs.value)
-            except ValueError:
+            value = metric_value(obs.value)
+            if value is None:
                 continue
             run.metrics.setdefault(obs.name, []).append(value)
             if self.objectives:

@@ -29,7 +29,7 @@ from .space import Parameter, SpaceError, search_space
 
 WARM_ATTR = "warm_start_from"      # user attr of a seeded trial: the reference it came from
 DUPLICATE_ATTR = "duplicate_of"    # user attr of a suggestion not run: the known trial it repeats
-ANNOTATION = contract.PREFIX + contract.WARM_START
+ANNOTATION = contract.annotation_key(contract.WARM_START)
 
 
 class WarmStartError(ValueError):
