@@ -3,8 +3,8 @@
 A parameter name is a TrainingArguments field (``learning_rate``) or ``lora_config.<field>``
 (``lora_config.r``), as in the ``hp_space`` of the Katib LLM tuning proposal (kubeflow/katib#2291).
 The field tables are generated from
-transformers and peft (``scripts/gen_field_tables.py``) and shipped as data, so the core needs
-neither library.
+the locked transformers and peft (``scripts/gen_field_tables.py``, run by ``scripts/lock.py``) and
+shipped as data naming those versions, so the core needs neither library.
 
 Values reach every pod through one environment variable, ``KATIB_LLM_HPARAMS``: a JSON object
 whose values are Katib placeholders. Environment variables survive Katib's metrics-collector
@@ -34,7 +34,9 @@ TRANSLATED_FIELDS = {"warmup_ratio": {"type": "float"}}
 
 
 def _table(name: str) -> dict[str, dict[str, Any]]:
-    table: dict[str, dict[str, Any]] = json.loads(resources.files(__package__).joinpath("data", name).read_text())
+    """A shipped table's fields (beside them, ``generated_from`` names the library version)."""
+    text = resources.files(__package__).joinpath("data", name).read_text()
+    table: dict[str, dict[str, Any]] = json.loads(text)["fields"]
     return table
 
 
