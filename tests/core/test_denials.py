@@ -180,3 +180,15 @@ def test_bad_admin_values_rejected():
 
     _, errors = load_config({"gpu": {"maxPerWorker": -1}, "storge": {}})
     assert {e.path for e in errors} == {"config.gpu.maxPerWorker", "config.storge"}
+
+
+@pytest.mark.parametrize("choice", ["corda", "astra"])
+def test_lora_inits_that_need_a_preprocessing_step_are_denied(admin_config, choice):
+    """peft computes these inits only in a separate step (preprocess_corda/preprocess_astra) that
+    katib-llm's trainer does not run: get_peft_model alone fails, so every trial would fail."""
+    exp = with_annotations()
+    exp["spec"]["parameters"].append({"name": "lora_config.init_lora_weights", "parameterType": "categorical",
+                                      "feasibleSpace": {"list": ["gaussian", choice]}})
+    pairs, errors = denial(exp, admin_config)
+    assert pairs == [("spec.parameters[5].feasibleSpace.list[1]", "parameter.choice")]
+    assert "gaussian" in errors[0].message and f"'{choice}'" in errors[0].message

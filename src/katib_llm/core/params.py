@@ -41,7 +41,21 @@ def _table(name: str) -> dict[str, dict[str, Any]]:
 
 
 TRAINING_FIELDS: dict[str, dict[str, Any]] = {**_table("training_arguments.json"), **TRANSLATED_FIELDS}
-LORA_FIELDS: dict[str, dict[str, Any]] = _table("lora_config.json")
+# init_lora_weights choices whose weights peft computes only in a separate step before training
+# (peft's preprocess_corda, preprocess_astra, a LoftQConfig with its quantized base): get_peft_model
+# alone refuses them, so a trial of katib-llm's trainer would fail at start. Admission denies them.
+NEEDS_PREPROCESSING = {"corda", "astra", "loftq"}
+
+
+def _runnable(fields: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The LoRA table as katib-llm's trainer can run it: choices that need preprocessing left out."""
+    spec = fields.get("init_lora_weights")
+    if spec and spec.get("choices"):
+        fields["init_lora_weights"] = {**spec, "choices": [c for c in spec["choices"] if c not in NEEDS_PREPROCESSING]}
+    return fields
+
+
+LORA_FIELDS: dict[str, dict[str, Any]] = _runnable(_table("lora_config.json"))
 # Fields that make no sense to tune or to set per trial: the runtime owns them.
 RESERVED_TRAINING_FIELDS = {"output_dir", "local_rank", "deepspeed", "hub_token", "push_to_hub",
                             "hub_model_id", "logging_dir"}
