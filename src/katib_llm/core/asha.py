@@ -23,7 +23,10 @@ the values recorded at that rung.
 
 from __future__ import annotations
 
+import json
 import math
+import re
+import threading
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
@@ -168,5 +171,121 @@ class Ladder:
         return {name for at in self.by_rung.values() for name in at}
 
 
-__all__ = ["AshaSettings", "CONTINUE", "Decision", "Ladder", "MAX_REPORT", "SETTINGS", "STOP", "best_up_to",
+# ---- the decision request, the same on both backends --------------------------------------------
+# Katib's gRPC API has no "decide now" call, so katib-llm's trainer calls one more method on the
+# early-stopping server (locally: the runner's): JSON ``{"trial": NAME, "values": [...]}``, the
+# trial's objective values so far in report order, answered with ``{"decision", "rung", ...}``.
+SERVICE = "katib_llm.earlystopping.v1.Asha"
+METHOD = "Decide"
+PATH = f"/{SERVICE}/{METHOD}"
+MAX_REQUEST_BYTES = 2 * 1024 * 1024
+MAX_TRIALS_PER_RUNG = 10_000
+# A Katib Trial name is a Kubernetes object name (DNS-1123 subdomain, at most 253 characters).
+TRIAL_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
+_FORM = 'a JSON object {"trial": NAME, "values": [numbers]}'
+
+
+class BadRequest(ValueError):
+    """A decision request that is not of the accepted form (the message says which part)."""
+
+
+def encode_request(trial: str, values: Sequence[float]) -> bytes:
+    return json.dumps({"trial": trial, "values": [float(v) for v in values]}).encode()
+
+
+def parse_request(raw: bytes) -> tuple[str, list[float]]:
+    """``(trial name, values)`` from a request body; raises :class:`BadRequest` (linear in its size)."""
+    if len(raw) > MAX_REQUEST_BYTES:
+        raise BadRequest(f"request of {len(raw)} bytes; accepted: at most {MAX_REQUEST_BYTES}")
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise BadRequest(f"request must be {_FORM}") from None
+    if not isinstance(body, dict):
+        raise BadRequest(f"request must be {_FORM}")
+    trial, values = body.get("trial"), body.get("values")
+    if not isinstance(trial, str) or len(trial) > 253 or not TRIAL_NAME.fullmatch(trial):
+        raise BadRequest("trial: must be a Trial name (lowercase DNS-1123 subdomain, at most 253 characters)")
+    if not isinstance(values, list) or not values or len(values) > MAX_REPORT:
+        raise BadRequest(f"values: must be a list of 1 to {MAX_REPORT} numbers")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        raise BadRequest("values: must hold numbers only")
+    return trial, [float(v) for v in values]
+
+
+def encode_answer(decision: Decision) -> bytes:
+    threshold = decision.threshold if decision.threshold is None or math.isfinite(decision.threshold) else None
+    return json.dumps({"decision": decision.decision, "rung": decision.rung, "reached": decision.reached,
+                       "threshold": threshold}).encode()
+
+
+def parse_answer(raw: bytes) -> str:
+    """The decision in an answer; anything but a well-formed "stop" reads as "continue"."""
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return CONTINUE
+    return STOP if isinstance(body, dict) and body.get("decision") == STOP else CONTINUE
+
+
+class Decider:
+    """One Experiment's ladder and the decisions made from it, for concurrent requests.
+
+    ``asked`` holds the trials that asked for a decision: such an Experiment runs katib-llm's
+    trainer, and the service then gives its new trials no Katib rules (one path per trial).
+    """
+
+    def __init__(self, max_trials: int = MAX_TRIALS_PER_RUNG):
+        self.max_trials = max_trials
+        self.ladder: Ladder | None = None
+        self.metric = ""
+        self.asked: set[str] = set()
+        self._lock = threading.Lock()
+
+    def configure(self, settings: AshaSettings, metric: str, maximize: bool) -> None:
+        """Settings of the Experiment; a change of settings starts a new ladder."""
+        with self._lock:
+            now = self.ladder
+            if now is None or (now.settings, now.maximize, self.metric) != (settings, maximize, metric):
+                self.ladder = Ladder(settings, maximize, self.max_trials)
+                self.metric = metric
+
+    def uses_asha(self) -> bool:
+        with self._lock:
+            return bool(self.asked)
+
+    def has_asked(self, trial: str) -> bool:
+        with self._lock:
+            return trial in self.asked
+
+    def mark_asked(self, trial: str) -> None:
+        """A trial known (from a journal) to have asked before a restart."""
+        with self._lock:
+            self.asked.add(trial)
+
+    def known(self) -> set[str]:
+        with self._lock:
+            return self.ladder.trials() if self.ladder else set()
+
+    def learn(self, trial: str, values: Sequence[float]) -> None:
+        """A finished trial's curve (read back from Katib's DB manager after a restart)."""
+        with self._lock:
+            if self.ladder is not None and values:
+                self.ladder.learn(trial, list(values))
+
+    def decide(self, trial: str, values: Sequence[float]) -> Decision:
+        """The decision after ``values``; "continue" while the settings are unknown. Raises
+        OverflowError for a newcomer to a rung that holds ``max_trials`` trials."""
+        with self._lock:
+            if len(self.asked) < self.max_trials or trial in self.asked:
+                self.asked.add(trial)
+            if self.ladder is None:
+                return Decision(CONTINUE, None)
+            if self.ladder.full(len(values), trial):
+                raise OverflowError(f"the rung at report {len(values)} already holds {self.max_trials} trials")
+            return self.ladder.record(trial, values)
+
+
+__all__ = ["AshaSettings", "BadRequest", "CONTINUE", "Decider", "Decision", "Ladder", "METHOD", "PATH", "SERVICE",
+           "encode_answer", "encode_request", "parse_answer", "parse_request", "MAX_REPORT", "SETTINGS", "STOP", "best_up_to",
            "decide", "rung_index", "rungs", "threshold"]

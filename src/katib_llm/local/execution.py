@@ -25,6 +25,7 @@ from katib_llm.core.metrics import UNAVAILABLE, parse_metrics
 from katib_llm.core.substitute import substitute_trial
 
 from . import algorithms, multiobjective, pool, state, warmstart
+from .asha import LocalDecisions
 from .steps import local_steps
 from .workdir import Paths
 
@@ -80,6 +81,7 @@ class TrialExecution:
     running: dict[int, RunningTrial]
     study: optuna.Study | None
     on_event: Callable[[str, Any], None]
+    decisions: LocalDecisions | None
 
     # ---- one trial ------------------------------------------------------------------------
     def _launch(self, trial: optuna.trial.Trial, assignments: dict[str, str], attempts: int) -> None:
@@ -98,7 +100,8 @@ class TrialExecution:
         for key, value in (("name", name), ("assignments", assignments), ("attempts", attempts),
                            ("output_dir", output)):
             trial.set_user_attr(key, value)
-        proc = pool.start_trial(steps, dict(os.environ), directory, self.threads, self.mode)
+        extra = self.decisions.env(name) if self.decisions is not None else {}  # ASHA: where to ask
+        proc = pool.start_trial(steps, {**os.environ, **extra}, directory, self.threads, self.mode)
         trial.set_user_attr("pid", proc.pid)
         trial.set_user_attr("started", proc.started)
         self.running[trial.number] = RunningTrial(trial, name, assignments, proc, directory)
@@ -175,6 +178,9 @@ class TrialExecution:
 
     def _finish(self, run: RunningTrial, exit_code: int | None) -> None:
         assert self.study is not None
+        if self.decisions is not None:  # ASHA: the trial stopped itself and said so (SetTrialStatus)
+            run.pruned = run.pruned or self.decisions.early_stopped(run.name)
+            run.trial.set_user_attr("asked_decisions", self.decisions.asked(run.name))
         if run.partial:
             self._observe(run, [run.partial])
             run.partial = ""

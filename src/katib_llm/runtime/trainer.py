@@ -29,6 +29,7 @@ from katib_llm.core.metrics import format_metric_line
 
 from . import tracking
 from .data import DatasetConfig
+from .decisions import DecisionClient
 from .errors import OneLineArgumentParser, RuntimeInputError
 from .hparams import TrialSettings, parse_json_object, settings_from
 
@@ -137,14 +138,17 @@ class MetricPrinter:
         return values
 
 
-def _callback(printer: MetricPrinter) -> Any:
+def _callback(printer: MetricPrinter, decisions: DecisionClient | None = None) -> Any:
     from transformers import TrainerCallback
 
     class _PrintMetrics(TrainerCallback):
         def on_evaluate(self, args, state, control, metrics=None, **kwargs):  # noqa: ANN001
             if state.is_world_process_zero and metrics:
                 # train_step: what a train_steps budget counts (katib_llm.core.limits).
-                printer.emit({**metrics, "epoch": state.epoch or 0.0, STEP_METRIC: state.global_step})
+                values = printer.emit({**metrics, "epoch": state.epoch or 0.0, STEP_METRIC: state.global_step})
+                # ASHA: printed first (the collector reports them), then the decision for this rung.
+                if decisions is not None and decisions.observe(values):
+                    control.should_training_stop = True
 
     return _PrintMetrics()
 
@@ -284,6 +288,8 @@ def run(inputs: TrialInputs) -> dict[str, float]:
 
     causal = inputs.model_class == "AutoModelForCausalLM"
     printer = MetricPrinter(inputs.metrics_file, causal)
+    # One process only: a stop decided on rank 0 alone would leave the other ranks waiting.
+    decisions = DecisionClient.from_env(os.environ) if int(os.environ.get("WORLD_SIZE", "1")) == 1 else None
     with tempfile.TemporaryDirectory(prefix="katib-llm-trainer-") as scratch:
         args = _training_arguments(inputs, scratch)
         _seed(args)
@@ -291,7 +297,7 @@ def run(inputs: TrialInputs) -> dict[str, float]:
         with args.main_process_first(desc="dataset preparation"):
             model, train_ds, eval_ds, collator = _prepare(inputs, causal)
         trainer = Trainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
-                          data_collator=collator, callbacks=[_callback(printer)],
+                          data_collator=collator, callbacks=[_callback(printer, decisions)],
                           compute_metrics=None if causal else _accuracy,
                           preprocess_logits_for_metrics=None if causal else _argmax)
         result = trainer.train()
@@ -308,6 +314,10 @@ def run(inputs: TrialInputs) -> dict[str, float]:
                  "settings": {"training_args": inputs.settings.training_args,
                               "lora_config": inputs.settings.lora_config},
                  "model_class": inputs.model_class, "world_size": int(os.environ.get("WORLD_SIZE", "1"))})
+    if decisions is not None:
+        if decisions.stopped:  # as Katib's collector: metrics reported, then SetTrialStatus, then exit
+            decisions.mark_early_stopped()
+        decisions.close()
     return final
 
 
