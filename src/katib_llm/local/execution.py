@@ -24,7 +24,7 @@ from katib_llm.core import limits
 from katib_llm.core.metrics import UNAVAILABLE, parse_metrics
 from katib_llm.core.substitute import substitute_trial
 
-from . import algorithms, multiobjective, pool, state, warmstart
+from . import algorithms, multiobjective, pool, state, warmpool, warmstart
 from .asha import LocalDecisions
 from .steps import local_steps
 from .workdir import Paths
@@ -100,7 +100,9 @@ class TrialExecution:
         for key, value in (("name", name), ("assignments", assignments), ("attempts", attempts),
                            ("output_dir", output)):
             trial.set_user_attr(key, value)
-        extra = self.decisions.env(name) if self.decisions is not None else {}  # ASHA: where to ask
+        extra = warmpool.trial_env(self.paths)  # the run's shared tokenized data
+        if self.decisions is not None:
+            extra.update(self.decisions.env(name))  # ASHA: where to ask
         proc = pool.start_trial(steps, {**os.environ, **extra}, directory, self.threads, self.mode)
         trial.set_user_attr("pid", proc.pid)
         trial.set_user_attr("started", proc.started)

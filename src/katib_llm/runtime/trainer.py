@@ -235,20 +235,41 @@ def _seed(args: Any) -> None:
         set_seed(args.seed)
 
 
+def _tokenized(inputs: TrialInputs, causal: bool, tokenizer: Any) -> tuple[Any, Any, int]:
+    """(train, eval, number of labels): built here, or loaded from the Experiment's shared cache
+    (:mod:`.tokenized`, ``KATIB_LLM_DATA_CACHE_DIR``) where an earlier trial built them."""
+    from . import data, tokenized
+
+    cfg = inputs.dataset
+
+    def build() -> tuple[Any, Any, int]:
+        train_raw, eval_raw = data.load_splits(inputs.dataset_dir, inputs.dataset_split, inputs.dataset_name, cfg)
+        columns = [cfg.text_column] + ([] if causal else [cfg.label_column]) + \
+            ([cfg.text_pair_column] if cfg.text_pair_column else [])
+        data.check_columns(train_raw, columns, "training")
+        data.check_columns(eval_raw, columns, "eval")
+        if causal:
+            return data.tokenize_causal(train_raw, tokenizer, cfg), data.tokenize_causal(eval_raw, tokenizer, cfg), 0
+        num_labels, mapping = data.label_mapping(train_raw, cfg)
+        return (data.tokenize_classification(train_raw, tokenizer, cfg, mapping),
+                data.tokenize_classification(eval_raw, tokenizer, cfg, mapping), num_labels)
+
+    def key() -> str:
+        return tokenized.cache_key(inputs.model_dir, inputs.dataset_dir, inputs.dataset_split, inputs.dataset_name,
+                                   cfg, inputs.model_class)
+
+    made, how = tokenized.prepared(tokenized.cache_dir(os.environ), key, build)
+    if how != "built":
+        print(f"katib-llm trainer: tokenized dataset {how} from the Experiment's cache", file=sys.stderr, flush=True)
+    return made
+
+
 def _prepare(inputs: TrialInputs, causal: bool) -> tuple[Any, Any, Any, Any]:
     """Dataset, tokenization and the LoRA-wrapped model: (model, train, eval, collator)."""
     import transformers
     from peft import get_peft_model
     from transformers import AutoTokenizer, DataCollatorForLanguageModeling, DataCollatorWithPadding
 
-    from . import data
-
-    cfg = inputs.dataset
-    train_raw, eval_raw = data.load_splits(inputs.dataset_dir, inputs.dataset_split, inputs.dataset_name, cfg)
-    columns = [cfg.text_column] + ([] if causal else [cfg.label_column]) + \
-        ([cfg.text_pair_column] if cfg.text_pair_column else [])
-    data.check_columns(train_raw, columns, "training")
-    data.check_columns(eval_raw, columns, "eval")
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(inputs.model_dir))
     except (OSError, ValueError) as exc:
@@ -257,14 +278,10 @@ def _prepare(inputs: TrialInputs, causal: bool) -> tuple[Any, Any, Any, Any]:
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
     auto = getattr(transformers, inputs.model_class)
     model_kwargs: dict[str, Any] = {}
+    train_ds, eval_ds, num_labels = _tokenized(inputs, causal, tokenizer)
     if causal:
-        train_ds = data.tokenize_causal(train_raw, tokenizer, cfg)
-        eval_ds = data.tokenize_causal(eval_raw, tokenizer, cfg)
         collator = DataCollatorForLanguageModeling(tokenizer, mlm=False)
     else:
-        num_labels, mapping = data.label_mapping(train_raw, cfg)
-        train_ds = data.tokenize_classification(train_raw, tokenizer, cfg, mapping)
-        eval_ds = data.tokenize_classification(eval_raw, tokenizer, cfg, mapping)
         collator = DataCollatorWithPadding(tokenizer)
         model_kwargs = {"num_labels": num_labels, "ignore_mismatched_sizes": True}
     try:
