@@ -286,6 +286,31 @@ class Decider:
             return self.ladder.record(trial, values)
 
 
+# ---- where the trainer asks on a cluster ------------------------------------------------------------
+ENV_ADDRESS = "KATIB_LLM_EARLY_STOPPING_ADDRESS"
+ENV_METRIC = "KATIB_LLM_OBJECTIVE_METRIC"
+EARLY_STOPPING_PORT = 6788  # Katib's DefaultEarlyStoppingPort (pkg/controller.v1beta1/consts/const.go)
+
+
+def decision_env(experiment: Mapping) -> dict[str, str]:
+    """The environment that makes katib-llm's trainer ask for ASHA decisions, or {}.
+
+    Only for ``successivehalving`` (katib-llm's service). Katib creates the Experiment's
+    Suggestion with the Experiment's name and serves it through the Service
+    ``<suggestion>-<algorithm>`` in the Experiment's namespace, whose port 6788 is the
+    early-stopping container when the Experiment has early stopping (kubeflow/katib v0.19
+    ``pkg/controller.v1beta1/util/suggestion.go`` ``GetSuggestionServiceName``,
+    ``suggestion/composer/composer.go`` ``DesiredService``)."""
+    spec = experiment.get("spec") if isinstance(experiment.get("spec"), Mapping) else {}
+    es = spec.get("earlyStopping") if isinstance(spec.get("earlyStopping"), Mapping) else {}
+    algorithm = (spec.get("algorithm") or {}).get("algorithmName") if isinstance(spec.get("algorithm"), Mapping) else None
+    name = (experiment.get("metadata") or {}).get("name") if isinstance(experiment.get("metadata"), Mapping) else None
+    metric = (spec.get("objective") or {}).get("objectiveMetricName") if isinstance(spec.get("objective"), Mapping) else None
+    if es.get("algorithmName") != SUCCESSIVE_HALVING or not all(isinstance(v, str) and v for v in (algorithm, name, metric)):
+        return {}
+    return {ENV_ADDRESS: f"{name}-{algorithm}:{EARLY_STOPPING_PORT}", ENV_METRIC: str(metric)}
+
+
 __all__ = ["AshaSettings", "BadRequest", "CONTINUE", "Decider", "Decision", "Ladder", "METHOD", "PATH", "SERVICE",
-           "encode_answer", "encode_request", "parse_answer", "parse_request", "MAX_REPORT", "SETTINGS", "STOP", "best_up_to",
+           "decision_env", "encode_answer", "encode_request", "parse_answer", "parse_request", "MAX_REPORT", "SETTINGS", "STOP", "best_up_to",
            "decide", "rung_index", "rungs", "threshold"]

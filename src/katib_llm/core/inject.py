@@ -15,7 +15,7 @@ from typing import Any
 from .config import TRAINER_MODULE, AdminConfig
 from .contract import WORKERS, LLMSpec, annotation_path
 from .errors import FieldError
-from . import trainjob
+from . import asha, trainjob
 from .jobkinds import JobKind, containers
 from .limits import STEP_METRIC, set_active_deadline
 from .metrics import METRICS_FILTER
@@ -250,6 +250,20 @@ def inject_env(ctx: Context, job: dict[str, Any], hparams: dict[str, str]) -> No
             _upsert(env, {"name": name, "value": values[name]})
         for entry in tracking_env(llm.tracking_secret) if llm.tracking_secret else []:
             _upsert(env, entry)
+
+
+def inject_decisions(ctx: Context, job: dict[str, Any], exp: dict[str, Any], trainer: bool) -> None:
+    """A job that runs katib-llm's own trainer asks katib-llm's early-stopping service at every
+    rung (ASHA, :mod:`katib_llm.core.asha`); any other program keeps Katib's one-rule path."""
+    values = asha.decision_env(exp) if trainer else {}
+    if not values:
+        return
+    for _, c in _primary_containers(ctx, job):
+        _set_env(c, values)
+    if not ctx.kind.has_pod_templates:
+        env = job.setdefault("spec", {}).setdefault("trainer", {}).setdefault("env", [])
+        for name in sorted(values):
+            _upsert(env, {"name": name, "value": values[name]})
 
 
 def _init_container(ctx: Context, kind: str) -> dict[str, Any] | None:

@@ -20,7 +20,7 @@ from typing import Any, Callable
 import optuna
 import yaml
 
-from katib_llm.core import limits
+from katib_llm.core import asha, limits
 from katib_llm.core.metrics import UNAVAILABLE, parse_metrics
 from katib_llm.core.substitute import substitute_trial
 
@@ -102,7 +102,10 @@ class TrialExecution:
             trial.set_user_attr(key, value)
         extra = warmpool.trial_env(self.paths)  # the run's shared tokenized data
         if self.decisions is not None:
-            extra.update(self.decisions.env(name))  # ASHA: where to ask
+            extra.update(self.decisions.env(name))  # ASHA: where to ask (this runner, not the cluster's service)
+        for step in steps:  # the admitted job names the cluster's service: the runner's values win
+            step.env.pop(asha.ENV_ADDRESS, None)
+            step.env.update({k: v for k, v in extra.items() if k in step.env})
         proc = pool.start_trial(steps, {**os.environ, **extra}, directory, self.threads, self.mode)
         trial.set_user_attr("pid", proc.pid)
         trial.set_user_attr("started", proc.started)
