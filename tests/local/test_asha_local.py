@@ -39,6 +39,8 @@ def test_local_asha_stops_trials_at_rungs_through_the_trainer(tmp_path, tiny_mod
     for t in stopped:
         reports = len(t.metrics["eval_loss"])
         assert reports in rung_reports and reports < 4, (t.name, t.metrics)
+    for t in result.trials:                                          # a trial's last evaluation never stops it
+        assert (t.state == "Succeeded") == (len(t.metrics["eval_loss"]) == 4), (t.name, t.state, t.metrics)
     assert result.best is not None and result.best.state == "Succeeded"
     assert len(result.best.metrics["eval_loss"]) == 4
     storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(

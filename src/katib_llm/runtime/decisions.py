@@ -63,8 +63,12 @@ class DecisionClient:
                   f"({getattr(code, 'name', type(exc).__name__)}); training continues", file=sys.stderr, flush=True)
             self._warned = True
 
-    def observe(self, metrics: Mapping[str, float]) -> bool:
-        """Record this evaluation's objective value and ask; True if the trial must stop now."""
+    def observe(self, metrics: Mapping[str, float], last: bool = False) -> bool:
+        """Record this evaluation's objective value and ask; True if the trial must stop now.
+
+        ``last``: the trial's final evaluation. It is still sent (other trials are ranked against
+        it at that rung) but never stops the trial: a trial that trained to its end succeeded.
+        """
         if self.metric not in metrics:
             return False
         self.values.append(float(metrics[self.metric]))
@@ -75,7 +79,7 @@ class DecisionClient:
         except Exception as exc:  # noqa: BLE001 - any failure of the service means "continue"
             self._warn("asking for an early-stopping decision", exc)
             return False
-        self.stopped = asha.parse_answer(answer) == asha.STOP
+        self.stopped = asha.parse_answer(answer) == asha.STOP and not last
         return self.stopped
 
     def mark_early_stopped(self) -> bool:

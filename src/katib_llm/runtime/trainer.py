@@ -147,7 +147,8 @@ def _callback(printer: MetricPrinter, decisions: DecisionClient | None = None) -
                 # train_step: what a train_steps budget counts (katib_llm.core.limits).
                 values = printer.emit({**metrics, "epoch": state.epoch or 0.0, STEP_METRIC: state.global_step})
                 # ASHA: printed first (the collector reports them), then the decision for this rung.
-                if decisions is not None and decisions.observe(values):
+                last = state.max_steps > 0 and state.global_step >= state.max_steps
+                if decisions is not None and decisions.observe(values, last=last):
                     control.should_training_stop = True
 
     return _PrintMetrics()
