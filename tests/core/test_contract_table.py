@@ -158,3 +158,15 @@ def test_parse_of_any_value_denies_at_the_annotation_or_accepts(name, text):
     for error in errors:
         assert error.code in DENIAL_CODES and error.message
         assert error.path.startswith(contract.annotation_path(name)) or error.code.startswith("credential"), error
+
+
+@pytest.mark.parametrize("objective", [{"objectiveMetricName": {"a": 1}, "type": "minimize"},
+                                       {"objectiveMetricName": "eval_loss", "additionalMetricNames": [{"x": 1}, 3]},
+                                       {"objectiveMetricName": "eval_loss", "additionalMetricNames": "eval_runtime"},
+                                       ["not", "an", "object"]])
+def test_objectives_annotation_with_a_mangled_spec_objective_is_judged_not_crashed(objective):
+    """Found by tests/webhook/test_fuzz.py: a dict as the objective metric's name crashed the parser."""
+    from katib_llm.core import contract
+    value, errors = contract.parse_value(contract.OBJECTIVES, "eval_loss:minimize,eval_runtime:minimize",
+                                         objective=objective)
+    assert value is None and errors and all(e.code.startswith("objectives.") for e in errors)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import random
-from concurrent import futures
 
 import grpc
 import pytest
@@ -21,26 +20,12 @@ from kubeflow.katib import katib_api_pb2_grpc as api_grpc
 
 from katib_llm.core import early_stopping as rules
 from katib_llm.earlystopping.service import KubeTrials, serve
+from tests.katib_db import serve_db
 from tests.kube_apiserver import KubeApiServer
 
 COND = api.TrialStatus.TrialConditionType
 ETA, MIN_RESOURCE, RATE = 3, 2, 1
 RUNG = MIN_RESOURCE * ETA ** RATE  # report 6
-
-
-class FakeDB(api_grpc.DBManagerServicer):
-    """Katib's DB manager: observation logs by trial name, in report order."""
-
-    def __init__(self):
-        self.logs: dict[str, list[tuple[str, str]]] = {}
-        self.reads = 0
-
-    def GetObservationLog(self, request, context):  # noqa: N802
-        self.reads += 1
-        entries = [api.MetricLog(time_stamp=f"2026-01-01T00:00:{i:02d}Z", metric=api.Metric(name=n, value=v))
-                   for i, (n, v) in enumerate(self.logs.get(request.trial_name, []))
-                   if n == request.metric_name]
-        return api.GetObservationLogReply(observation_log=api.ObservationLog(metric_logs=entries))
 
 
 @pytest.fixture
@@ -49,19 +34,16 @@ def cluster():
         from kubernetes import client
 
         custom = client.CustomObjectsApi(client.ApiClient(kube.configuration()))
-        db = FakeDB()
-        db_server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-        api_grpc.add_DBManagerServicer_to_server(db, db_server)
-        db_port = db_server.add_insecure_port("127.0.0.1:0")
-        db_server.start()
-        server, port = serve("127.0.0.1:0", KubeTrials(custom, "kubeflow"))
+        db_run = serve_db()
+        db, db_address = next(db_run)
+        server, port = serve("127.0.0.1:0", KubeTrials(custom, "kubeflow"), db_manager_address=db_address)
         channel = grpc.insecure_channel(f"127.0.0.1:{port}")
         try:
-            yield kube, db, f"127.0.0.1:{db_port}", api_grpc.EarlyStoppingStub(channel)
+            yield kube, db, db_address, api_grpc.EarlyStoppingStub(channel)
         finally:
             channel.close()
             server.stop(None)
-            db_server.stop(None)
+            db_run.close()
 
 
 def _experiment(algorithm: str, settings: dict[str, str], maximize: bool = False) -> api.Experiment:
@@ -210,13 +192,21 @@ def test_medianstop_rules_match_katib_medianstop(cluster):
     assert list(few.early_stopping_rules) == []
 
 
+def test_the_db_manager_address_of_a_request_is_never_dialled(cluster):
+    """The DB manager is the one the service was configured with (--db-manager-address)."""
+    _, db, _, stub = cluster
+    db.logs = {"x": [("loss", "0.5")] * 6}
+    finished = [api.Trial(name="x", status=api.TrialStatus(condition=COND.SUCCEEDED))]
+    reply = stub.GetEarlyStoppingRules(api.GetEarlyStoppingRulesRequest(
+        experiment=_experiment("successivehalving", SHA), trials=finished, db_manager_address="attacker.example:1"))
+    assert [(r.value, r.start_step) for r in reply.early_stopping_rules] == [("0.5", RUNG)] and db.reads == 1
+    with pytest.raises(ValueError, match="host:port"):
+        serve("127.0.0.1:0", None, db_manager_address="nohost")
+
+
 def test_errors_are_grpc_statuses_not_crashes(cluster):
     _, _, db_address, stub = cluster
     finished = [api.Trial(name="x", status=api.TrialStatus(condition=COND.SUCCEEDED))]
-    with pytest.raises(grpc.RpcError) as err:
-        stub.GetEarlyStoppingRules(api.GetEarlyStoppingRulesRequest(
-            experiment=_experiment("successivehalving", SHA), trials=finished, db_manager_address="nohost"))
-    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "host:port" in err.value.details()
     with pytest.raises(grpc.RpcError) as err:
         stub.SetTrialStatus(api.SetTrialStatusRequest(trial_name="missing"))
     assert err.value.code() == grpc.StatusCode.NOT_FOUND

@@ -20,6 +20,9 @@ def register(sub: Any) -> None:
     p.add_argument("--namespace", default=None,
                    help="namespace of the Trials (default: the pod's own, as Katib's medianstop assumes)")
     p.add_argument("--kubeconfig", default=None, help="kubeconfig outside a cluster (default: in-cluster)")
+    p.add_argument("--db-manager-address", default="katib-db-manager.kubeflow:6789",
+                   help="host:port of Katib's DB manager (finished trials' observation logs); the only "
+                        "source of this address: the one in Katib's requests is not used")
     p.set_defaults(func=_run)
 
 
@@ -50,7 +53,10 @@ def _run(args: argparse.Namespace) -> int:
     except ClusterUnavailable as exc:
         log.warning("%s: SetTrialStatus will fail", exc)
         trials = None
-    server, port = serve(f"{args.host}:{args.port}", trials)
+    if args.db_manager_address.count(":") != 1:
+        log.error("--db-manager-address must be host:port, got %r", args.db_manager_address)
+        return 2
+    server, port = serve(f"{args.host}:{args.port}", trials, db_manager_address=args.db_manager_address)
     log.info("early-stopping service listening on %s:%d", args.host, port)
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

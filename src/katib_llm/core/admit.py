@@ -253,6 +253,7 @@ def _inject(ctx: inject.Context, job: dict[str, Any], exp: dict[str, Any], hpara
     inject.inject_images(ctx, job)
     inject.inject_workers(ctx, job)
     inject.inject_env(ctx, job, hparams)
+    inject.inject_decisions(ctx, job, exp, trainer)
     inject.inject_storage(ctx, job)
     inject.inject_resources(ctx, job)
     inject.inject_placement(ctx, job)

@@ -693,9 +693,11 @@ def parse_objectives(raw: str, objective: Any, errors: list[FieldError]) -> list
     """
     path = annotation_path(OBJECTIVES)
     objective = objective if isinstance(objective, dict) else {}
-    primary = objective.get("objectiveMetricName")
+    # spec.objective is user text too (Katib's own rules judge its shape): only names count here.
+    primary = objective.get("objectiveMetricName") if isinstance(objective.get("objectiveMetricName"), str) else ""
     primary_dir = "maximize" if objective.get("type") == "maximize" else "minimize"
-    known = [primary, *(objective.get("additionalMetricNames") or [])]
+    additional = objective.get("additionalMetricNames")
+    known = [m for m in [primary, *(additional if isinstance(additional, list) else [])] if isinstance(m, str) and m]
     items = [x.strip() for x in raw.split(",", 4 * MAX_OBJECTIVES) if x.strip()] if isinstance(raw, str) else []
     if len(items) > 2 * MAX_OBJECTIVES or not isinstance(raw, str) or len(raw) > 4096:
         errors.append(FieldError(path, "objectives.count", f"needs 2 to {MAX_OBJECTIVES} distinct metrics"))

@@ -16,7 +16,7 @@ from .config import INITIALIZER_MODULE, TRAINER_MODULE, AdminConfig
 from .contract import (PROCS_PER_WORKER, QUEUE, RESOURCES_PER_WORKER, TRIAL_DEADLINE, WORKERS, LLMSpec, annotation_key,
                        annotation_path)
 from .errors import FieldError
-from . import trainjob, trial_rules
+from . import asha, trainjob, trial_rules
 from .jobkinds import JobKind, containers
 from .limits import STEP_METRIC, set_active_deadline
 from .metrics import METRICS_FILTER
@@ -267,6 +267,20 @@ def inject_env(ctx: Context, job: dict[str, Any], hparams: dict[str, str]) -> No
             _upsert(env, {"name": name, "value": values[name]})
         for entry in tracking_env(llm.tracking_secret) if llm.tracking_secret else []:
             _upsert(env, entry)
+
+
+def inject_decisions(ctx: Context, job: dict[str, Any], exp: dict[str, Any], trainer: bool) -> None:
+    """A job that runs katib-llm's own trainer asks katib-llm's early-stopping service at every
+    rung (ASHA, :mod:`katib_llm.core.asha`); any other program keeps Katib's one-rule path."""
+    values = asha.decision_env(exp) if trainer else {}
+    if not values:
+        return
+    for _, c in _primary_containers(ctx, job):
+        _set_env(c, values)
+    if not ctx.kind.has_pod_templates:
+        env = job.setdefault("spec", {}).setdefault("trainer", {}).setdefault("env", [])
+        for name in sorted(values):
+            _upsert(env, {"name": name, "value": values[name]})
 
 
 def _init_container(ctx: Context, kind: str) -> dict[str, Any] | None:

@@ -13,6 +13,14 @@ The Suggestion controller calls:
 * the trial's metrics collector calls ``SetTrialStatus`` after it stopped the trial; the service
   appends the ``EarlyStopped`` condition to the Trial's status, as Katib's medianstop does.
 
+katib-llm's own trainer also asks for a decision at every evaluation on the same port
+(:data:`katib_llm.core.asha.PATH`, asynchronous successive halving: :mod:`katib_llm.core.asha`); once trials of the Experiment ask,
+``GetEarlyStoppingRules`` returns no rules, so Katib's collector does not apply a second,
+one-rung rule to them. Trials that never ask (user templates) keep Katib's one-rule path.
+
+The DB manager's address comes only from the service's own configuration (``--db-manager-address``,
+set by the chart), never from a request: the address in Katib's request is ignored.
+
 The rules themselves come from :mod:`katib_llm.core.early_stopping`, which the local runner
 uses too; the objective values of finished trials come from Katib's DB manager
 (``GetObservationLog``), where the collector reported them.
@@ -29,10 +37,13 @@ import grpc
 from kubeflow.katib import katib_api_pb2 as api
 from kubeflow.katib import katib_api_pb2_grpc as api_grpc
 
+from katib_llm.core import asha
 from katib_llm.core import early_stopping as rules
+from katib_llm.io.asha_decide import handler
 
 log = logging.getLogger("katib_llm.earlystopping")
 DB_TIMEOUT = 120.0
+DEFAULT_DB_MANAGER = "katib-db-manager.kubeflow:6789"  # Katib's own default (consts.go)
 _CONDITIONS = {api.TrialStatus.TrialConditionType.SUCCEEDED: "Succeeded",
                api.TrialStatus.TrialConditionType.EARLYSTOPPED: "EarlyStopped"}
 _COMPARISON = {rules.LESS: api.LESS, rules.GREATER: api.GREATER, rules.EQUAL: api.EQUAL}
@@ -66,7 +77,10 @@ class KubeTrials:
 
 
 def _settings(spec: Any) -> dict[str, int]:
-    return rules.parse_settings(spec.algorithm_name, [(s.name, s.value) for s in spec.algorithm_settings])
+    pairs = [(s.name, s.value) for s in spec.algorithm_settings]
+    if spec.algorithm_name == rules.SUCCESSIVE_HALVING:
+        asha.AshaSettings.parse(pairs)  # bounded: an overflowing rung is refused, never computed
+    return rules.parse_settings(spec.algorithm_name, pairs)
 
 
 def _floats(log_reply: Any, metric: str) -> tuple[float, ...]:
@@ -84,8 +98,13 @@ def _floats(log_reply: Any, metric: str) -> tuple[float, ...]:
 class EarlyStoppingService(api_grpc.EarlyStoppingServicer):
     """One Experiment's early-stopping service (see module docstring)."""
 
-    def __init__(self, trials: TrialStatusWriter | None = None):
+    def __init__(self, trials: TrialStatusWriter | None = None, db_manager_address: str = DEFAULT_DB_MANAGER,
+                 decisions: asha.Decider | None = None):
+        if db_manager_address.count(":") != 1:
+            raise ValueError(f"db_manager_address must be host:port, got {db_manager_address!r}")
         self.trials = trials
+        self.db_manager_address = db_manager_address
+        self.decisions = decisions or asha.Decider()
         self._values: dict[tuple[str, str], tuple[float, ...]] = {}  # finished trials never change
         self._lock = threading.Lock()
 
@@ -106,12 +125,19 @@ class EarlyStoppingService(api_grpc.EarlyStoppingServicer):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         metric = spec.objective.objective_metric_name
         maximize = spec.objective.type == api.MAXIMIZE
-        finished = []
+        if spec.early_stopping.algorithm_name == rules.SUCCESSIVE_HALVING:
+            self.decisions.configure(asha.AshaSettings(**settings), metric, maximize)
+        finished, known = [], self.decisions.known()
         for trial in request.trials:
             condition = _CONDITIONS.get(trial.status.condition)
             if condition is not None:
-                values = self._observations(request.db_manager_address, trial.name, metric, context)
+                values = self._observations(trial.name, metric, context)
                 finished.append(rules.Finished(condition, values))
+                if trial.name not in known:  # finished before a restart: rebuild its rungs
+                    self.decisions.learn(trial.name, values)
+        if self.decisions.uses_asha():
+            log.info("trials of %s ask for ASHA decisions: no Katib rules for new trials", request.experiment.name)
+            return api.GetEarlyStoppingRulesReply()
         found = rules.rules_for_new_trial(spec.early_stopping.algorithm_name, settings, metric, maximize, finished)
         log.info("rules for new trials of %s from %d finished trials: %s", request.experiment.name,
                  len(finished), found)
@@ -119,14 +145,12 @@ class EarlyStoppingService(api_grpc.EarlyStoppingServicer):
             api.EarlyStoppingRule(name=r.name, value=repr(r.value), comparison=_COMPARISON[r.comparison],
                                   start_step=r.start_step) for r in found])
 
-    def _observations(self, address: str, trial: str, metric: str, context: grpc.ServicerContext) -> tuple[float, ...]:
+    def _observations(self, trial: str, metric: str, context: grpc.ServicerContext) -> tuple[float, ...]:
         key = (trial, metric)
         with self._lock:
             if key in self._values:
                 return self._values[key]
-        if address.count(":") != 1:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                          f"db_manager_address must be host:port, got {address!r}")
+        address = self.db_manager_address
         try:
             with grpc.insecure_channel(address) as channel:
                 reply = api_grpc.DBManagerStub(channel).GetObservationLog(
@@ -154,12 +178,16 @@ class EarlyStoppingService(api_grpc.EarlyStoppingServicer):
         return api.SetTrialStatusReply()
 
 
-def serve(address: str, trials: TrialStatusWriter | None, workers: int = 10) -> tuple[grpc.Server, int]:
+def serve(address: str, trials: TrialStatusWriter | None, workers: int = 10,
+          db_manager_address: str = DEFAULT_DB_MANAGER,
+          decisions: asha.Decider | None = None) -> tuple[grpc.Server, int]:
     """Start the service on ``address`` (``host:port``); returns the running server and its port."""
     from concurrent import futures
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers))
-    api_grpc.add_EarlyStoppingServicer_to_server(EarlyStoppingService(trials), server)
+    service = EarlyStoppingService(trials, db_manager_address, decisions)
+    api_grpc.add_EarlyStoppingServicer_to_server(service, server)
+    server.add_generic_rpc_handlers((handler(service.decisions),))
     port = server.add_insecure_port(address)
     if port == 0:
         raise OSError(f"cannot listen on {address}")

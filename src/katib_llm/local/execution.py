@@ -20,12 +20,13 @@ from typing import Any, Callable
 import optuna
 import yaml
 
-from katib_llm.core import limits
+from katib_llm.core import asha, limits
 from katib_llm.core.metrics import metric_value, parse_metrics
 from katib_llm.core.substitute import substitute_trial
 from katib_llm.core.trialenv import TrialEnv
 
-from . import algorithms, failures, multiobjective, pool, state, warmstart
+from . import algorithms, failures, multiobjective, pool, state, warmpool, warmstart
+from .asha import LocalDecisions
 from .steps import local_steps
 from .workdir import Paths
 
@@ -83,6 +84,7 @@ class TrialExecution:
     on_event: Callable[[str, Any], None]
     deadline: int | None
     ended: list[failures.Ended]  # trials this runner finished, in order (failures.repeated_failure)
+    decisions: LocalDecisions | None
 
     # ---- one trial ------------------------------------------------------------------------
     def _launch(self, trial: optuna.trial.Trial, assignments: dict[str, str], attempts: int) -> None:
@@ -101,7 +103,13 @@ class TrialExecution:
         for key, value in (("name", name), ("assignments", assignments), ("attempts", attempts),
                            ("output_dir", output)):
             trial.set_user_attr(key, value)
-        proc = pool.start_trial(steps, dict(os.environ), directory, self.threads, self.mode)
+        extra = warmpool.trial_env(self.paths)  # the run's shared tokenized data
+        if self.decisions is not None:
+            extra.update(self.decisions.env(name))  # ASHA: where to ask (this runner, not the cluster's service)
+        for step in steps:  # the admitted job names the cluster's service: the runner's values win
+            step.env.pop(asha.ENV_ADDRESS, None)
+            step.env.update({k: v for k, v in extra.items() if k in step.env})
+        proc = pool.start_trial(steps, {**os.environ, **extra}, directory, self.threads, self.mode)
         trial.set_user_attr("pid", proc.pid)
         trial.set_user_attr("started", proc.started)
         self.running[trial.number] = RunningTrial(trial, name, assignments, proc, directory)
@@ -175,6 +183,9 @@ class TrialExecution:
 
     def _finish(self, run: RunningTrial, exit_code: int | None) -> None:
         assert self.study is not None
+        if self.decisions is not None:  # ASHA: the trial stopped itself and said so (SetTrialStatus)
+            run.pruned = run.pruned or self.decisions.early_stopped(run.name)
+            run.trial.set_user_attr("asked_decisions", self.decisions.asked(run.name))
         if run.partial:
             self._observe(run, [run.partial])
             run.partial = ""

@@ -28,6 +28,7 @@ from katib_llm.core.contract import experiment_limits
 from katib_llm.core.early_stopping import Finished
 
 from . import algorithms, changes, failures, multiobjective, pool, state, warmstart
+from . import asha as local_asha
 from .admission import MO_ANNOTATION, admit_for_local, admit_local, local_config
 from .execution import RunningTrial, TrialExecution, alive_group, trial_name
 from .results import LocalResult, LocalRunError, TrialResult
@@ -77,6 +78,8 @@ class Runner(TrialExecution):
         self.by_name = {p.name: p for p in self.space}
         _, self.objectives = multiobjective.take_annotation(admitted)  # [(metric, direction)], primary first
         self.plan = algorithms.plan(self.spec, self.space, seed, max(1, len(self.objectives)))
+        # successivehalving: the runner also answers katib-llm's trainer at every rung (ASHA)
+        self.decisions = local_asha.for_plan(self.plan, len(self.objectives))
         self.metric_names = [self.spec["objective"]["objectiveMetricName"]] + list(
             self.spec["objective"].get("additionalMetricNames") or [])
         self.finished_curves: list[dict[str, list[float]]] = []  # several objectives: finished trials' metrics
@@ -187,7 +190,8 @@ class Runner(TrialExecution):
             assignments = {p.name: p.to_katib(trial.params[p.name]) for p in self.space}
             known = self.known.get(warmstart.assignment_key(assignments))
             if known is None:
-                if isinstance(self.plan.pruner, algorithms.RulePruner):  # fixed at creation, as on Katib
+                if isinstance(self.plan.pruner, algorithms.RulePruner) and not (
+                        self.decisions and self.decisions.decider.uses_asha()):  # fixed at creation, as on Katib
                     trial.set_user_attr("early_stopping_rules", self.plan.pruner.trial_rules(self._finished()))
                 self._launch(trial, assignments, 1)
                 return True
@@ -300,10 +304,11 @@ class Runner(TrialExecution):
             self.study = self._open_study()
             self.elapsed_before, self.run_started = self._load_elapsed(), time.time()
             self._seed_warm_start()
-            queue = self._resume()
-            if self.mode == "warm":
-                self.pool_start_seconds = pool.warm_up()
+            self._start_decisions()
             try:
+                queue = self._resume()
+                if self.mode == "warm":
+                    self.pool_start_seconds = pool.warm_up()
                 self._loop(queue)
                 if self.stop is not None:  # recorded under the lock: readers never see an ended run as interrupted
                     record_end(self.study, self.stop[0], self.stop[1], self.stop_message)
@@ -313,6 +318,18 @@ class Runner(TrialExecution):
                 raise
             finally:
                 self._save_elapsed()
+                if self.decisions is not None:
+                    self.decisions.stop()
+
+    def _start_decisions(self) -> None:
+        """Serve ASHA decisions; trials finished by earlier runs put their rungs back first."""
+        if self.decisions is None:
+            return
+        self.decisions.start()
+        for t in self.trials():
+            if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED):
+                values = [t.intermediate_values[s] for s in sorted(t.intermediate_values)]
+                self.decisions.remember(str(t.user_attrs.get("name")), values, bool(t.user_attrs.get("asked_decisions")))
 
     def _load_elapsed(self) -> float:
         try:

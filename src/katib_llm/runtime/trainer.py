@@ -35,6 +35,7 @@ from katib_llm.core.noops import TRAINER_DEFAULTS
 
 from . import tracking
 from .data import DatasetConfig
+from .decisions import DecisionClient
 from .errors import OneLineArgumentParser, RuntimeInputError
 from .hparams import TrialSettings, parse_json_object, settings_from
 
@@ -154,14 +155,18 @@ def _perplexity(loss: float) -> float:
         return math.inf
 
 
-def _callback(printer: MetricPrinter) -> Any:
+def _callback(printer: MetricPrinter, decisions: DecisionClient | None = None) -> Any:
     from transformers import TrainerCallback
 
     class _PrintMetrics(TrainerCallback):
         def on_evaluate(self, args, state, control, metrics=None, **kwargs):  # noqa: ANN001
             if state.is_world_process_zero and metrics:
                 # train_step: what a train_steps budget counts (katib_llm.core.limits).
-                printer.emit({**metrics, "epoch": state.epoch or 0.0, STEP_METRIC: state.global_step})
+                values = printer.emit({**metrics, "epoch": state.epoch or 0.0, STEP_METRIC: state.global_step})
+                # ASHA: printed first (the collector reports them), then the decision for this rung.
+                last = state.max_steps > 0 and state.global_step >= state.max_steps
+                if decisions is not None and decisions.observe(values, last=last):
+                    control.should_training_stop = True
 
     return _PrintMetrics()
 
@@ -256,20 +261,41 @@ def _seed(args: Any) -> None:
         set_seed(args.seed)
 
 
+def _tokenized(inputs: TrialInputs, causal: bool, tokenizer: Any) -> tuple[Any, Any, int]:
+    """(train, eval, number of labels): built here, or loaded from the Experiment's shared cache
+    (:mod:`.tokenized`, ``KATIB_LLM_DATA_CACHE_DIR``) where an earlier trial built them."""
+    from . import data, tokenized
+
+    cfg = inputs.dataset
+
+    def build() -> tuple[Any, Any, int]:
+        train_raw, eval_raw = data.load_splits(inputs.dataset_dir, inputs.dataset_split, inputs.dataset_name, cfg)
+        columns = [cfg.text_column] + ([] if causal else [cfg.label_column]) + \
+            ([cfg.text_pair_column] if cfg.text_pair_column else [])
+        data.check_columns(train_raw, columns, "training")
+        data.check_columns(eval_raw, columns, "eval")
+        if causal:
+            return data.tokenize_causal(train_raw, tokenizer, cfg), data.tokenize_causal(eval_raw, tokenizer, cfg), 0
+        num_labels, mapping = data.label_mapping(train_raw, cfg)
+        return (data.tokenize_classification(train_raw, tokenizer, cfg, mapping),
+                data.tokenize_classification(eval_raw, tokenizer, cfg, mapping), num_labels)
+
+    def key() -> str:
+        return tokenized.cache_key(inputs.model_dir, inputs.dataset_dir, inputs.dataset_split, inputs.dataset_name,
+                                   cfg, inputs.model_class)
+
+    made, how = tokenized.prepared(tokenized.cache_dir(os.environ), key, build)
+    if how != "built":
+        print(f"katib-llm trainer: tokenized dataset {how} from the Experiment's cache", file=sys.stderr, flush=True)
+    return made
+
+
 def _prepare(inputs: TrialInputs, causal: bool) -> tuple[Any, Any, Any, Any]:
     """Dataset, tokenization and the LoRA-wrapped model: (model, train, eval, collator)."""
     import transformers
     from peft import get_peft_model
     from transformers import AutoTokenizer, DataCollatorForLanguageModeling, DataCollatorWithPadding
 
-    from . import data
-
-    cfg = inputs.dataset
-    train_raw, eval_raw = data.load_splits(inputs.dataset_dir, inputs.dataset_split, inputs.dataset_name, cfg)
-    columns = [cfg.text_column] + ([] if causal else [cfg.label_column]) + \
-        ([cfg.text_pair_column] if cfg.text_pair_column else [])
-    data.check_columns(train_raw, columns, "training")
-    data.check_columns(eval_raw, columns, "eval")
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(inputs.model_dir))
     except (OSError, ValueError) as exc:
@@ -278,14 +304,10 @@ def _prepare(inputs: TrialInputs, causal: bool) -> tuple[Any, Any, Any, Any]:
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
     auto = getattr(transformers, inputs.model_class)
     model_kwargs: dict[str, Any] = {}
+    train_ds, eval_ds, num_labels = _tokenized(inputs, causal, tokenizer)
     if causal:
-        train_ds = data.tokenize_causal(train_raw, tokenizer, cfg)
-        eval_ds = data.tokenize_causal(eval_raw, tokenizer, cfg)
         collator = DataCollatorForLanguageModeling(tokenizer, mlm=False)
     else:
-        num_labels, mapping = data.label_mapping(train_raw, cfg)
-        train_ds = data.tokenize_classification(train_raw, tokenizer, cfg, mapping)
-        eval_ds = data.tokenize_classification(eval_raw, tokenizer, cfg, mapping)
         collator = DataCollatorWithPadding(tokenizer)
         model_kwargs = {"num_labels": num_labels, "ignore_mismatched_sizes": True}
     try:
@@ -309,6 +331,8 @@ def run(inputs: TrialInputs) -> dict[str, float]:
 
     causal = inputs.model_class == "AutoModelForCausalLM"
     printer = MetricPrinter(inputs.metrics_file, causal)
+    # One process only: a stop decided on rank 0 alone would leave the other ranks waiting.
+    decisions = DecisionClient.from_env(os.environ) if int(os.environ.get("WORLD_SIZE", "1")) == 1 else None
     with tempfile.TemporaryDirectory(prefix="katib-llm-trainer-") as scratch:
         args = _training_arguments(inputs, scratch)
         _seed(args)
@@ -316,7 +340,7 @@ def run(inputs: TrialInputs) -> dict[str, float]:
         with args.main_process_first(desc="dataset preparation"):
             model, train_ds, eval_ds, collator = _prepare(inputs, causal)
         trainer = Trainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
-                          data_collator=collator, callbacks=[_callback(printer)],
+                          data_collator=collator, callbacks=[_callback(printer, decisions)],
                           compute_metrics=_token_accuracy if causal else _accuracy,
                           preprocess_logits_for_metrics=_argmax)
         result = trainer.train()
@@ -335,6 +359,10 @@ def run(inputs: TrialInputs) -> dict[str, float]:
                  "settings": {"training_args": inputs.settings.training_args,
                               "lora_config": inputs.settings.lora_config},
                  "model_class": inputs.model_class, "world_size": int(os.environ.get("WORLD_SIZE", "1"))})
+    if decisions is not None:
+        if decisions.stopped:  # as Katib's collector: metrics reported, then SetTrialStatus, then exit
+            decisions.mark_early_stopped()
+        decisions.close()
     return final
 
 
