@@ -45,8 +45,12 @@ def test_defaults_are_katibs_successivehalving_defaults():
 
 
 @pytest.mark.parametrize("pairs, message", [
-    ([("min_resource", "10"), ("reduction_factor", "10"), ("min_early_stopping_rate", "1000000000")], "past report"),
-    ([("min_resource", str(MAX_REPORT + 1))], "past report"),
+    # each setting's own bound (core.early_stopping) refuses these before any power is taken
+    ([("min_resource", "10"), ("reduction_factor", "10"), ("min_early_stopping_rate", "1000000000")],
+     "min_early_stopping_rate"),
+    ([("min_resource", str(MAX_REPORT + 1))], "min_resource"),
+    # within every bound, but the first rung past the last report ASHA keeps
+    ([("min_resource", "2000"), ("reduction_factor", "100"), ("min_early_stopping_rate", "1")], "past report"),
     ([("reduction_factor", "1")], "reduction_factor"),
     ([("eta", "3")], "unknown setting"),
 ])
