@@ -27,6 +27,16 @@ def run_experiment(experiment: dict[str, Any], workdir: str | Path, *, values: d
     no ``random_state``.
     """
     admitted, mount = admit_for_local(experiment, values)
+    return run_admitted(admitted, workdir, mount=mount, progress=progress, mode=mode, cache_dir=cache_dir,
+                        seed=seed, report=report)
+
+
+def run_admitted(admitted: dict[str, Any], workdir: str | Path, *, mount: str, progress: bool = True,
+                 mode: str = "warm", cache_dir: str | Path | None = None, seed: int | None = None,
+                 report: bool = True) -> LocalResult:
+    """:func:`run_experiment` for an Experiment already admitted for this machine
+    (``katib_llm.local.runner.admit_local``; ``mount``: the volume's mount path), as
+    ``KatibClient(backend="local").tune()`` admits it once before running it."""
     warn_if_gpus_missing(admitted)
     # Absolute paths: each trial runs in its own directory, so a relative work dir (the CLI's
     # default is runs/<name>) would otherwise resolve inside every trial's folder.
