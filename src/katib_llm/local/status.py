@@ -19,6 +19,8 @@ import yaml
 from . import state
 
 CONDITION_ATTR = "katib_condition"
+WARM_ATTR = "warm_start_from"      # user attr of a seeded (warm-start) trial: the reference it came from
+DUPLICATE_ATTR = "duplicate_of"    # user attr of a suggestion not run: the known trial it repeats
 EXPERIMENT_LABEL = "katib.kubeflow.org/experiment"
 # Katib's trial condition reasons by final state.
 _TRIAL_REASONS = {state.SUCCEEDED: "TrialSucceeded", state.FAILED: "TrialFailed",
@@ -154,7 +156,9 @@ def read_run(workdir: str | Path) -> LocalRun:
     spec = experiment["spec"]
     names = [spec["objective"]["objectiveMetricName"]] + list(spec["objective"].get("additionalMetricNames") or [])
     study = open_study(root, experiment["metadata"]["name"])
-    frozen = sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)
+    # This Experiment's own trials: not the warm-start history nor suggestions that repeated it.
+    frozen = sorted((t for t in study.get_trials(deepcopy=False)
+                     if not {WARM_ATTR, DUPLICATE_ATTR} & set(t.user_attrs)), key=lambda t: t.number)
     trials = [_trial(f, experiment, names) for f in frozen]
     experiment = {**experiment, "status": _experiment_status(experiment, frozen, trials,
                                                              study.user_attrs.get(CONDITION_ATTR))}

@@ -202,6 +202,7 @@ def _optuna_static(plot: Any, *args: Any, **kwargs: Any) -> Any:
     # rc_context: Optuna's plots switch pyplot's global style to ggplot; the user's own plots keep theirs.
     with warnings.catch_warnings(), matplotlib.rc_context():
         warnings.simplefilter("ignore", ExperimentalWarning)
+        warnings.simplefilter("ignore", UserWarning)  # matplotlib widening a one-point axis
         axes = plot(*args, **kwargs)
     return np.atleast_1d(axes).flat[0].figure
 

@@ -35,6 +35,16 @@ class Trial:
     start: str | None = None
     end: str | None = None
 
+    @property
+    def wall_time(self) -> float | None:
+        """Seconds from start to completion (None while running)."""
+        import datetime as dt
+
+        if not self.start or not self.end:
+            return None
+        parse = lambda text: dt.datetime.fromisoformat(text.replace("Z", "+00:00"))  # noqa: E731
+        return (parse(self.end) - parse(self.start)).total_seconds()
+
 
 def _trial(trial: dict[str, Any], spec: dict[str, Any], series: dict[str, list[float]] | None) -> Trial:
     objective = spec.get("objective") or {}
