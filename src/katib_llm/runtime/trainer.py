@@ -196,15 +196,24 @@ def _argmax(logits: Any, labels: Any) -> Any:
     return logits.argmax(dim=-1)
 
 
-def _save_adapter(model: Any, output_dir: Path) -> None:
-    """Write only the adapter, via a temp dir so a crash never leaves a half-written file."""
+def _save_adapter(model: Any, output_dir: Path, tokenizer: Any, inputs: TrialInputs) -> None:
+    """Write the adapter, completed to load on another machine (tokenizer, labelled config, the
+    base model by its source: :mod:`.portable`), via a temp dir so a crash never leaves a
+    half-written file."""
+    from .portable import complete_adapter
+
     output_dir.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".adapter-", dir=output_dir))
     try:
         model.save_pretrained(str(tmp))
-        for name in ("adapter_model.safetensors", "adapter_config.json"):
-            (tmp / name).chmod(0o644)
-            os.replace(tmp / name, output_dir / name)
+        id2label = getattr(model.get_base_model().config, "id2label", None) \
+            if inputs.model_class != "AutoModelForCausalLM" else None
+        labels = [str(id2label[i]) for i in sorted(id2label)] if id2label else None
+        complete_adapter(tmp, model, tokenizer, inputs.model_dir, inputs.model_class, labels)
+        (tmp / "README.md").unlink(missing_ok=True)  # peft's model card names the local base path
+        for path in sorted(tmp.iterdir(), key=lambda p: p.name == "adapter_config.json"):  # the config last
+            path.chmod(0o644)
+            os.replace(path, output_dir / path.name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -238,6 +247,7 @@ def _prepare(inputs: TrialInputs, causal: bool) -> tuple[Any, Any, Any, Any]:
     from transformers import AutoTokenizer, DataCollatorForLanguageModeling, DataCollatorWithPadding
 
     from . import data
+    from .portable import label_names, labels_kwargs
 
     cfg = inputs.dataset
     train_raw, eval_raw = data.load_splits(inputs.dataset_dir, inputs.dataset_split, inputs.dataset_name, cfg)
@@ -262,7 +272,8 @@ def _prepare(inputs: TrialInputs, causal: bool) -> tuple[Any, Any, Any, Any]:
         train_ds = data.tokenize_classification(train_raw, tokenizer, cfg, mapping)
         eval_ds = data.tokenize_classification(eval_raw, tokenizer, cfg, mapping)
         collator = DataCollatorWithPadding(tokenizer)
-        model_kwargs = {"num_labels": num_labels, "ignore_mismatched_sizes": True}
+        names = label_names(train_raw, cfg.label_column, num_labels, mapping)  # saved with the adapter
+        model_kwargs = {**labels_kwargs(names), "ignore_mismatched_sizes": True}
     try:
         model = auto.from_pretrained(str(inputs.model_dir), **model_kwargs)
     except (OSError, ValueError) as exc:
@@ -302,7 +313,7 @@ def run(inputs: TrialInputs) -> dict[str, float]:
             return {}
         final = {**printer.history[-1], "train_loss": float(result.training_loss)}
         print(format_metric_line("train_loss", final["train_loss"]), flush=True)
-        _save_adapter(trainer.model, inputs.output_dir)
+        _save_adapter(trainer.model, inputs.output_dir, collator.tokenizer, inputs)
     _write_json(inputs.output_dir / "metrics.json",
                 {"final": final, "history": printer.history, "hyperparameters": inputs.hparams,
                  "settings": {"training_args": inputs.settings.training_args,
