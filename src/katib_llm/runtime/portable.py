@@ -15,11 +15,13 @@ adapter is therefore completed with:
   a size mismatch);
 * ``katib-llm.json``: the source URI and revision, the model class, the label names.
 
-Load it anywhere (``transformers`` reads the labels back from ``config.json``)::
+Load it anywhere (``transformers`` reads the labels back from ``config.json``; the base
+model's own classifier head, if it has one, is replaced by the adapter's)::
 
     config = AutoConfig.from_pretrained(path)
     model = AutoPeftModelForSequenceClassification.from_pretrained(
-        path, num_labels=config.num_labels, id2label=config.id2label, label2id=config.label2id)
+        path, num_labels=config.num_labels, id2label=config.id2label, label2id=config.label2id,
+        ignore_mismatched_sizes=True)
 """
 
 from __future__ import annotations
