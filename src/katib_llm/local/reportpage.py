@@ -65,6 +65,10 @@ class Report:
                 parts.append(f'<img alt="{html.escape(key)}" src="data:image/png;base64,{data}"/>')
         return "\n".join(parts)
 
+    def __repr__(self) -> str:  # the text a notebook keeps beside the HTML: one line, no image bytes
+        kind = "interactive" if self.interactive else "static"
+        return f"<Report {self.title!r}: {len(self.figures)} {kind} figures, {len(self.notes)} notes>"
+
     def _repr_html_(self) -> str:
         global _PLOTLYJS_SENT
         first = self.interactive and bool(self.figures) and not _PLOTLYJS_SENT

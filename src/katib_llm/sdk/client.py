@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from kubeflow.katib import KatibClient as _UpstreamKatibClient
+from kubeflow.katib.constants import constants
 from kubeflow.katib.utils import utils as _katib_utils
 
 from katib_llm.core import contract
@@ -29,9 +30,9 @@ from .experiment import TuneSpec, argument_denial, build_experiment, storage_req
 from katib_llm.io.kube import KubeApi
 from .reads import ResultsMixin
 from .results import OptimalHyperparameters, condition, optimal_from_local, optimal_from_status, progress_line
-from .view import Experiment
+from .view import Experiment, ExperimentFailed
 
-__all__ = ["KatibClient", "Experiment", "submit_experiment"]
+__all__ = ["KatibClient", "Experiment", "ExperimentFailed", "submit_experiment"]
 
 log = logging.getLogger(__name__)
 
@@ -152,8 +153,11 @@ class KatibClient(ResultsMixin, _UpstreamKatibClient):
         objective (``katib_llm.TrainingClient().train(...).metrics``) or a self-contained Python
         function taking a dict of hyperparameters and returning a dict of metrics.
 
-        Returns the created Experiment (dict); with ``dry_run=True`` the Experiment as the webhook
-        would admit it; with the local backend, the local run's result. Raises
+        Returns one type on every backend, :class:`~katib_llm.sdk.view.Experiment` (the Experiment
+        dict with its outcome as attributes): the created Experiment on a cluster; with
+        ``dry_run=True`` the Experiment as the webhook would admit it; with the local backend the
+        finished run (a run that ends Failed raises :class:`~katib_llm.sdk.view.ExperimentFailed`
+        naming the failed trials' causes). Raises
         :class:`TuneArgumentError` naming the argument, or :class:`ExperimentDenied` with the
         core's field errors, before anything is submitted.
 
@@ -214,7 +218,10 @@ class KatibClient(ResultsMixin, _UpstreamKatibClient):
         show = self.progress if progress is None else bool(progress)
         started = self.backend.start(result.experiment, experiment, config, namespace=spec.namespace,
                                      storage_request=request, workdir=workdir, progress=show)
-        return self.experiment_view(spec.name, spec.namespace, started)
+        view = self.experiment_view(spec.name, spec.namespace, started)
+        if view.condition == constants.EXPERIMENT_CONDITION_FAILED:  # a local run that ended Failed
+            raise ExperimentFailed(view)
+        return view
 
     # -- results ---------------------------------------------------------------------------
     def get_optimal_hyperparameters(self, name: str, namespace: str | None = None,

@@ -21,7 +21,7 @@ from .backend import Backend
 from .models import to_model
 from .progress_view import experiment_view
 from .results import progress_line
-from .view import Experiment
+from .view import Experiment, ExperimentFailed
 
 
 def _true_conditions(experiment: dict[str, Any]) -> set[str]:
@@ -107,7 +107,8 @@ class ResultsMixin:
         """Wait until the Experiment has ``expected_condition`` (default Succeeded); return it as
         :class:`~.view.Experiment` (``.to_model()`` is kubeflow-katib's ``V1beta1Experiment``;
         ``.status``/``.spec``/``.metadata`` answer as it does). A Failed Experiment raises
-        RuntimeError naming its reason and the failed trials' causes (unless Failed is expected);
+        :class:`~.view.ExperimentFailed` (a RuntimeError) naming its reason and the failed
+        trials' causes, ``.experiment`` holding it (unless Failed is expected);
         TimeoutError after ``timeout`` s. Progress shows live (Jupyter output area, a terminal
         line, or log lines); ``progress=False`` is quiet. A local run reads its work dir (a run
         in another process is followed until it ends)."""
@@ -125,8 +126,7 @@ class ResultsMixin:
                     view.update(experiment_view(experiment), progress_line(experiment), force=True)
                     return self.experiment_view(name, ns, experiment)
                 if constants.EXPERIMENT_CONDITION_FAILED in conditions:
-                    raise RuntimeError(f"Experiment: {ns}/{name} is Failed. "
-                                       f"{self.experiment_view(name, ns, experiment).summary()}")
+                    raise ExperimentFailed(self.experiment_view(name, ns, experiment))
                 if self.backend.final(conditions):
                     raise RuntimeError(f"Experiment {name} ({self.backend.name} run) has ended "
                                        f"{', '.join(sorted(conditions - {'Created'}))}; it never reaches "
