@@ -18,7 +18,7 @@ _LAZY = {
     "KatibClient": ("katib_llm.sdk.client", "KatibClient"),
     "TrainingClient": ("katib_llm.sdk.objective", "TrainingClient"),
     "TuneArgumentError": ("katib_llm.sdk.errors", "TuneArgumentError"),
-    "ExperimentFailed": ("katib_llm.sdk.view", "ExperimentFailed"),
+    "ExperimentFailed": ("katib_llm.sdk.errors", "ExperimentFailed"),
     "search": ("katib_llm.sdk.search", None),
 }
 

@@ -53,7 +53,12 @@ def test_a_workdir_holding_another_experiment_is_refused(tmp_path):
     assert _tune(tmp_path, first, "--local", "--workdir", str(tmp_path / "run"), "--no-progress").returncode == 0
     other = cheap_experiment("two", max_trials=1, parallel=1)
     proc = _tune(tmp_path, other, "--local", "--workdir", str(tmp_path / "run"), "--no-progress")
-    assert proc.returncode == 1 and "different Experiment" in proc.stderr
+    assert proc.returncode == 1 and "holds a run of another Experiment ('one')" in proc.stderr
+    assert "metadata.name: \"one\" -> \"two\"" in proc.stderr and "--overwrite" in proc.stderr
+    proc = _tune(tmp_path, other, "--local", "--workdir", str(tmp_path / "run"), "--no-progress", "--overwrite")
+    assert proc.returncode == 0, proc.stderr
+    assert yaml.safe_load((tmp_path / "run" / "experiment.yaml").read_text())["metadata"]["name"] == "two"
+    assert sorted(p.name for p in (tmp_path / "run" / "trials").iterdir()) == ["two-000"]  # "one"'s trials gone
 
 
 def test_cluster_mode_without_a_cluster_says_so(tmp_path):

@@ -53,14 +53,17 @@ def test_a_stopped_trial_releases_its_semaphores(tmp_path):
 
 
 def test_failed_trials_count_against_max_failed_trial_count(tmp_path, cache_dir):
+    """Katib v0.19 fails the Experiment once failed trials reach maxFailedTrialCount (>=, and
+    MetricsUnavailable ones count): with 1, the first failure ends it, with its cause."""
     exp = cheap_experiment("fails", max_trials=20, parallel=1, env={"OBJ_FAIL_ABOVE": "-1"},
-                           maxFailedTrialCount=2)
+                           maxFailedTrialCount=1)
     result = run_experiment(exp, tmp_path / "run", progress=False, cache_dir=cache_dir, report=False)
-    # Katib fails the experiment once failed trials exceed maxFailedTrialCount.
-    assert [t.state for t in result.trials] == ["Failed"] * 3
-    assert (result.condition, result.reason) == ("Failed", "ExperimentMaxFailedTrialsReached")
+    assert [t.state for t in result.trials] == ["Failed"]
+    assert (result.condition, result.reason) == ("Failed", "ExperimentFailed")
+    assert result.message.startswith("Experiment has failed because max failed count has reached")
+    assert result.trials[0].message == "objective: failing on purpose (exit code 3)"
+    assert "objective: failing on purpose (exit code 3)" in result.message
     assert result.best is None and result.optimal_hyperparameters == {}
-    assert "failing on purpose" in (result.trials[0].directory / "stdout.log").read_text()
 
 
 def test_mixed_failures_within_the_budget_do_not_stop_the_experiment(tmp_path, cache_dir):

@@ -30,6 +30,9 @@ def register(sub: Any) -> None:
     p.add_argument("--values", default=None, help="admin values (the chart's values.yaml or its config section)")
     p.add_argument("--namespace", default=None, help="namespace to submit to (cluster mode)")
     p.add_argument("--no-progress", action="store_true", help="no live display (also off when not a terminal)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="--local: if the work dir holds a run of a different or changed Experiment, discard it "
+                        "and start over (without it such a run is refused, naming what changed)")
     p.set_defaults(func=run)
 
 
@@ -70,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
     name = str((experiment.get("metadata") or {}).get("name") or "experiment")
     workdir = Path(args.workdir or default_workdir(name))
     try:
-        result = run_experiment(experiment, workdir, values=args.values, progress=not args.no_progress)
+        result = run_experiment(experiment, workdir, values=args.values, progress=not args.no_progress,
+                                overwrite=args.overwrite)
     except AdmissionDenied as exc:
         print("katib-llm tune: the Experiment was denied:", file=sys.stderr)
         for err in exc.errors:
@@ -90,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
         say("Optimal hyperparameters: " + ", ".join(f"{k}={v}" for k, v in result.optimal_hyperparameters.items()))
     else:
         say("No trial succeeded.")
+    if result.condition != "Succeeded":
+        say(f"Experiment {result.condition} ({result.reason}): {result.message}")
     for label, path in sorted(result.artifacts.items()):
         say(f"  {label}: {path}")
     # Non-zero when the experiment failed or no trial succeeded: there is nothing to use.

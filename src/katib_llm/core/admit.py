@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from . import feasibility, inject, katib_rules, numbers, params, podsecurity, rules, safeyaml, trainjob
+from . import feasibility, inject, katib_rules, noops, numbers, params, podsecurity, rules, safeyaml, trainjob
 from .patch import clone, make_patch
 from .config import FUNCTION_MODULE, AdminConfig
 from .contract import (DATASET, EXPERIMENT_LABEL, FUNCTION, MODEL, RESOURCES_PER_WORKER, TRIAL_TEMPLATE, WORKERS, LLMSpec,
@@ -207,6 +207,8 @@ def _check_trial(ctx: inject.Context, job: dict[str, Any], spec: dict[str, Any],
                                  "(the SDK's tune(objective=fn) does), or pick an hf-lora-* template"))
     if trainer:  # peak GPU memory vs. what the admin declares per GPU (core/feasibility.py)
         feasibility.check(llm, spec, ctx.config, errors, ctx.warnings)
+    if trainer and not llm.function:  # tuned values and rules that cannot act (core/noops.py)
+        ctx.warnings.extend(noops.noop_warnings(spec, llm))
     if ctx.ours and not llm.function:  # our shipped trainer prints a known set of metrics
         errors.extend(rules.metric_errors(spec, llm))
     if trainer and not llm.function and not llm.model:

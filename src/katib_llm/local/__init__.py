@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from .api import run_experiment
-    from .runner import LocalResult, LocalRunError, TrialResult
+    from .results import LocalResult, LocalRunError, TrialResult
 
 __all__ = ["run_experiment", "LocalResult", "TrialResult", "LocalRunError"]
 
@@ -25,6 +25,6 @@ def __getattr__(name: str) -> Any:
         from .api import run_experiment
         return run_experiment
     if name in ("LocalResult", "TrialResult", "LocalRunError"):
-        from . import runner
-        return getattr(runner, name)
+        from . import results
+        return getattr(results, name)
     raise AttributeError(name)

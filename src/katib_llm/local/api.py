@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import warnings
 from pathlib import Path
 from typing import Any
 
 from .progress import Progress
 from .report import write_report
 from .runner import LocalResult, Runner, admit_for_local
-from .status import record_end
 
 
 def run_experiment(experiment: dict[str, Any], workdir: str | Path, *, values: dict[str, Any] | str | Path | None = None,
                    progress: bool = True, mode: str = "warm", cache_dir: str | Path | None = None,
-                   seed: int | None = None, report: bool = True) -> LocalResult:
+                   seed: int | None = None, report: bool = True, overwrite: bool = False) -> LocalResult:
     """Run a labelled Katib Experiment here; return every trial and the best one.
 
     The Experiment is admitted as the webhook would (``values``: admin values, as for
@@ -24,30 +25,33 @@ def run_experiment(experiment: dict[str, Any], workdir: str | Path, *, values: d
     resumes a killed run and never runs a finished trial again. ``cache_dir`` (default
     ``$KATIB_LLM_CACHE_DIR`` or ``~/.cache/katib-llm``) is where the storage initializer
     keeps models and datasets across runs. ``seed`` is used when ``algorithmSettings`` give
-    no ``random_state``.
+    no ``random_state``. A work dir that holds a run of a different Experiment is refused with
+    what differs, unless ``overwrite=True``, which discards that run first.
     """
-    admitted, mount = admit_for_local(experiment, values)
+    notes: list[str] = []
+    admitted, mount = admit_for_local(experiment, values, notes)
+    for note in notes:  # the webhook's AdmissionReview warnings, e.g. a tuned value nothing reads
+        warnings.warn(f"admission: {note}", AdmissionWarning, stacklevel=2)
     return run_admitted(admitted, workdir, mount=mount, progress=progress, mode=mode, cache_dir=cache_dir,
-                        seed=seed, report=report)
+                        seed=seed, report=report, overwrite=overwrite)
 
 
 def run_admitted(admitted: dict[str, Any], workdir: str | Path, *, mount: str, progress: bool = True,
                  mode: str = "warm", cache_dir: str | Path | None = None, seed: int | None = None,
-                 report: bool = True) -> LocalResult:
+                 report: bool = True, overwrite: bool = False) -> LocalResult:
     """:func:`run_experiment` for an Experiment already admitted for this machine
-    (``katib_llm.local.runner.admit_local``; ``mount``: the volume's mount path), as
-    ``KatibClient(backend="local").tune()`` admits it once before running it."""
-    warn_if_gpus_missing(admitted)
+    (``katib_llm.local.admission.admit_local``, whose warnings the caller has issued; ``mount``:
+    the volume's mount path), as ``KatibClient(backend="local").tune()`` admits it once before
+    running it."""
+    refuse_if_gpus_missing(admitted)
     # Absolute paths: each trial runs in its own directory, so a relative work dir (the CLI's
     # default is runs/<name>) would otherwise resolve inside every trial's folder.
     runner_ = Runner(admitted, Path(workdir).resolve(), mount=mount, mode=mode,
-                     cache_dir=Path(cache_dir).resolve() if cache_dir else None, seed=seed)
+                     cache_dir=Path(cache_dir).resolve() if cache_dir else None, seed=seed, overwrite=overwrite)
     with Progress(progress) as display:
         runner_.on_event = display
         runner_.run()
-    result = runner_.result()
-    if runner_.study is not None:
-        record_end(runner_.study, result.condition, result.reason)
+    result = runner_.result()  # the runner recorded how it ended (local.status.record_end)
     if report:
         write_report(result)
     best_dir = result.best.output_dir if result.best is not None else None
@@ -55,8 +59,6 @@ def run_admitted(admitted: dict[str, Any], workdir: str | Path, *, mount: str, p
         # As on the cluster: the best adapter goes to <volume>/experiments/<exp>/best and the
         # other trials' outputs are pruned unless the Experiment asks to retain its trials.
         # Trials that write no adapter (function objectives) have nothing to promote.
-        import warnings
-
         from katib_llm.runtime.promotion import PromotionError, promote_local
 
         try:
@@ -67,6 +69,10 @@ def run_admitted(admitted: dict[str, Any], workdir: str | Path, *, mount: str, p
             if promotion is not None:
                 result.artifacts["promoted"] = promotion.best
     return result
+
+
+class AdmissionWarning(UserWarning):
+    """A warning of the admission core (the webhook returns the same in AdmissionReview ``warnings``)."""
 
 
 def requested_gpus(admitted: dict[str, Any]) -> int:
@@ -89,17 +95,36 @@ def requested_gpus(admitted: dict[str, Any]) -> int:
     return max(found)
 
 
-def warn_if_gpus_missing(admitted: dict[str, Any]) -> None:
-    """Say before the first trial that every trial will fail: GPUs requested, none here (the
-    trainer refuses a CPU run; see katib_llm.runtime.trainer.require_requested_gpus)."""
+# Set to 1 to run trials that ask for GPUs although CUDA sees none in this process (e.g. each
+# trial's environment selects devices this process does not see). The trainer still refuses a
+# CPU run in a trial that sees none (katib_llm.runtime.trainer.require_requested_gpus).
+ALLOW_NO_GPU_ENV = "KATIB_LLM_ALLOW_NO_GPU"
+
+
+def cuda_devices() -> int | None:
+    """GPUs CUDA sees in this process; None when torch is not installed (nothing to tell)."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return int(torch.cuda.device_count()) if torch.cuda.is_available() else 0
+
+
+def refuse_if_gpus_missing(admitted: dict[str, Any]) -> None:
+    """Refuse, before the first trial, an Experiment whose trials ask for GPUs this machine does
+    not have: each would fail at once (the trainer never trains on CPU what asked for GPUs), and
+    the run would spend its whole trial budget failing."""
+    from katib_llm.core.contract import PREFIX, RESOURCES_PER_WORKER
+
+    from .runner import LocalRunError
+
     gpus = requested_gpus(admitted)
-    if not gpus:
+    if not gpus or os.environ.get(ALLOW_NO_GPU_ENV) == "1":
         return
-    import warnings
-
-    import torch
-
-    if not torch.cuda.is_available():
-        warnings.warn(f"the Experiment asks for {gpus} GPU(s) per worker (resources-per-worker) but CUDA sees none "
-                      "here: each trial will fail at once rather than train on CPU; drop gpu from the resources "
-                      "to run it on this machine's CPU", stacklevel=3)
+    if cuda_devices() != 0:  # GPUs to use, or no torch to ask
+        return
+    raise LocalRunError(
+        f"resources_per_worker asks for {gpus} GPU(s) per worker (annotation {PREFIX}{RESOURCES_PER_WORKER}) but "
+        f"CUDA sees none here: every trial would fail rather than train on CPU. Drop gpu from "
+        f"resources_per_worker / resources_per_trial to run on this machine's CPU, or set {ALLOW_NO_GPU_ENV}=1 "
+        "if the trials see GPUs this process does not")

@@ -13,6 +13,7 @@ benchmark compares the two.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import io
 import json
@@ -28,7 +29,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from .steps import Step
 
@@ -49,6 +50,34 @@ def context() -> Any:
     return _ctx
 
 
+@contextlib.contextmanager
+def _caller_main_hidden() -> Iterator[None]:
+    """Start processes without multiprocessing re-running the caller's ``__main__`` in them.
+
+    A forkserver child is prepared like a spawned one: multiprocessing re-imports the parent's
+    main module (by ``__spec__`` name or ``__file__``) as ``__mp_main__`` so that pickled
+    references to it resolve. A trial child runs katib-llm's code only (a function objective
+    travels as source), so that re-run is never needed and does harm: a script without an
+    ``if __name__ == "__main__":`` guard ran its ``tune()`` again inside every trial (which then
+    failed on the work-dir lock), and a script read from stdin (``python - < run.py``) has
+    ``__file__ == "<stdin>"``, which every trial tried to open and failed. Hiding the two
+    attributes while the child is started makes multiprocessing prepare no main module, as it
+    does for ``python -c`` and Jupyter kernels.
+    """
+    main = sys.modules.get("__main__")
+    if main is None:
+        yield
+        return
+    saved = {key: main.__dict__[key] for key in ("__spec__", "__file__") if key in main.__dict__}
+    try:
+        main.__dict__.pop("__file__", None)
+        main.__dict__["__spec__"] = None
+        yield
+    finally:
+        main.__dict__.pop("__spec__", None)
+        main.__dict__.update(saved)
+
+
 def warm_up() -> float:
     """Start the forkserver (it imports the heavy modules once); return the seconds it took."""
     import multiprocessing.forkserver as forkserver
@@ -57,7 +86,8 @@ def warm_up() -> float:
     ctx = context()
     forkserver.ensure_running()
     probe = ctx.Process(target=_noop)  # returns once the preload finished
-    probe.start()
+    with _caller_main_hidden():
+        probe.start()
     probe.join()
     return time.time() - start
 
@@ -309,5 +339,6 @@ def start_trial(steps: list[Step], env: dict[str, str], trial_dir: Path, threads
     else:
         raise ValueError(f"mode: {mode!r}; accepted: warm, fresh")
     started = time.time()
-    proc.start()
+    with _caller_main_hidden():
+        proc.start()
     return TrialProcess(proc, log_path, started)

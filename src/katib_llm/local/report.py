@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from .runner import LocalResult, TrialResult
+from .results import LocalResult, TrialResult
 
 
 def results_table(result: LocalResult) -> Any:

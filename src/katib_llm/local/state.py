@@ -11,6 +11,9 @@ EARLY_STOPPED = "EarlyStopped"
 METRICS_UNAVAILABLE = "MetricsUnavailable"
 RUNNING = "Running"
 TERMINAL = (SUCCEEDED, FAILED, EARLY_STOPPED, METRICS_UNAVAILABLE)
+# Katib's Experiment reason when failed trials reach maxFailedTrialCount (status_util.go).
+MAX_FAILED_REASON = "ExperimentFailed"
+MAX_FAILED_MESSAGE = "Experiment has failed because max failed count has reached"
 
 
 @dataclass(frozen=True)
@@ -44,14 +47,18 @@ def stop_reason(spec: dict[str, Any], counts: Counts, best: float | None,
                 cap: int | None = None) -> tuple[str, str] | None:
     """(condition, reason) when the experiment must start no new trial, else None.
 
-    As Katib's experiment controller: the goal; more failed trials than
-    ``maxFailedTrialCount``; ``maxTrialCount`` completed trials (``cap``: a grid's size).
+    As Katib v0.19's experiment controller (``UpdateExperimentStatusCondition`` in
+    pkg/controller.v1beta1/experiment/util/status_util.go), in its order: the goal; then
+    ``maxFailedTrialCount``: the failed trials (Failed and MetricsUnavailable alike) are at least
+    one and at least ``maxFailedTrialCount`` (so ``0`` fails on the first failure, unset never);
+    then ``maxTrialCount`` completed trials (``cap``: a grid's size).
     """
     if goal_reached(spec, best):
         return SUCCEEDED, "ExperimentGoalReached"
     max_failed = spec.get("maxFailedTrialCount")
-    if max_failed is not None and counts.failed > int(max_failed):
-        return FAILED, "ExperimentMaxFailedTrialsReached"
+    failed = counts.failed + counts.metrics_unavailable
+    if max_failed is not None and failed != 0 and failed >= int(max_failed):
+        return FAILED, MAX_FAILED_REASON
     max_trials = spec.get("maxTrialCount")
     limit = min(x for x in (max_trials, cap) if x is not None) if (max_trials or cap) else None
     if limit is not None and counts.completed >= int(limit):

@@ -10,6 +10,8 @@ the same. Shapes follow Katib v1beta1's Experiment and Trial status.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,15 @@ from . import state
 CONDITION_ATTR = "katib_condition"
 WARM_ATTR = "warm_start_from"      # user attr of a seeded (warm-start) trial: the reference it came from
 DUPLICATE_ATTR = "duplicate_of"    # user attr of a suggestion not run: the known trial it repeats
+LOCK_FILE = ".lock"  # the runner's lock (katib_llm.local.workdir.Paths.lock)
+# A trial left running by a run that stopped (kernel interrupt, Ctrl-C, kill): it is neither
+# running nor finished; the next run of the same Experiment and work dir runs it again.
+INTERRUPTED = "Interrupted"
+INTERRUPTED_REASON = "TrialInterrupted"
+TRIAL_INTERRUPTED = ("its run stopped before it finished (kernel interrupt, Ctrl-C or kill); running the same "
+                     "tune() or katib-llm tune again with the same work dir resumes it")
+EXPERIMENT_INTERRUPTED = ("the run stopped before the Experiment ended (no process is running it); running the "
+                          "same tune() or katib-llm tune again with the same work dir resumes it")
 EXPERIMENT_LABEL = "katib.kubeflow.org/experiment"
 # Katib's trial condition reasons by final state.
 _TRIAL_REASONS = {state.SUCCEEDED: "TrialSucceeded", state.FAILED: "TrialFailed",
@@ -67,17 +78,40 @@ def _observation(series: dict[str, list[float]], names: list[str]) -> dict[str, 
     return {"metrics": metrics}
 
 
-def _trial(frozen: Any, experiment: dict[str, Any], names: list[str]) -> dict[str, Any]:
+def runner_alive(workdir: Path) -> bool:
+    """Whether a runner holds the work dir now (its lock, :mod:`.runner`). Asked with a shared
+    lock taken for an instant: it tells an interrupted run (a kernel interrupt leaves its process,
+    and so its pid, alive) from a live one in this or another process."""
+    try:
+        fd = os.open(workdir / LOCK_FILE, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+def _trial(frozen: Any, experiment: dict[str, Any], names: list[str], interrupted: bool = False) -> dict[str, Any]:
     meta, spec = experiment["metadata"], experiment["spec"]
     attrs = frozen.user_attrs
     katib = attrs.get("katib_state", state.RUNNING)
     start, end = _time(frozen.datetime_start), _time(frozen.datetime_complete)
     conditions = [_condition("Created", "TrialCreated", "Trial is created", start)]
-    if katib == state.RUNNING:
+    if katib == state.RUNNING and interrupted:  # its runner is gone: not running, not finished
+        conditions.append({**_condition("Running", INTERRUPTED_REASON, TRIAL_INTERRUPTED, start), "status": "False"})
+    elif katib == state.RUNNING:
         conditions.append(_condition("Running", "TrialRunning", "Trial is running", start))
     else:
-        message = attrs.get("reason") or (f"exit code {attrs['exit_code']}" if attrs.get("exit_code") else
-                                          f"Trial is {katib}")
+        # The cause (katib_llm.local.failures.trial_cause) where there is one: Katib's Trial
+        # controller likewise carries the job's failure message into the Failed condition.
+        message = attrs.get("message") or attrs.get("reason") or (
+            f"exit code {attrs['exit_code']}" if attrs.get("exit_code") else f"Trial is {katib}")
         conditions.append(_condition(katib, _TRIAL_REASONS.get(katib, katib), str(message), end))
     status: dict[str, Any] = {"startTime": start, "conditions": conditions,
                               "observation": _observation(attrs.get("metrics") or {}, names)}
@@ -106,21 +140,26 @@ def _best(trials: list[dict[str, Any]], frozen: list[Any], spec: dict[str, Any])
 
 
 def _experiment_status(experiment: dict[str, Any], frozen: list[Any], trials: list[dict[str, Any]],
-                       ended: dict[str, Any] | None) -> dict[str, Any]:
+                       ended: dict[str, Any] | None, interrupted: bool = False) -> dict[str, Any]:
     states = [f.user_attrs.get("katib_state", state.RUNNING) for f in frozen]
+    if interrupted:
+        states = [INTERRUPTED if s == state.RUNNING else s for s in states]
     counts = state.count(states)
     starts = [t["status"]["startTime"] for t in trials if t["status"].get("startTime")]
     start = min(starts) if starts else None
     conditions = [_condition("Created", "ExperimentCreated", "Experiment is created", start)]
-    if ended:
+    if interrupted:
+        conditions.append({**_condition("Running", "ExperimentInterrupted", EXPERIMENT_INTERRUPTED, start),
+                           "status": "False"})
+    elif ended:
         conditions.append({**_condition("Running", "ExperimentRunning", "Experiment is running", start),
                            "status": "False"})
         conditions.append(_condition(ended["condition"], ended.get("reason") or ended["condition"],
+                                     ended.get("message") or
                                      f"Experiment has {ended['condition'].lower()} ({ended.get('reason')})",
                                      ended.get("time")))
     else:
-        conditions.append(_condition("Running", "ExperimentRunning", "Experiment is running (or was interrupted: "
-                                                                     "run it again with the same work dir)", start))
+        conditions.append(_condition("Running", "ExperimentRunning", "Experiment is running", start))
     by_state = {s: [t["metadata"]["name"] for t, st in zip(trials, states) if st == s] for s in state.TERMINAL}
     status = {"startTime": start, "conditions": conditions, "currentOptimalTrial": _best(trials, frozen, experiment["spec"]),
               "trials": len(trials), "trialsSucceeded": counts.succeeded, "trialsFailed": counts.failed,
@@ -155,20 +194,23 @@ def read_run(workdir: str | Path) -> LocalRun:
     experiment = yaml.safe_load(exp_file.read_text())
     spec = experiment["spec"]
     names = [spec["objective"]["objectiveMetricName"]] + list(spec["objective"].get("additionalMetricNames") or [])
+    # Asked before the journal is read: a runner records the end before it releases the lock.
+    alive = runner_alive(root)
     study = open_study(root, experiment["metadata"]["name"])
     # This Experiment's own trials: not the warm-start history nor suggestions that repeated it.
     frozen = sorted((t for t in study.get_trials(deepcopy=False)
                      if not {WARM_ATTR, DUPLICATE_ATTR} & set(t.user_attrs)), key=lambda t: t.number)
-    trials = [_trial(f, experiment, names) for f in frozen]
-    experiment = {**experiment, "status": _experiment_status(experiment, frozen, trials,
-                                                             study.user_attrs.get(CONDITION_ATTR))}
+    ended = study.user_attrs.get(CONDITION_ATTR)
+    interrupted = not ended and not alive
+    trials = [_trial(f, experiment, names, interrupted) for f in frozen]
+    experiment = {**experiment, "status": _experiment_status(experiment, frozen, trials, ended, interrupted)}
     metrics = {t["metadata"]["name"]: dict(f.user_attrs.get("metrics") or {}) for f, t in zip(frozen, trials)}
     return LocalRun(root, experiment, trials, metrics)
 
 
-def record_end(study: Any, condition: str, reason: str) -> None:
+def record_end(study: Any, condition: str, reason: str, message: str = "") -> None:
     """Keep how the run ended in the journal (read back as the Experiment's final condition)."""
-    study.set_user_attr(CONDITION_ATTR, {"condition": condition, "reason": reason,
+    study.set_user_attr(CONDITION_ATTR, {"condition": condition, "reason": reason, "message": message,
                                          "time": _time(dt.datetime.now(dt.timezone.utc))})
 
 
@@ -193,10 +235,22 @@ def run_name(workdir: str | Path) -> str | None:
 _STATES = ("Succeeded", "Failed", "EarlyStopped", "MetricsUnavailable", "Killed", "Running", "Created")
 
 
+def interrupted_message(experiment: dict[str, Any]) -> str | None:
+    """The message of a local run that stopped before its Experiment ended (None otherwise)."""
+    for cond in (experiment.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Running" and cond.get("reason") == "ExperimentInterrupted":
+            return str(cond.get("message") or EXPERIMENT_INTERRUPTED)
+    return None
+
+
 def trial_state(trial: dict[str, Any]) -> tuple[str, str]:
     """(state, stop reason) of a Trial from its conditions: the final condition that is true,
     and its ``reason: message`` (empty while it runs)."""
-    true = [c for c in (trial.get("status") or {}).get("conditions") or [] if c.get("status") == "True"]
+    conditions = (trial.get("status") or {}).get("conditions") or []
+    true = [c for c in conditions if c.get("status") == "True"]
+    stale = [c for c in conditions if c.get("reason") == INTERRUPTED_REASON]
+    if stale and not any(c.get("type") not in ("Created", "Running") for c in true):
+        return INTERRUPTED, f"{INTERRUPTED_REASON}: {stale[-1].get('message') or ''}"
     for kind in _STATES:
         for cond in true:
             if cond.get("type") == kind:

@@ -26,6 +26,7 @@ from typing import Any, Mapping, Sequence
 
 from katib_llm.core.limits import STEP_METRIC
 from katib_llm.core.metrics import format_metric_line
+from katib_llm.core.noops import TRAINER_DEFAULTS
 
 from . import tracking
 from .data import DatasetConfig
@@ -153,11 +154,7 @@ def _training_arguments(inputs: TrialInputs, scratch: str) -> Any:
     import torch
     from transformers import TrainingArguments
 
-    defaults: dict[str, Any] = {
-        "eval_strategy": "epoch", "save_strategy": "no", "report_to": [], "disable_tqdm": True,
-        "logging_strategy": "epoch", "num_train_epochs": 1.0, "per_device_train_batch_size": 8,
-        "per_device_eval_batch_size": 8, "seed": 42, "dataloader_num_workers": 0,
-    }
+    defaults: dict[str, Any] = dict(TRAINER_DEFAULTS)  # admission judges the schedule by these too
     if not torch.cuda.is_available():
         defaults.update(use_cpu=True, fp16=False, bf16=False)
         if "WORLD_SIZE" in os.environ:

@@ -27,7 +27,8 @@ class Backend(ABC):
 
     @abstractmethod
     def start(self, admitted: dict[str, Any], built: dict[str, Any], config: Any, *, namespace: str,
-              storage_request: dict[str, Any] | None, workdir: str | None, progress: bool) -> dict[str, Any]:
+              storage_request: dict[str, Any] | None, workdir: str | None, progress: bool,
+              overwrite: bool = False) -> dict[str, Any]:
         """Start the admitted Experiment (``built``: as tune() built it, before admission);
         return the Experiment dict as it stands afterwards."""
 
@@ -59,6 +60,11 @@ class Backend(ABC):
     @abstractmethod
     def final(self, conditions: set[str]) -> bool:
         """True when an Experiment with these true conditions can never change again."""
+
+    def interrupted(self, experiment: dict[str, Any]) -> str | None:
+        """Why nothing is running an Experiment that has not ended (a local run stopped by a
+        kernel interrupt, Ctrl-C or a kill); None when something is, or may be."""
+        return None
 
     @abstractmethod
     def wait_change(self, name: str, namespace: str, last: dict[str, Any], seconds: float) -> None:

@@ -65,7 +65,8 @@ class ClusterBackend(Backend):
         return admit(experiment, config)
 
     def start(self, admitted: dict[str, Any], built: dict[str, Any], config: Any, *, namespace: str,
-              storage_request: dict[str, Any] | None, workdir: str | None, progress: bool) -> dict[str, Any]:
+              storage_request: dict[str, Any] | None, workdir: str | None, progress: bool,
+              overwrite: bool = False) -> dict[str, Any]:
         # The cluster's webhook injects: submit what tune() built, not the locally admitted copy.
         created = submit_experiment(built, namespace, self.api())
         if storage_request:

@@ -51,12 +51,12 @@ class LocalBackend(Backend):
 
     # -- admission and start ----------------------------------------------------------------
     def admission_config(self, values: Any, namespace: str, submit: bool) -> Any:
-        from katib_llm.local.runner import local_config
+        from katib_llm.local.admission import local_config
 
         return local_config(values)
 
     def admit(self, experiment: dict[str, Any], config: Any) -> Any:
-        from katib_llm.local.runner import admit_local
+        from katib_llm.local.admission import admit_local
 
         try:
             return admit_local(experiment, config)
@@ -64,8 +64,10 @@ class LocalBackend(Backend):
             raise ExperimentDenied(exc.errors) from None
 
     def start(self, admitted: dict[str, Any], built: dict[str, Any], config: Any, *, namespace: str,
-              storage_request: dict[str, Any] | None, workdir: str | None, progress: bool) -> dict[str, Any]:
-        """Run the admitted Experiment here (admitted once: the runner gets it as admitted)."""
+              storage_request: dict[str, Any] | None, workdir: str | None, progress: bool,
+              overwrite: bool = False) -> dict[str, Any]:
+        """Run the admitted Experiment here (admitted once: the runner gets it as admitted;
+        ``overwrite``: discard a run of a different Experiment in the work dir first)."""
         from katib_llm.core import contract
         from katib_llm.io.extras import require
         from katib_llm.local.api import run_admitted
@@ -76,7 +78,8 @@ class LocalBackend(Backend):
         require("tune(backend='local')", ("matplotlib", "torch", "transformers", "peft") if llm else ("matplotlib",))
         run_dir = str(workdir or self.workdir or default_workdir(name))
         self.runs[name] = run_dir
-        self.results[name] = run_admitted(admitted, run_dir, mount=config.mount_path, progress=progress)
+        self.results[name] = run_admitted(admitted, run_dir, mount=config.mount_path, progress=progress,
+                                          overwrite=overwrite)
         return self.experiment(name, namespace)
 
     # -- reads --------------------------------------------------------------------------------
@@ -109,6 +112,11 @@ class LocalBackend(Backend):
 
     def final(self, conditions: set[str]) -> bool:
         return bool(conditions & {"Succeeded", "Failed"})  # a finished local run never changes again
+
+    def interrupted(self, experiment: dict[str, Any]) -> str | None:
+        from katib_llm.local.status import interrupted_message
+
+        return interrupted_message(experiment)
 
     def wait_change(self, name: str, namespace: str, last: dict[str, Any], seconds: float) -> None:
         time.sleep(min(seconds, 1.0))

@@ -28,11 +28,11 @@ from .backend_local import LocalBackend
 from .errors import TuneArgumentError
 from .experiment import TuneSpec, argument_denial, build_experiment, storage_request
 from katib_llm.io.kube import KubeApi
-from .reads import ResultsMixin
+from .reads import ResultsMixin, failed
 from .results import OptimalHyperparameters, condition, optimal_from_local, optimal_from_status, progress_line
-from .view import Experiment, ExperimentFailed
+from .view import Experiment
 
-__all__ = ["KatibClient", "Experiment", "ExperimentFailed", "submit_experiment"]
+__all__ = ["KatibClient", "Experiment", "submit_experiment"]
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ class KatibClient(ResultsMixin, _UpstreamKatibClient):
              trial_template: str | None = None, dataset_config: dict[str, Any] | None = None,
              queue: str | None = None, warm_start_from: Any = None, dry_run: bool = False, values: Any = None, workdir: str | None = None,
              progress: bool | None = None, report_to: str | list[str] | None = None,
-             tracking_secret: str | None = None, **deprecated: Any) -> dict[str, Any] | Any:
+             tracking_secret: str | None = None, overwrite: bool = False, **deprecated: Any) -> Experiment:
         """Tune the hyperparameters of an LLM fine-tuning (or of a Python function) with Katib.
 
         Accepts the signature of the Katib LLM tuning proposal (kubeflow/katib#2291; its spellings
@@ -195,10 +195,11 @@ class KatibClient(ResultsMixin, _UpstreamKatibClient):
             queue=queue, budget=budget, trial_active_deadline_seconds=trial_active_deadline_seconds,
             report_to=report_to, tracking_secret=tracking_secret, warm_start_from=warm_start_from,
             **given)
-        return self._tune_spec(spec, dry_run=dry_run, values=values, workdir=workdir, progress=progress)
+        return self._tune_spec(spec, dry_run=dry_run, values=values, workdir=workdir, progress=progress,
+                               overwrite=overwrite)
 
     def _tune_spec(self, spec: TuneSpec, *, dry_run: bool, values: Any, workdir: str | None,
-                   progress: bool | None) -> Experiment:
+                   progress: bool | None, overwrite: bool = False) -> Experiment:
         """Build, admit once through the core, then return (dry run) or start on the backend."""
         experiment = build_experiment(spec)
         values = values if values is not None else self.values
@@ -217,10 +218,10 @@ class KatibClient(ResultsMixin, _UpstreamKatibClient):
             return Experiment(result.experiment, backend=self.backend.name, dry_run=True)
         show = self.progress if progress is None else bool(progress)
         started = self.backend.start(result.experiment, experiment, config, namespace=spec.namespace,
-                                     storage_request=request, workdir=workdir, progress=show)
+                                     storage_request=request, workdir=workdir, progress=show, overwrite=overwrite)
         view = self.experiment_view(spec.name, spec.namespace, started)
-        if view.condition == constants.EXPERIMENT_CONDITION_FAILED:  # a local run that ended Failed
-            raise ExperimentFailed(view)
+        if view.condition == constants.EXPERIMENT_CONDITION_FAILED:  # failure is a result: raised with its causes
+            raise failed(view)
         return view
 
     # -- results ---------------------------------------------------------------------------

@@ -18,15 +18,24 @@ from kubeflow.katib import models as katib_models
 from kubeflow.katib.constants import constants
 
 from .backend import Backend
+from .errors import ExperimentFailed, ExperimentInterrupted
 from .models import to_model
 from .progress_view import experiment_view
 from .results import progress_line
-from .view import Experiment, ExperimentFailed
+from .view import Experiment
 
 
 def _true_conditions(experiment: dict[str, Any]) -> set[str]:
     return {c.get("type") for c in (experiment.get("status") or {}).get("conditions") or []
             if c.get("status") == "True"}
+
+
+def failed(view: Experiment) -> ExperimentFailed:
+    """The ExperimentFailed of a Failed Experiment: its reason, each failed trial's cause, and
+    ``.experiment``, the :class:`~.view.Experiment` (trials, best so far, HTML)."""
+    exc = ExperimentFailed.from_status(dict(view), view.trial_dicts)
+    exc.experiment = view  # type: ignore[attr-defined]
+    return exc
 
 
 class ResultsMixin:
@@ -107,8 +116,9 @@ class ResultsMixin:
         """Wait until the Experiment has ``expected_condition`` (default Succeeded); return it as
         :class:`~.view.Experiment` (``.to_model()`` is kubeflow-katib's ``V1beta1Experiment``;
         ``.status``/``.spec``/``.metadata`` answer as it does). A Failed Experiment raises
-        :class:`~.view.ExperimentFailed` (a RuntimeError) naming its reason and the failed
-        trials' causes, ``.experiment`` holding it (unless Failed is expected);
+        :class:`~.errors.ExperimentFailed` (a RuntimeError) naming its reason and the failed
+        trials' causes, ``.experiment`` holding the view (unless Failed is expected); a local run
+        that stopped before it ended raises :class:`~.errors.ExperimentInterrupted`;
         TimeoutError after ``timeout`` s. Progress shows live (Jupyter output area, a terminal
         line, or log lines); ``progress=False`` is quiet. A local run reads its work dir (a run
         in another process is followed until it ends)."""
@@ -125,8 +135,11 @@ class ResultsMixin:
                 if expected_condition in conditions:
                     view.update(experiment_view(experiment), progress_line(experiment), force=True)
                     return self.experiment_view(name, ns, experiment)
-                if constants.EXPERIMENT_CONDITION_FAILED in conditions:
-                    raise ExperimentFailed(self.experiment_view(name, ns, experiment))
+                if constants.EXPERIMENT_CONDITION_FAILED in conditions:  # with the trials' causes
+                    raise failed(self.experiment_view(name, ns, experiment))
+                interrupted = self.backend.interrupted(experiment)
+                if interrupted:  # nothing runs it: no wait can end
+                    raise ExperimentInterrupted(f"Experiment {name} ({self.backend.name} run): {interrupted}")
                 if self.backend.final(conditions):
                     raise RuntimeError(f"Experiment {name} ({self.backend.name} run) has ended "
                                        f"{', '.join(sorted(conditions - {'Created'}))}; it never reaches "

@@ -65,22 +65,6 @@ def _order(trial: dict[str, Any]) -> tuple[str, str]:
     return ((trial.get("status") or {}).get("startTime") or meta.get("creationTimestamp") or "", meta.get("name") or "")
 
 
-class ExperimentFailed(RuntimeError):
-    """The Experiment ended Failed: the message names its reason and the failed trials' causes;
-    ``.experiment`` is the :class:`Experiment` (trials, best so far, ``_repr_html_``)."""
-
-    def __init__(self, experiment: "Experiment") -> None:
-        self.experiment = experiment
-        lines = [f"Experiment {experiment.name} ended Failed ({experiment.reason or 'no reason given'})"
-                 + (f": {experiment.message}" if experiment.message else "")]
-        causes: dict[str, list[str]] = {}
-        for trial in experiment.failed_trials:
-            causes.setdefault(trial.cause or trial.stop_reason or trial.state, []).append(trial.name)
-        for cause, names in causes.items():
-            lines.append(f"  {', '.join(names)}: {cause}")
-        super().__init__("\n".join(lines))
-
-
 class Experiment(dict):  # type: ignore[type-arg]
     """A Katib Experiment (the dict) with its outcome as attributes; see the module docstring."""
 
@@ -89,6 +73,7 @@ class Experiment(dict):  # type: ignore[type-arg]
                  dry_run: bool = False, local: Any = None) -> None:
         super().__init__(experiment)
         spec = experiment.get("spec") or {}
+        self.trial_dicts: list[dict[str, Any]] = list(trials or [])
         self.backend = backend
         self.dry_run = dry_run
         self.trials: list[Trial] = [_trial(t, spec, (series or {}).get(t["metadata"]["name"]))
