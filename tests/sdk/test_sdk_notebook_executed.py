@@ -52,15 +52,14 @@ def test_a_successful_run_in_a_notebook(hub, tmp_path):
     assert len(nbformat.writes(notebook)) < 1_500_000
 
 
-@pytest.mark.xfail(strict=True, reason="needs the local runner's failure handling: the Experiment ends Failed on "
-                                       "maxFailedTrialCount, a run whose first trials all fail the same way stops "
-                                       "early, and each failed trial carries its cause")
 def test_a_typo_in_the_dataset_fails_after_one_trial_naming_the_cause(hub, tmp_path):
     notebook = nb.execute(nb.TYPO_CELLS, tmp_path, hub)
     _, tune, view = notebook.cells
     printed = "".join(nb.outputs(tune, "stream"))
-    assert printed.startswith("Experiment typo ended Failed (")
-    assert "typo-000" in printed and nb.TYPO in printed and "not found" in printed
+    assert printed.startswith("Experiment typo failed (ExperimentTrialsFailedAlike): stopped after 1 trial(s)")
+    assert f"repository '{nb.TYPO}' not found" in printed
+    (text,) = nb.outputs(view, "text/plain")
+    assert text.startswith("<Experiment typo: Failed (ExperimentTrialsFailedAlike); 1 failed; last failure: typo-000: ")
     (html,) = nb.outputs(view, "text/html")
     assert html.count("<tr>") == 1 + 1  # one trial ran, not the budget of 4
-    assert nb.TYPO in html
+    assert f"repository &#x27;{nb.TYPO}&#x27; not found" in html

@@ -80,7 +80,8 @@ def _png(result: LocalResult, objective: str, path_objective: Path, path_curves:
     ax.set_xlabel("trial")
     ax.set_ylabel(objective)
     ax.set_title("Objective by trial")
-    ax.legend()
+    if ax.get_legend_handles_labels()[0]:  # nothing to label when no trial reported the objective
+        ax.legend()
     fig.tight_layout()
     fig.savefig(path_objective, dpi=100)
     fig = Figure(figsize=(7, 4))
