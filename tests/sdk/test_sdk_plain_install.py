@@ -68,8 +68,10 @@ def test_the_example_submits_to_the_cluster_stand_in(venv, apiserver, tmp_path):
 
 def test_the_local_backend_names_its_extra_in_one_line(venv, tmp_path):
     code = ("from katib_llm import KatibClient, search\n"
-            "KatibClient(backend='local').tune(name='x', objective=lambda p: {'loss': p['x']},\n"
-            "    hp_space={'x': search.double(0, 1)}, objective_metric_name='loss', max_trial_count=1)\n")
+            "def objective(parameters):\n"
+            "    return {'loss': parameters['x']}\n"
+            "KatibClient(backend='local').tune(name='x', objective=objective, hp_space={'x': search.double(0, 1)},\n"
+            "    objective_metric_name='loss', max_trial_count=1)\n")
     done = _run(venv, "-c", code, cwd=tmp_path, env=_env(tmp_path))
     assert done.returncode == 1
     last = done.stderr.strip().splitlines()[-1]

@@ -68,7 +68,9 @@ def _ended(experiment: dict[str, Any]) -> str:
     for cond in reversed((experiment.get("status") or {}).get("conditions") or []):
         if cond.get("status") == "True":
             text = f"{cond.get('type')} ({cond.get('reason')})"
-            return text + (f": {cond['message']}" if cond.get("message") else "")
+            message = str(cond.get("message") or "")
+            # Katib's own messages restate the reason ("Experiment has succeeded because ..."): only news is shown.
+            return text + (f": {message}" if message and not message.endswith(f"({cond.get('reason')})") else "")
     return "Pending"
 
 
