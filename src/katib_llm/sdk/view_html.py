@@ -48,7 +48,8 @@ def experiment_html(exp: "Experiment") -> str:
     if exp.reason:
         head += f" ({_e(exp.reason)})"
     parts = [f"<p>{head}</p>"]
-    if exp.message and exp.condition not in ("DryRun",):
+    # Katib's own messages restate the reason ("Experiment has succeeded because ..."): only news is shown.
+    if exp.message and exp.condition != "DryRun" and not exp.message.endswith(f"({exp.reason})"):
         parts.append(f"<p>{_e(exp.message)}</p>")
     best = exp.best
     if best is not None:
