@@ -4,7 +4,8 @@
     PYTHONPATH=src python scripts/gen_contract_doc.py          # rewrite the sections
     PYTHONPATH=src python scripts/gen_contract_doc.py --check  # exit 1 if the doc is stale
 
-Sections sit between ``<!-- BEGIN name -->`` and ``<!-- END name -->`` markers: the denial codes
+Sections sit between ``<!-- BEGIN name -->`` and ``<!-- END name -->`` markers: the annotations
+(``katib_llm.core.contract.ANNOTATIONS``), the denial codes
 (``katib_llm.core.codes.DENIAL_CODES``), the credential rules (``katib_llm.core.credentials``) and
 the metrics the shipped trainer prints (``katib_llm.core.metrics``). ``tests/core/test_denial_codes.py``
 runs ``--check``.
@@ -17,6 +18,16 @@ import sys
 from pathlib import Path
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "contract.md"
+
+
+def _annotations() -> str:
+    from katib_llm.core.contract import ANNOTATIONS
+
+    rows = [f"| `{a.name}` | {a.doc} | {a.form} | {a.default} | "
+            + (f"`{a.argument}`" if a.argument else "—") + f" | {a.kind}, `{a.code}` |"
+            for a in ANNOTATIONS if a.attr is not None]
+    return "\n".join(["| annotation | meaning | accepted form | default | `tune()` argument | value kind, denial code |",
+                      "|---|---|---|---|---|---|", *rows])
 
 
 def _codes() -> str:
@@ -40,9 +51,12 @@ def _credentials() -> str:
         "- keys named the same way in `training-args`, `lora-config`, `dataset-config` (`hub_token`, `token`,",
         "  `use_auth_token`, ...; known non-string fields such as `trainable_token_indices` excepted) and the",
         "  SDK's provider parameters (`access_token`, `secret_key`, ...): code `credential.key`;",
-        "- values anywhere in our annotations (the `function` annotation's decoded source included) or in a",
-        "  container's literal env value shaped like " + ", ".join(
-            ["a URI with `user:password@`"] + [what for what, _ in cr._VALUE_SHAPES]) + ": code `credential.value`.",
+        f"- `{cr.RESERVED_ENV_PREFIX}*` variables a user's trial template sets that admission does not set itself:",
+        "  code `env.reserved-in-template`;",
+        "- values anywhere in our annotations (the `function` annotation's decoded source and every string",
+        "  of a JSON annotation included), in any string of a user's trial template (env values, commands,",
+        "  args, URIs, runtime patches) or in the parameters' values, shaped like " + ", ".join(cr.SHAPES)
+        + ": code `credential.value` (found in time linear in the text).",
         "",
         "The message names the annotation, key or variable and never repeats the value; when a credential",
         "is found, only the credential errors are returned, so no other message can repeat it either.",
@@ -58,7 +72,7 @@ def _metrics() -> str:
     ])
 
 
-SECTIONS = {"denial-codes": _codes, "credential-rules": _credentials, "trainer-metrics": _metrics}
+SECTIONS = {"annotations": _annotations, "denial-codes": _codes, "credential-rules": _credentials, "trainer-metrics": _metrics}
 
 
 def render(text: str) -> str:

@@ -1,7 +1,11 @@
 """Regenerate core/data/*.json, the TrainingArguments and LoraConfig field tables.
 
-Run with the `train` extra installed: ``python scripts/gen_field_tables.py``. The test
-``tests/core/test_field_tables.py`` fails when the tables drift from the installed libraries.
+Each table names the library version it was generated from (``generated_from``) beside its
+``fields``. Run by ``python3 scripts/lock.py``, which bumps the lock and then runs this in a fresh
+environment installed from ``requirements/local.txt``, so the tables always describe the locked
+transformers and peft (``python3 scripts/lock.py --tables`` regenerates them alone).
+``tests/core/test_layering.py`` checks that the tables name the locked versions and, where those
+versions are installed, that this script's output equals them.
 """
 
 from __future__ import annotations
@@ -54,18 +58,25 @@ def table(cls: type) -> dict[str, dict[str, object]]:
     return dict(sorted(out.items()))
 
 
-def build() -> dict[str, dict[str, dict[str, object]]]:
-    from peft import LoraConfig
-    from transformers import TrainingArguments
+SOURCES = {"training_arguments.json": ("transformers", "TrainingArguments"), "lora_config.json": ("peft", "LoraConfig")}
 
-    return {"training_arguments.json": table(TrainingArguments), "lora_config.json": table(LoraConfig)}
+
+def build() -> dict[str, dict[str, object]]:
+    """File name -> {"generated_from": {library: version}, "fields": table} from the installed libraries."""
+    import importlib
+
+    out: dict[str, dict[str, object]] = {}
+    for name, (library, cls) in SOURCES.items():
+        module = importlib.import_module(library)
+        out[name] = {"generated_from": {library: module.__version__}, "fields": table(getattr(module, cls))}
+    return out
 
 
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     for name, data in build().items():
         (OUT / name).write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
-        print(f"wrote {OUT / name}: {len(data)} fields")
+        print(f"wrote {OUT / name}: {len(data['fields'])} fields from {data['generated_from']}")
     return 0
 
 

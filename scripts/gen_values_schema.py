@@ -92,6 +92,9 @@ config = obj({
                 "memoryGiB": {"type": "number", "description": "memory of one GPU in GiB", "exclusiveMinimum": 0}},
                required=["resourceName", "maxPerWorker", "maxPerTrial", "memoryGiB"]),
     "maxWorkers": i("most workers (master included) per trial", minimum=1),
+    "maxResourcesPerWorker": obj({"cpu": s("most CPU one trial pod may ask for; empty: no cap", maxLength=64),
+                                  "memory": s("most memory one trial pod may ask for; empty: no cap", maxLength=64)},
+                                 required=["cpu", "memory"]),
     "defaultResourcesPerWorker": obj({"cpu": quantity, "memory": quantity}, required=["cpu", "memory"],
                                      desc="resources per worker when an Experiment names none"),
     "placement": obj({"nodeSelector": strmap("node selector added to trial pods"),
@@ -120,8 +123,10 @@ config = obj({
                               required=["name", "namespace"]),
     "trainerV2": obj({"runtimeName": s("ClusterTrainingRuntime TrainJob trials run", pattern=DNS1123, maxLength=253)},
                      required=["runtimeName"]),
-    "kueue": obj({"localQueue": s("Kueue LocalQueue of trial jobs; empty: none", pattern="^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$", maxLength=63)},
-                 required=["localQueue"]),
+    "kueue": obj({"localQueue": s("Kueue LocalQueue of trial jobs; empty: none", pattern="^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$", maxLength=63),
+                  "enforce": b("every trial job joins localQueue: a user's own queue label is replaced and a queue "
+                               "annotation naming another queue is denied")},
+                 required=["localQueue", "enforce"]),
 }, desc="the admin configuration (mirrors katib_llm.core.config.DEFAULTS)")
 config["required"] = list(config["properties"])
 

@@ -119,3 +119,60 @@ def admitted(exp: dict[str, Any], config: Any = None, **kw: Any) -> Any:
     from katib_llm.core.admit import admit
 
     return admit(exp, config if config is not None else _default_config(), **kw)
+
+
+def own_trial(exp: dict[str, Any], job: dict[str, Any], primary: str, *, keep_shape: bool = True) -> dict[str, Any]:
+    """``exp`` running the user's own trial ``job`` (primary container ``primary``), with ``lr``
+    for learning_rate. ``keep_shape`` drops the workers/procs/resources annotations, so admission
+    keeps the job's own replicas, processes and resources (what the effective-trial rules judge)."""
+    exp = copy.deepcopy(exp)
+    notes = exp["metadata"].setdefault("annotations", {})
+    if keep_shape:
+        for name in ("workers", "procs-per-worker", "resources-per-worker"):
+            notes.pop(PREFIX + name, None)
+    exp["spec"]["parameters"] = [parameter("learning_rate")]
+    exp["spec"]["trialTemplate"] = {"primaryContainerName": primary,
+                                    "trialParameters": [{"name": "lr", "reference": "learning_rate"}],
+                                    "trialSpec": copy.deepcopy(job)}
+    return exp
+
+
+def container(name: str, *, gpus: int | str | None = None, **extra: Any) -> dict[str, Any]:
+    """A container running ``python train.py --lr=${trialParameters.lr}`` (``gpus`` as limits)."""
+    c: dict[str, Any] = {"name": name, "image": "python:3.12",
+                         "command": ["python", "train.py", "--lr=${trialParameters.lr}"], **extra}
+    if gpus is not None:
+        c["resources"] = {"limits": {"nvidia.com/gpu": gpus}}
+    return c
+
+
+def pytorchjob(master: list[dict[str, Any]], worker: list[dict[str, Any]] | None = None, workers: int = 1,
+               **spec: Any) -> dict[str, Any]:
+    """A PyTorchJob: Master (1 replica) with ``master`` containers, Worker (``workers``) with ``worker``."""
+    replicas: dict[str, Any] = {"Master": {"replicas": 1, "restartPolicy": "OnFailure",
+                                           "template": {"spec": {"containers": master}}}}
+    if worker is not None:
+        replicas["Worker"] = {"replicas": workers, "restartPolicy": "OnFailure",
+                              "template": {"spec": {"containers": worker}}}
+    return {"apiVersion": "kubeflow.org/v1", "kind": "PyTorchJob", "spec": {"pytorchReplicaSpecs": replicas, **spec}}
+
+
+def batch_job(pod: dict[str, Any], **spec: Any) -> dict[str, Any]:
+    """A batch/v1 Job whose pod spec is ``pod`` (restartPolicy Never added)."""
+    return {"apiVersion": "batch/v1", "kind": "Job",
+            "spec": {"template": {"spec": {"restartPolicy": "Never", **pod}}, **spec}}
+
+
+def trainjob(trainer: dict[str, Any] | None = None, runtime: str = "katib-llm-lora", **spec: Any) -> dict[str, Any]:
+    """A user's TrainJob on ClusterTrainingRuntime ``runtime`` with ``trainer`` and more ``spec``."""
+    body = {"image": "registry.example.com/team/lora:1.2",
+            "command": ["torchrun", "-m", "katib_llm.runtime.trainer", "--learning_rate=${trialParameters.lr}"],
+            **(trainer or {})}
+    return {"apiVersion": "trainer.kubeflow.org/v1alpha1", "kind": "TrainJob",
+            "spec": {"runtimeRef": {"name": runtime}, "trainer": body, **spec}}
+
+
+def runtime_patch(manager: str, jobs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A ``runtimePatches`` entry of ``manager``: replicated job name -> its pod spec patch."""
+    return {"manager": manager, "trainingRuntimeSpec": {"template": {"spec": {"replicatedJobs": [
+        {"name": name, "template": {"spec": {"template": {"spec": pod}}}} for name, pod in jobs.items()]}}}}

@@ -1,7 +1,7 @@
 """Shared fixtures and the ``reference`` marker.
 
 Test helpers are modules of the ``tests`` package: ``tests.builders`` (Experiments, admission
-reviews, admitted results), ``tests.katib_checks`` (what a cluster would enforce),
+reviews, admitted results), ``tests.conformance.schemas`` (what a cluster would enforce),
 ``tests.kube_apiserver`` (the Kubernetes API server stand-in), ``tests.reference`` (where the
 upstream reference files are).
 

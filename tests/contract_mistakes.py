@@ -18,6 +18,8 @@ from typing import Any, Callable
 
 import yaml
 
+from tests.builders import container, own_trial, pytorchjob, trainjob
+
 EXAMPLE = yaml.safe_load((Path(__file__).resolve().parent.parent / "examples" / "bert-lora-experiment.yaml").read_text())
 A = "llm.katib.kubeflow.org/"
 MOUNT = "/workspace"  # the chart's default storage.mountPath (core/config.py DEFAULTS)
@@ -27,6 +29,7 @@ HF_TOKEN = "hf_" + "Q7wErTyUiOpAsDfGhJkLzXcVbNm1234567"
 AWS_KEY_ID = "AKIA" + "Z7Q2X9W4V6T8R1S3"
 AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"  # 40 characters
 PASSWORD = "s3cr3t-Pa55w0rd-42"
+GITHUB_TOKEN = "ghp_" + "Q7wErTyUiOpAsDfGhJkLzXcVbNm123456789"  # ghp_ + 36
 
 
 def ann(name: str) -> str:
@@ -97,6 +100,15 @@ def _own_job(container_extra: dict | None = None, pod_extra: dict | None = None)
             "trialParameters": [{"name": "lr", "reference": "learning_rate"}],
             "trialSpec": {"apiVersion": "batch/v1", "kind": "Job", "spec": {"template": {"spec": {
                 "containers": [container], "restartPolicy": "Never", **(pod_extra or {})}}}}}
+    return change
+
+
+def _own_shape(job: dict, primary: str, drop: tuple[str, ...] = ()) -> Callable[[dict], None]:
+    """The user's own trial ``job``, keeping its own replicas, processes and resources."""
+    def change(exp: dict) -> None:
+        exp.update(own_trial(exp, job, primary))
+        for name in drop:
+            exp["metadata"]["annotations"].pop(A + name)
     return change
 
 
@@ -184,6 +196,66 @@ MISTAKES: list[Mistake] = [
     Mistake("own-trialspec-env-shaped", "spec.trialTemplate.trialSpec.spec.template.spec.containers[0].env[0].value",
             "credential.value", _own_job({"env": [{"name": "OPTIONS", "value": f"--key {AWS_KEY_ID}"}]}),
             secret=AWS_KEY_ID),
+    # --- credentials anywhere the trial receives text ----------------------------------------
+    Mistake("own-trialspec-args-token", "spec.trialTemplate.trialSpec.spec.template.spec.containers[0].args[0]",
+            "credential.value", _own_job({"args": [f"--hub-model-id=org/m --hub-token={HF_TOKEN}"]}), secret=HF_TOKEN),
+    Mistake("own-trialspec-command-url-token",
+            "spec.trialTemplate.trialSpec.spec.template.spec.containers[0].command[2]", "credential.value",
+            _own_job({"command": ["sh", "-c", f"git clone https://{GITHUB_TOKEN}@github.com/org/repo && python t.py"]}),
+            secret=GITHUB_TOKEN),
+    Mistake("own-trialspec-reserved-env-value", "spec.trialTemplate.trialSpec.spec.template.spec.containers[0].env[0].value",
+            "credential.value", _own_job({"env": [{"name": "KATIB_LLM_EXTRA", "value": f"x={AWS_KEY_ID}"}]}),
+            secret=AWS_KEY_ID),
+    Mistake("own-trialspec-sidecar-env", "spec.trialTemplate.trialSpec.spec.template.spec.containers[1].env[0].value",
+            "credential.value", _own_job(pod_extra={"containers": [
+                {"name": "training", "image": "python:3.12", "command": ["python", "train.py"]},
+                {"name": "sidecar", "image": "busybox", "command": ["sleep", "1d"],
+                 "env": [{"name": "PUSH_URL", "value": f"https://carol:{PASSWORD}@push.example.com"}]}]}),
+            secret=PASSWORD),
+    Mistake("own-trialspec-reserved-env-name", "spec.trialTemplate.trialSpec.spec.template.spec.containers[0].env[0].name",
+            "env.reserved-in-template", _own_job({"env": [{"name": "KATIB_LLM_INIT_TARGET", "value": "/etc"}]})),
+    Mistake("own-trialspec-reserved-env-sidecar",
+            "spec.trialTemplate.trialSpec.spec.template.spec.initContainers[0].env[0].name", "env.reserved-in-template",
+            _own_job(pod_extra={"initContainers": [{"name": "prep", "image": "busybox", "command": ["true"],
+                                                    "env": [{"name": "KATIB_LLM_MODEL_DIR", "value": "/etc"}]}]})),
+    Mistake("own-trialspec-reserved-env-prefix",
+            "spec.trialTemplate.trialSpec.spec.template.spec.containers[0].envFrom[0].prefix", "env.reserved-in-template",
+            _own_job({"envFrom": [{"prefix": "KATIB_LLM_", "configMapRef": {"name": "mine"}}]})),
+    Mistake("parameter-categorical-token", "spec.parameters[1].feasibleSpace.list[1]", "credential.value",
+            lambda exp: exp["spec"]["parameters"].insert(1, {"name": "run_name", "parameterType": "categorical",
+                                                             "feasibleSpace": {"list": ["a", AWS_KEY_ID]}}),
+            secret=AWS_KEY_ID),
+    Mistake("trainjob-initializer-uri-password",
+            "spec.trialTemplate.trialSpec.spec.initializer.model.storageUri", "credential.value",
+            lambda exp: exp["spec"].update(trialTemplate={"trialSpec": {
+                "apiVersion": "trainer.kubeflow.org/v1alpha1", "kind": "TrainJob",
+                "spec": {"runtimeRef": {"name": "torch-distributed"}, "initializer": {"model": {
+                    "storageUri": f"hf://dave:{PASSWORD}@org/model"}}}}}), secret=PASSWORD),
+    Mistake("training-value-escaped-token", ann("training-args"), "credential.value",
+            _set(training_args='{"run_name": "\\u0068f_' + HF_TOKEN[3:] + '"}'), secret=HF_TOKEN[3:]),
+    Mistake("dataset-config-value-token", ann("dataset-config"), "credential.value",
+            _merge("dataset-config", text_column=f"text {GITHUB_TOKEN}"), secret=GITHUB_TOKEN),
+    Mistake("packages-token-user", ann("packages-to-install"), "credential.value",
+            _function(packages_to_install=json.dumps([f"pkg @ git+https://{GITHUB_TOKEN}@github.com/org/pkg"])),
+            secret=GITHUB_TOKEN),
+    Mistake("pip-index-token-user", ann("pip-index-urls"), "credential.value",
+            _function(packages_to_install='["numpy"]',
+                      pip_index_urls=json.dumps(["https://Zq7X2mKp9VwR4tLs8NyB3cDf@pypi.example.com/simple"])),
+            secret="Zq7X2mKp9VwR4tLs8NyB3cDf"),
+    # --- the admin's caps on the effective trial (the user's own job, not the annotations) -----
+    Mistake("own-pytorchjob-million-workers", "spec.trialTemplate.trialSpec.spec.pytorchReplicaSpecs.Worker.replicas",
+            "workers.cap", _own_shape(pytorchjob([container("pytorch")], [container("pytorch")], workers=1_000_000),
+                                      "pytorch")),
+    Mistake("own-sidecar-gpus", "spec.trialTemplate.trialSpec.spec.pytorchReplicaSpecs.Master.template.spec."
+            "containers[1].resources.limits[nvidia.com/gpu]", "gpu.cap",
+            _own_shape(pytorchjob([container("pytorch"), container("sidecar", gpus=100_000)]), "pytorch")),
+    Mistake("own-pytorchjob-nproc", "spec.trialTemplate.trialSpec.spec.nprocPerNode", "procs.cap",
+            _own_shape(pytorchjob([container("pytorch")], nprocPerNode="100000"), "pytorch")),
+    Mistake("own-trainjob-nodes", "spec.trialTemplate.trialSpec.spec.trainer.numNodes", "workers.cap",
+            _own_shape(trainjob({"numNodes": 100_000}), "node")),
+    Mistake("own-trainjob-initializer-uri", "spec.trialTemplate.trialSpec.spec.initializer.dataset.storageUri",
+            "uri.hf-repo", _own_shape(trainjob(initializer={"dataset": {"storageUri": "hf://org/../../etc"}}), "node",
+                                      drop=("dataset",))),
     # --- what would fail inside every GPU trial ---------------------------------------------
     Mistake("training-unknown-key", ann("training-args") + ".learnig_rate", "fixed-field.unknown",
             _merge("training-args", learnig_rate=0.001), "trainer_parameters.training_parameters.learnig_rate",

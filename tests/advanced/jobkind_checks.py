@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.katib_checks import pytorchjob_schema, schema_errors
+from tests.conformance.schemas import pytorchjob_schema, schema_errors
 from tests.model_schemas import model_errors, pod_template_errors, training_models
 from tests.reference import REFERENCE
 

@@ -15,7 +15,7 @@ from katib_llm.core.inject import INIT_PREFIX, VOLUME_NAME
 from katib_llm.core.jobkinds import JOB_KINDS
 
 from tests.advanced.jobkind_checks import kubeflow_job_errors
-from tests.katib_checks import admitted_errors, substitute
+from tests.conformance.schemas import admitted_errors, substitute
 
 ANN = "llm.katib.kubeflow.org/"
 

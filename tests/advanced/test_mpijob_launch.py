@@ -20,7 +20,7 @@ import pytest
 from katib_llm.core.admit import admit
 from katib_llm.core.metrics import METRICS_FILTER, parse_metrics
 
-from tests.katib_checks import substitute
+from tests.conformance.schemas import substitute
 
 ANN = "llm.katib.kubeflow.org/"
 HERE = Path(__file__).resolve().parent

@@ -98,7 +98,7 @@ def test_notes_tell_the_next_steps(default_render):
     experiment["metadata"]["namespace"] = "my-team"
     from katib_llm.core.admit import admit
 
-    from tests.katib_checks import admitted_errors
+    from tests.conformance.schemas import admitted_errors
 
     result = admit(experiment, admin_config(None))
     assert result.allowed, result.errors

@@ -7,7 +7,7 @@ reaches a stand-in API server on 127.0.0.1 through KUBECONFIG instead of the pod
 account); then a labelled Experiment is sent as kube-apiserver would, using the
 rendered webhook configurations: HTTP/1.1, TLS with SNI ``<service>.<namespace>.svc`` verified
 with the rendered ``caBundle``, ``POST <path>?timeout=<timeoutSeconds>s``, AdmissionReview v1.
-The patch is applied and the result checked like the cluster would (``katib_checks``).
+The patch is applied and the result checked like the cluster would (``tests.conformance.schemas``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any, Iterator
 import pytest
 import yaml
 
-from tests.katib_checks import admitted_errors
+from tests.conformance.schemas import admitted_errors
 
 from .helpers import REPO, Render, apiserver, render
 

@@ -1,20 +1,21 @@
 """The ClusterTrainingRuntime for Kubeflow Trainer v2 TrainJob trials (trainerV2.enabled).
 
 Rendered by the real Helm engine, validated against the v2.3.0 ClusterTrainingRuntime CRD (values
-and structural pruning), and checked against what the core admits: every container our
-runtimePatches entry names exists in the runtime, and the initializer and node commands are the
-ones the core and the local runner assume.
+and structural pruning), and checked against what the core admits: the initializer and node
+commands are the ones the core and the local runner assume. Trainer's own webhook rules on the
+runtime and on the TrainJobs admitted for it are ported in tests/conformance/trainer.py.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 import pytest
 import yaml
-from tests.katib_checks import substitute
-from tests.trainer_checks import crd_schema, object_errors, pruned_fields
+from tests.conformance.schemas import substitute
+from tests.conformance.trainer_crds import crd_schema, object_errors, pruned_fields
 
 from katib_llm.core import trainjob
 from katib_llm.core.admit import admit
@@ -73,17 +74,22 @@ def test_steps_run_what_the_core_and_local_runner_assume(enabled):
         (c,) = pods[name]["containers"]
         assert c["name"] == name and c["image"] == image
         assert c["command"] == trainjob.INITIALIZER_COMMAND
+        config_values = SCENARIOS["trainer-v2"].get("config", {})
+        assert c["args"] == ["--allowed-sources", json.dumps(config_values.get("allowedModelSources", [])),
+                             "--file-roots", json.dumps(config_values.get("fileRoots", []))]
         assert c["env"] == [{"name": trainjob.ENV_KIND, "value": kind}]
         assert c["resources"] == SCENARIOS["trainer-v2"]["trainerV2"]["initializerResources"]
         assert c["securityContext"]["allowPrivilegeEscalation"] is False
+        assert pods[name]["securityContext"]["fsGroup"] == 1000  # the shared volume is writable by uid 1000
     (node,) = pods["node"]["containers"]
     assert node["name"] == "node" and node["command"] == trainjob.NODE_COMMAND and node["image"] == image
     assert runtime["spec"]["mlPolicy"] == {"numNodes": 1, "torch": {}}
 
 
-def test_our_patch_names_only_containers_the_runtime_has(enabled):
-    """Trainer rejects a runtimePatches entry naming a container the runtime lacks, and forbids
-    env on node and the initializers there: the admitted TrainJob's patch must fit this runtime."""
+def test_the_admins_trainjob_runs_this_runtime_in_its_queue(enabled):
+    """The TrainJob admitted with these values names this runtime and the team's queue. What
+    Trainer's TrainJob webhook checks of it against this runtime (initializer mounts, patch
+    targets, env, manager) is in tests/conformance (test_emitted, chart-config subjects)."""
     values = SCENARIOS["trainer-v2"]["config"]
     config, errors = load_config(values, load_templates())
     assert not errors
@@ -93,16 +99,6 @@ def test_our_patch_names_only_containers_the_runtime_has(enabled):
     assert job["spec"]["runtimeRef"]["name"] == _runtime(enabled)["metadata"]["name"]
     assert job["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "gpu-trials"
     assert object_errors(job, "TrainJob") == []
-    runtime_pods = _pods(_runtime(enabled))
-    (entry,) = [p for p in job["spec"]["runtimePatches"] if p["manager"] == trainjob.MANAGER]
-    for rjob in entry["trainingRuntimeSpec"]["template"]["spec"]["replicatedJobs"]:
-        pod = rjob["template"]["spec"]["template"]["spec"]
-        have = {c["name"] for c in runtime_pods[rjob["name"]]["containers"]}
-        for c in pod.get("containers", []):
-            assert c["name"] in have, (rjob["name"], c["name"])
-            assert "env" not in c
-        for mount in (m for c in pod.get("containers", []) for m in c.get("volumeMounts", [])):
-            assert mount["name"] in {v["name"] for v in pod["volumes"]}
 
 
 def test_prune_check_sees_a_field_the_runtime_crd_lacks(enabled):

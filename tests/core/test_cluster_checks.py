@@ -1,4 +1,4 @@
-"""The cluster emulation (tests/katib_checks.py) can fail, and its two sources agree.
+"""The cluster emulation (tests/conformance/schemas.py) can fail, and its two sources agree.
 
 With the upstream reference files, admitted Experiments are checked against Katib's swagger and
 trial jobs against the PyTorchJob CRD; without them (a bare clone) against the same field sets
@@ -15,7 +15,7 @@ import pytest
 
 from tests import reference
 from tests.builders import admitted, example
-from tests.katib_checks import admitted_errors, job_errors, substitute
+from tests.conformance.schemas import admitted_errors, job_errors, substitute
 from tests.model_schemas import katib_models, model_errors, training_models
 
 

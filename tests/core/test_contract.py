@@ -6,15 +6,16 @@ import base64
 import copy
 import json
 
+import pytest
 import yaml
 
 from katib_llm.core.admit import admit, volume_claim
 from katib_llm.core.config import load_config
-from katib_llm.core.metrics import METRICS_FILTER, format_metric_line, parse_metrics
+from katib_llm.core.metrics import METRICS_FILTER, format_metric_line, metric_lines, metric_value, parse_metrics
 from katib_llm.io import load_templates
 
 from tests.builders import example
-from tests.katib_checks import admitted_errors, substitute
+from tests.conformance.schemas import admitted_errors, substitute
 
 EXAMPLE = example()
 A = "llm.katib.kubeflow.org/"
@@ -161,7 +162,19 @@ def test_volume_claim_owned_unless_retained(admin_config):
 
 def test_metric_lines_round_trip_through_katib_parser():
     lines = ["  Num examples = 3,000", format_metric_line("eval_accuracy", 0.8125), "{'loss': 0.5}",
-             format_metric_line("eval_loss", float("nan")), format_metric_line("eval_accuracy", 0.875)]
+             *metric_lines({"eval_loss": float("nan"), "eval_accuracy": 0.875})]
     obs = parse_metrics(lines, ["eval_accuracy", "eval_loss"], [METRICS_FILTER])
     assert [(o.name, o.value) for o in obs] == [("eval_accuracy", "0.8125"), ("eval_accuracy", "0.875")]
     assert obs[0].timestamp.endswith("Z")
+
+
+def test_a_non_finite_value_is_never_printed_in_a_form_a_filter_matches():
+    """Katib's default filter matches `name=` with an empty value on `name=nan`; its collector
+    then fails parsing it. The value is left out and the notice carries no '='."""
+    *kept, notice = metric_lines({"eval_loss": float("nan"), "eval_perplexity": float("inf"), "epoch": 1.0})
+    assert len(kept) == 1 and kept[0].endswith("katib-llm-metric epoch=1.0")
+    assert "=" not in notice and notice.endswith("not finite, not reported: eval_loss (nan), eval_perplexity (inf)")
+    assert parse_metrics([notice], ["eval_loss", "eval_perplexity"]) == []
+    with pytest.raises(ValueError, match="only finite values"):
+        format_metric_line("eval_loss", float("-inf"))
+    assert [metric_value(t) for t in ("0.5", "nan", "inf", "", "unavailable")] == [0.5, None, None, None, None]

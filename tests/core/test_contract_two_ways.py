@@ -114,12 +114,18 @@ def test_admitting_the_admitted_example_still_changes_nothing(admin_config):
 def test_a_causal_lm_objective_must_be_a_metric_it_prints(admin_config):
     exp = copy.deepcopy(EXAMPLE)
     exp["metadata"]["annotations"][A + "model-class"] = "AutoModelForCausalLM"
+    assert admit(exp, admin_config).allowed  # eval_accuracy: next-token accuracy, as run_clm.py reports it
+    exp["spec"]["objective"]["objectiveMetricName"] = "eval_perplexty"
     [error] = admit(exp, admin_config).errors
     assert (error.path, error.code) == ("spec.objective.objectiveMetricName", "metric.unknown")
-    assert "eval_perplexity" in error.message and "eval_loss" in error.message
+    assert "eval_perplexity" in error.message
     exp["spec"]["objective"] = {"type": "minimize", "objectiveMetricName": "eval_perplexity",
-                                "additionalMetricNames": ["eval_loss", "train_loss"]}
+                                "additionalMetricNames": ["eval_loss", "train_loss", "train_runtime", "total_flos",
+                                                          "train_samples_per_second", "train_steps_per_second"]}
     assert admit(exp, admin_config).allowed
+    exp["metadata"]["annotations"][A + "model-class"] = "AutoModelForSequenceClassification"
+    [error] = admit(exp, admin_config).errors  # only a causal LM has a perplexity
+    assert error.path == "spec.objective.objectiveMetricName"
 
 
 @pytest.mark.parametrize("model_class", ["AutoModelForSequenceClassification", "AutoModelForCausalLM"])
@@ -132,9 +138,15 @@ def test_the_metric_table_is_what_the_trainer_prints(model_class, capsys):
     from katib_llm.runtime.trainer import MetricPrinter
 
     causal = model_class == "AutoModelForCausalLM"
-    evaluated = {"eval_loss": 1.25, **({} if causal else {"eval_accuracy": 0.5}), "eval_model_preparation_time": 0.01,
+    evaluated = {"eval_loss": 1.25, "eval_accuracy": 0.5, "eval_model_preparation_time": 0.01,
                  **speed_metrics("eval", time.time() - 1.0, num_samples=32, num_steps=4), "epoch": 1.0}
-    MetricPrinter(None, causal).emit(evaluated)
+    trained = {**speed_metrics("train", time.time() - 2.0, num_samples=64, num_steps=8), "total_flos": 1.5e12,
+               "train_loss": 0.75, "epoch": 1.0}  # what Trainer.train() returns (trainer.py, end of train())
+    printer = MetricPrinter(None, causal)
+    printer.emit(evaluated)
+    printer.emit(trained, history=False)
     printed = {line.split(MARKER + " ")[1].split("=")[0] for line in capsys.readouterr().out.splitlines()}
     assert printed <= set(trainer_metrics(model_class)), printed - set(trainer_metrics(model_class))
-    assert ("eval_perplexity" if causal else "eval_accuracy") in printed
+    assert {"eval_accuracy", "train_runtime", "train_samples_per_second", "train_steps_per_second", "total_flos",
+            "train_loss", "epoch"} <= printed
+    assert ("eval_perplexity" in printed) == causal

@@ -22,18 +22,24 @@ def _literals(expr: ast.expr) -> list[str]:
     return []
 
 
+# Calls that take a denial code, and the index of the code argument: FieldError(path, code, ...),
+# katib_rules' _err(path, code, ...) (which prefixes "katib."), the contract's ctx.deny(code, ...),
+# _value(kind, code), _local_only(raw, ctx, parse, why, code) and its table's Annotation(name, kind, code, ...).
+_CODE_ARGUMENT = {"FieldError": 1, "_err": 1, "deny": 0, "_value": 1, "Annotation": 2, "_local_only": 4}
+
+
 def _codes_in_source() -> dict[str, set[str]]:
-    """Every code literal passed to FieldError(path, code, ...), katib_rules' _err(path, code, ...)
-    (which prefixes "katib."), or assigned to a variable named ``code``."""
+    """Every code literal passed to a call of :data:`_CODE_ARGUMENT`, or assigned to a variable named ``code``."""
     found: dict[str, set[str]] = {}
     for path in SRC.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             literals: list[str] = []
             if isinstance(node, ast.Call):
                 name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
-                if name in ("FieldError", "_err") and len(node.args) >= 2:
+                index = _CODE_ARGUMENT.get(name or "")
+                if index is not None and len(node.args) > index:
                     prefix = "katib." if name == "_err" else ""
-                    literals = [prefix + c for c in _literals(node.args[1])]
+                    literals = [prefix + c for c in _literals(node.args[index])]
             elif isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "code" for t in node.targets):
                 literals = _literals(node.value)
             for code in literals:

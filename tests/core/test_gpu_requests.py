@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from tests.katib_checks import substitute
+from tests.conformance.schemas import substitute
 
 from katib_llm.core.admit import admit
 

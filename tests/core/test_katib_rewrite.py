@@ -15,7 +15,7 @@ from katib_llm.core.admit import admit
 from katib_llm.core.jobkinds import job_kind
 
 from tests.builders import example
-from tests.katib_checks import substitute
+from tests.conformance.schemas import substitute
 
 EXAMPLE = example()
 ARGV_PRINTER = "import json, sys; print(json.dumps(sys.argv[1:]))"

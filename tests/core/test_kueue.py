@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tests.katib_checks import admitted_errors
+from tests.conformance.schemas import admitted_errors
 
 from katib_llm.core.admit import admit
 from katib_llm.core.config import load_config
@@ -78,3 +78,48 @@ def test_bad_queue_names_the_annotation(bad):
 def test_bad_admin_queue_is_a_config_error():
     _, errors = load_config({"kueue": {"localQueue": "Bad Queue"}})
     assert [e.path for e in errors] == ["config.kueue.localQueue"]
+
+
+def _own_labelled(label: str | None) -> dict:
+    """The example on the shipped PyTorchJob template inlined, with the user's own queue label."""
+    exp = copy.deepcopy(EXAMPLE)
+    exp["metadata"]["annotations"][A + "trial-template"] = "hf-lora-pytorchjob"
+    config, _ = load_config({}, load_templates())
+    own = copy.deepcopy(admit(exp, config).experiment)
+    labels = own["spec"]["trialTemplate"]["trialSpec"].setdefault("metadata", {}).setdefault("labels", {})
+    if label is not None:
+        labels[LABEL] = label
+    return own
+
+
+ENFORCED = {"kueue": {"localQueue": "gpu-trials", "enforce": True}}
+
+
+@pytest.mark.parametrize("label", ["", "unlimited-queue", None])
+def test_an_enforced_queue_replaces_the_users_empty_or_other_label(label):
+    config, errors = load_config(ENFORCED, load_templates())
+    assert not errors
+    result = admit(_own_labelled(label), config)
+    assert result.allowed, result.errors
+    assert result.experiment["spec"]["trialTemplate"]["trialSpec"]["metadata"]["labels"][LABEL] == "gpu-trials"
+    replaced = [w for w in result.warnings if w.startswith(f"spec.trialTemplate.trialSpec.metadata.labels[{LABEL}]")]
+    assert len(replaced) == (0 if label is None else 1)
+    assert admit(result.experiment, config).patch == []  # idempotent
+
+
+def test_an_empty_label_never_escapes_the_admins_default_queue():
+    config, _ = load_config({"kueue": {"localQueue": "gpu-trials"}}, load_templates())
+    result = admit(_own_labelled(""), config)
+    assert result.experiment["spec"]["trialTemplate"]["trialSpec"]["metadata"]["labels"][LABEL] == "gpu-trials"
+
+
+def test_a_queue_annotation_naming_another_queue_is_denied_when_enforced():
+    result = _admit("hf-lora-pytorchjob", ENFORCED, queue="team-a-queue")
+    assert [(e.path, e.code) for e in result.errors] == [(f"metadata.annotations[{A}queue]", "queue.forced")]
+    assert _admit("hf-lora-pytorchjob", ENFORCED, queue="gpu-trials").allowed
+
+
+@pytest.mark.parametrize("values", [{"kueue": {"enforce": True}}, {"kueue": {"localQueue": "q", "enforce": "yes"}}])
+def test_enforce_needs_a_queue_and_a_boolean(values):
+    _, errors = load_config(values)
+    assert [e.path for e in errors] == ["config.kueue.enforce"]

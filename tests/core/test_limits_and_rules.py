@@ -8,9 +8,11 @@ import pytest
 
 from katib_llm.core import early_stopping as es
 from katib_llm.core import katib_config as kc
-from katib_llm.core import limits
+from katib_llm.core import contract, limits
 from katib_llm.core.admit import admit
 from katib_llm.core.jobkinds import JOB_KINDS
+from katib_llm.io import admin_config
+from tests.builders import admitted, experiment
 
 BUDGET = "llm.katib.kubeflow.org/budget"
 DEADLINE = "llm.katib.kubeflow.org/trial-active-deadline-seconds"
@@ -28,20 +30,20 @@ def test_bad_durations(text):
 
 
 @pytest.mark.parametrize("raw, needle", [
-    ("{", "not valid JSON"), ("[]", "non-empty JSON object"), ("{}", "non-empty JSON object"),
+    ("{", "not valid JSON"), ("{}", "non-empty JSON object"),
     ('{"steps": 3}', "unknown key(s) ['steps']"), ('{"train_steps": 1.5}', "train_steps must be an integer"),
     ('{"train_steps": true}', "train_steps must be an integer"), ('{"gpu_hours": 0}', "gpu_hours must be a number > 0"),
     ('{"wall_clock": "tomorrow"}', "wall_clock must be a duration"),
 ])
 def test_bad_budgets_name_the_annotation_and_form(raw, needle):
-    budget, errors = limits.parse_budget(raw, "metadata.annotations[x]")
+    budget, errors = contract.parse_value(contract.BUDGET, raw)
     assert budget is None and len(errors) == 1
     assert needle in errors[0].message and "train_steps (integer > 0)" in errors[0].message
-    assert errors[0].path == "metadata.annotations[x]"
+    assert errors[0].path == contract.annotation_path(contract.BUDGET)
 
 
 def test_budget_exhaustion_and_summary():
-    budget, _ = limits.parse_budget('{"train_steps": 100, "wall_clock": "1h", "gpu_hours": 2}', "x")
+    budget, _ = contract.parse_value(contract.BUDGET, '{"train_steps": 100, "wall_clock": "1h", "gpu_hours": 2}')
     assert limits.exhausted(budget, limits.Usage(99, 3599, 1.9)) is None
     assert limits.exhausted(budget, limits.Usage(100, 0, 0)) == "train_steps budget spent: 100 of 100"
     assert "wall_clock" in limits.exhausted(budget, limits.Usage(0, 3600, 0))
@@ -110,7 +112,18 @@ def test_successive_halving_threshold_is_the_top_fraction_at_the_rung():
 
 
 @pytest.mark.parametrize("algorithm, settings, needle", [
-    ("successivehalving", [("reduction_factor", "1")], "reduction_factor='1' must be an integer >= 2"),
+    ("successivehalving", [("reduction_factor", "1")], "reduction_factor='1' must be a whole number from 2 to 100"),
+    ("successivehalving", [("reduction_factor", "101")], "from 2 to 100"),
+    ("successivehalving", [("min_early_stopping_rate", "21")], "from 0 to 20"),
+    ("successivehalving", [("min_resource", "100001")], "from 1 to 100000"),
+    ("successivehalving", [("min_resource", "\u00b3")], "min_resource"),       # a superscript digit
+    ("successivehalving", [("min_resource", "\u0663")], "min_resource"),       # an Arabic-Indic digit
+    ("successivehalving", [("min_resource", "9" * 100_000)], "min_resource"),  # no int() of 100,000 digits
+    ("successivehalving", [("reduction_factor", "100"), ("min_early_stopping_rate", "20")], "at most 1000000"),
+    ("successivehalving", [("min_resource", "1000"), ("reduction_factor", "10"), ("min_early_stopping_rate", "4")],
+     "at most 1000000"),
+    ("medianstop", [("start_step", "100001")], "from 1 to 100000"),
+    ("medianstop", [("min_trials_required", "10001")], "from 1 to 10000"),
     ("successivehalving", [("min_resource", "x")], "min_resource"),
     ("medianstop", [("start_step", "0")], "start_step"),
     ("medianstop", [("min_resource", "1")], "unknown setting 'min_resource' for medianstop"),
@@ -120,6 +133,25 @@ def test_bad_settings(algorithm, settings, needle):
     with pytest.raises(es.SettingsError) as err:
         es.parse_settings(algorithm, settings)
     assert needle in str(err.value)
+
+
+def test_largest_settings_are_accepted_and_their_rung_is_small():
+    settings = es.parse_settings(es.SUCCESSIVE_HALVING, [("min_resource", "1"), ("reduction_factor", "100"),
+                                                         ("min_early_stopping_rate", "3")])
+    assert es.rung(settings) == 1_000_000 == es.MAX_RUNG
+    assert es.parse_settings(es.MEDIANSTOP, [("start_step", "100000"), ("min_trials_required", "10000")]) == {
+        "start_step": 100_000, "min_trials_required": 10_000}
+
+
+@pytest.mark.parametrize("settings", [[("reduction_factor", "100"), ("min_early_stopping_rate", "20")],
+                                      [("min_resource", "9" * 100_000)]])
+def test_unbounded_settings_are_denied_at_admission_naming_the_field(settings):
+    exp = experiment(earlyStopping={"algorithmName": "successivehalving",
+                                    "algorithmSettings": [{"name": k, "value": v} for k, v in settings]})
+    result = admitted(exp, admin_config({"earlyStoppingAlgorithms": ["successivehalving"]}))
+    assert not result.allowed
+    assert [(e.path, e.code) for e in result.errors] == [("spec.earlyStopping.algorithmSettings",
+                                                          "early-stopping.settings")]
 
 
 def test_katib_config_merge_and_removal_keep_everything_else():

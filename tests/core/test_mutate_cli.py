@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from tests.builders import example, experiment
-from tests.katib_checks import admitted_errors
+from tests.conformance.schemas import admitted_errors
 
 
 REPO = Path(__file__).resolve().parents[2]

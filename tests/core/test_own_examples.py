@@ -1,6 +1,6 @@
 """The shapes of Experiment Katib users write, in the project's own words (not upstream's files):
 every algorithm family, early stopping, each metrics collector kind, resume policies and the trial
-job kinds. Unlabelled: untouched. Labelled: admitted, cluster-valid (tests/katib_checks.py) and
+job kinds. Unlabelled: untouched. Labelled: admitted, cluster-valid (tests/conformance/schemas.py) and
 idempotent. Runs with or without the upstream reference files (which add Katib's own examples:
 tests/core/test_reference_examples.py)."""
 
@@ -13,7 +13,7 @@ import pytest
 
 from katib_llm.core.jobkinds import job_kind
 from tests.builders import admitted, experiment, parameter
-from tests.katib_checks import admitted_errors
+from tests.conformance.schemas import admitted_errors
 
 
 def _job(command: list[str]) -> dict[str, Any]:

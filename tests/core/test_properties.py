@@ -13,7 +13,7 @@ from katib_llm.core.admit import admit
 from katib_llm.core.contract import KNOWN_ANNOTATIONS, PREFIX
 
 from tests.builders import example
-from tests.katib_checks import admitted_errors
+from tests.conformance.schemas import admitted_errors
 
 EXAMPLE = example()
 

@@ -11,7 +11,7 @@ import yaml
 from katib_llm.core.admit import admit
 from katib_llm.io import configmaps_from
 
-from tests.katib_checks import admitted_errors, load_examples
+from tests.conformance.schemas import admitted_errors, load_examples
 from tests.reference import REFERENCE
 
 pytestmark = pytest.mark.reference

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from katib_llm.core.admit import admit
 from tests.builders import experiment
-from tests.katib_checks import admitted_errors
+from tests.conformance.schemas import admitted_errors
 
 
 def _experiment(value: str | None) -> dict:

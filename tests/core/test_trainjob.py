@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tests.katib_checks import admitted_errors, substitute
-from tests.trainer_checks import object_errors
+from tests.conformance.schemas import admitted_errors, substitute
+from tests.conformance.trainer_crds import object_errors
 
 from katib_llm.core import trainjob
 from katib_llm.core.admit import admit
@@ -100,8 +100,9 @@ def test_shipped_template_gets_the_full_contract(admin_config):
     pods = patched_pods(job_of(result.experiment))
     assert list(pods) == ["dataset-initializer", "model-initializer", "node"]
     for name, pod in pods.items():
-        assert pod["volumes"] == [{"name": "katib-llm-storage", "persistentVolumeClaim": {"claimName": CLAIM}}]
-        assert pod["containers"] == [{"name": name, "volumeMounts": [{"name": "katib-llm-storage", "mountPath": "/workspace"}]}]
+        # Trainer v2.3.0 requires the initializers of the merged runtime to mount a volume named initializer.
+        assert pod["volumes"] == [{"name": "initializer", "persistentVolumeClaim": {"claimName": CLAIM}}]
+        assert pod["containers"] == [{"name": name, "volumeMounts": [{"name": "initializer", "mountPath": "/workspace"}]}]
     assert not any(w for w in result.warnings if "sh -c" in w or "command" in w), result.warnings
     assert admitted_errors(result.experiment) == []
 
@@ -283,7 +284,7 @@ def test_non_ascii_digits_are_denied_not_crashed(value, admin_config):
 
 
 def test_missing_reference_skips_with_the_path(tmp_path):
-    from tests.trainer_checks import reference_file
+    from tests.conformance.trainer_crds import reference_file
 
     with pytest.raises(pytest.skip.Exception, match="reference data not found: .*absent.yaml"):
         reference_file(tmp_path / "absent.yaml")

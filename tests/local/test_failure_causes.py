@@ -81,6 +81,16 @@ def test_failures_that_differ_or_follow_a_success_do_not_stop_the_run(tmp_path):
     assert failures.repeated_failure(after_success, 10) is None
 
 
+def test_an_initializer_using_a_trial_parameter_is_not_taken_as_the_experiments_failure():
+    plain = {"trialSpec": {"spec": {"template": {"spec": {"initContainers": [{"args": ["--uri", "hf://a/b"]}]}}}}}
+    assert not failures.initializers_take_parameters(plain)
+    tuned = {"trialSpec": {"spec": {"template": {"spec": {"initContainers": [
+        {"env": [{"name": "N", "value": "${trialParameters.n}"}]}]}}}}}
+    assert failures.initializers_take_parameters(tuned)
+    trainjob = {"trialSpec": {"spec": {"initializer": {"dataset": {"storageUri": "s3://b/${trialParameters.n}"}}}}}
+    assert failures.initializers_take_parameters(trainjob)
+
+
 def test_a_mistyped_dataset_costs_one_trial(tmp_path, tiny_model, tiny_dataset):
     """The real storage initializer on a dataset path that does not exist: its step fails, and it
     takes no hyperparameters, so the run stops after that trial with the initializer's message."""

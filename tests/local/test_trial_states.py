@@ -82,6 +82,15 @@ def test_no_metrics_is_metrics_unavailable(tmp_path, cache_dir):
     assert result.best is None
 
 
+def test_a_non_finite_objective_is_metrics_unavailable_as_on_a_cluster(tmp_path, cache_dir):
+    """Never printed as a value (core.metrics.metric_lines): Katib's collector reports
+    `unavailable` for the objective, and the local backend records the same state."""
+    exp = cheap_experiment("diverged", max_trials=2, parallel=2, env={"OBJ_NAN": "1"})
+    result = run_experiment(exp, tmp_path / "run", progress=False, cache_dir=cache_dir, report=False)
+    assert [t.state for t in result.trials] == ["MetricsUnavailable"] * 2
+    assert result.best is None
+
+
 def test_goal_stops_the_experiment(tmp_path, cache_dir):
     exp = cheap_experiment("goal", max_trials=20, parallel=1)
     exp["spec"]["objective"]["goal"] = -1.0  # any trial reaches it

@@ -1,6 +1,6 @@
 """End to end through the contract: the pod an admitted Experiment gives, run here for real.
 
-``admit()`` builds the trial job for a labelled Experiment, ``katib_checks.substitute()`` turns
+``admit()`` builds the trial job for a labelled Experiment, ``tests.conformance.schemas.substitute()`` turns
 it into the job Katib's controller would create; we then run the master pod's init containers
 (storage initializers against the fake hub) and its primary container with exactly that env and
 command — joined with spaces under ``sh -c`` as Katib's pod webhook rewrites it (kubeflow/katib#2587).
@@ -24,7 +24,7 @@ from katib_llm.core.jobkinds import job_kind
 from katib_llm.core.metrics import METRICS_FILTER, parse_metrics
 
 from tests.builders import example
-from tests.katib_checks import substitute
+from tests.conformance.schemas import substitute
 from tests.runtime.runtime_helpers import ADAPTER_FILES
 
 VALUES = {"learning_rate": "0.002", "per_device_train_batch_size": "8", "num_train_epochs": "2",

@@ -19,7 +19,7 @@ import pytest
 
 from katib_llm.core.config import DEFAULT_RUNTIME_IMAGE
 
-from tests.katib_checks import REPO
+from tests.conformance.schemas import REPO
 
 DOCKERFILE = (REPO / "Dockerfile").read_text()
 
@@ -43,7 +43,7 @@ def test_targets_are_non_root_and_run_explicit_commands():
         assert re.search(r"^USER 1000:1000$", stages[target], flags=re.M), target
     assert 'CMD ["katib-llm", "webhook"' in stages["webhook"]
     assert "torch" not in stages["webhook"]
-    assert "ARG TORCH_INDEX_URL=" in stages["runtime"] and "[train]" in stages["runtime"]
+    assert "ARG TORCH_INDEX_URL=" in stages["runtime"] and "requirements/train.txt" in stages["runtime"]
     image, _, tag = DEFAULT_RUNTIME_IMAGE.rpartition(":")
     assert f"--target runtime -t {DEFAULT_RUNTIME_IMAGE}" in DOCKERFILE
     assert f"--target webhook -t {image.replace('runtime', 'webhook')}:{tag}" in DOCKERFILE
@@ -87,6 +87,8 @@ def test_wheel_builds_from_the_docker_build_context(tmp_path):
         # As docker's COPY does: a link stays a link (src/katib_llm/trial_templates -> trial-templates/).
         shutil.copy2(path, context / rel, follow_symlinks=False)
     assert not (context / "tests").exists() and not (context / ".venv").exists()
+    # The stages install the lock files from the context (tests/contract/test_lock.py).
+    assert {p.name for p in (context / "requirements").glob("*.txt")} >= {"base.txt", "webhook.txt", "train.txt"}
     done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
                            "--wheel-dir", str(tmp_path / "wheels"), str(context)],
                           capture_output=True, text=True, timeout=300)

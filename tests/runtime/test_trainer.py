@@ -48,6 +48,7 @@ def test_sequence_classification_trial_as_a_process(tiny_bert, sentiment_dir, tm
     assert done.returncode == 0, done.stderr[-3000:]
     metrics = _check_outputs(out, done.stdout, ["eval_loss", "eval_accuracy", "epoch", "train_step"], evals=2)
     assert 0.0 <= metrics["final"]["eval_accuracy"] <= 1.0 and metrics["final"]["epoch"] == 2.0
+    _check_train_metrics(done.stdout, "AutoModelForSequenceClassification")
     assert len(metrics["history"]) == 2  # one per epoch: intermediate values for early stopping
     assert metrics["settings"]["training_args"]["warmup_steps"] == 0.1
     assert metrics["settings"]["lora_config"]["r"] == 4
@@ -65,9 +66,24 @@ def test_causal_lm_trial_reports_loss_and_perplexity(tiny_gpt2, tmp_path, capsys
             "--training-args", '{"eval_strategy": "steps", "eval_steps": 2, "logging_steps": 2}',
             "--dataset-config", '{"eval_fraction": 0.25, "max_length": 32}']
     assert main(args, _env(tiny_gpt2, data, out)) == 0
-    metrics = _check_outputs(out, capsys.readouterr().out, ["eval_loss", "eval_perplexity"], evals=2)
+    stdout = capsys.readouterr().out
+    metrics = _check_outputs(out, stdout, ["eval_loss", "eval_perplexity", "eval_accuracy"], evals=2)
     final = metrics["final"]
     assert final["eval_perplexity"] == pytest.approx(__import__("math").exp(final["eval_loss"]))
+    assert 0.0 <= final["eval_accuracy"] <= 1.0  # next-token accuracy, as transformers' run_clm.py reports it
+    _check_train_metrics(stdout, "AutoModelForCausalLM")
+
+
+def _check_train_metrics(stdout: str, model_class: str) -> None:
+    """What Trainer.train() reports is printed once, at the end; every printed name is one the
+    admission's "never printed" rule knows (core.metrics.trainer_metrics)."""
+    from katib_llm.core.metrics import MARKER, trainer_metrics
+
+    train = ["train_runtime", "train_samples_per_second", "train_steps_per_second", "total_flos", "train_loss"]
+    observed = parse_metrics(stdout.splitlines(), train, [METRICS_FILTER])
+    assert sorted(o.name for o in observed) == sorted(train), stdout[-2000:]
+    printed = {line.split(MARKER + " ")[1].split("=")[0] for line in stdout.splitlines() if MARKER + " " in line}
+    assert printed - {"train_step"} <= set(trainer_metrics(model_class)), printed - set(trainer_metrics(model_class))
 
 
 @pytest.mark.slow

@@ -16,7 +16,7 @@ from katib_llm.sdk.client import submit_experiment
 from katib_llm.sdk.errors import ExperimentDenied, TuneArgumentError
 from katib_llm.io.kube import KubeApi
 
-from tests.katib_checks import admitted_errors
+from tests.conformance.schemas import admitted_errors
 
 DATA = Path(__file__).resolve().parent / "data"
 SEED_SPACE = {

@@ -12,7 +12,7 @@ from katib_llm import KatibClient, search
 from katib_llm.core.metrics import parse_metrics
 from katib_llm.runtime.function_trial import pip_command, typed
 
-from tests.katib_checks import admitted_errors, substitute
+from tests.conformance.schemas import admitted_errors, substitute
 
 
 def objective(parameters):

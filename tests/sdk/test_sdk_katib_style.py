@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.katib_checks import admitted_errors, substitute
+from tests.conformance.schemas import admitted_errors, substitute
 
 pytest.importorskip("transformers")
 pytest.importorskip("peft")

@@ -10,7 +10,7 @@ import pytest
 from katib_llm import KatibClient, TrainingClient, search
 from katib_llm.sdk.errors import TuneArgumentError
 
-from tests.katib_checks import admitted_errors, substitute
+from tests.conformance.schemas import admitted_errors, substitute
 
 
 def _llm(**kwargs):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from tests.katib_checks import admitted_errors, substitute
+from tests.conformance.schemas import admitted_errors, substitute
 
 from katib_llm import KatibClient, TrainingClient, search
 from katib_llm.core.admit import admit

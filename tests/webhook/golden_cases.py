@@ -74,13 +74,40 @@ def _user_trial_spec() -> dict[str, Any]:
     return review(exp, uid="00000000-0000-4000-8000-000000000005")
 
 
+def _relative_file_uri() -> dict[str, Any]:
+    """A dataset named by a relative file:// URI (the quickstart's form): the webhook denies it;
+    ``katib-llm mutate --local`` resolves it against the file's folder and admits it."""
+    exp = experiment("relative-file", dataset="file://examples/data/sentiment")
+    return review(exp, uid="00000000-0000-4000-8000-000000000006")
+
+
+def _file_outside_roots() -> dict[str, Any]:
+    """A model under no folder of ``config.fileRoots`` (none by default): denied on a cluster,
+    where file:// would read the node's disk; ``--local`` allows any folder of this machine."""
+    exp = experiment("etc-passwd", model="file:///etc/passwd")
+    return review(exp, uid="00000000-0000-4000-8000-000000000007")
+
+
+def _local_only_annotation() -> dict[str, Any]:
+    """The ``objectives`` annotation, which only the local backend runs: denied by the webhook."""
+    exp = experiment("two-objectives", annotations={"objectives": "eval_accuracy:maximize,eval_runtime:minimize"},
+                     objective={"type": "maximize", "objectiveMetricName": "eval_accuracy",
+                                "additionalMetricNames": ["eval_runtime"]})
+    return review(exp, uid="00000000-0000-4000-8000-000000000008")
+
+
 CASES: dict[str, Callable[[], dict[str, Any]]] = {
     "default-template": _default_template,
     "denial": _denial,
     "unlabelled": _unlabelled,
     "update": _update,
     "user-trial-spec": _user_trial_spec,
+    "relative-file-uri": _relative_file_uri,
+    "file-outside-roots": _file_outside_roots,
+    "local-only-annotation": _local_only_annotation,
 }
+# Cases the webhook denies and ``katib-llm mutate --local`` admits (as ``tune --local`` would).
+LOCAL_ONLY = ("relative-file-uri", "file-outside-roots", "local-only-annotation")
 
 
 def read(case: str) -> tuple[dict[str, Any], dict[str, Any]]:

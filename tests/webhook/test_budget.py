@@ -100,6 +100,9 @@ def test_spent_experiment_gets_no_new_trials_and_an_event(standin, apis):
     [event] = standin.objects_of("events").values()
     assert event["reason"] == "BudgetExhausted" and event["involvedObject"]["name"] == "spent"
     assert "gpu_hours budget spent: 8.00 of 5" in event["message"]
+    # Katib's validator lets maxTrialCount go no lower than status.trials + 1: one more trial may start.
+    assert "Katib may start one more trial, none after it" in event["message"]
+    assert "no trial starts" not in event["message"]
     assert reconciler.reconcile(stored, now=NOW) == "already-stopped"
     assert len(standin.objects_of("events")) == 1
 

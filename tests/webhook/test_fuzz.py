@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from katib_llm.core import contract
 from tests.builders import example, review
-from tests.katib_checks import admitted_errors
+from tests.conformance.schemas import admitted_errors
 
 from .apiserver_client import apply_patch, check_envelope
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from tests.builders import EXAMPLE_PATH, example
-from tests.katib_checks import admitted_errors
+from tests.conformance.schemas import admitted_errors
 
 from .apiserver_client import apply_patch
 

@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from . import feasibility, inject, katib_rules, noops, numbers, params, podsecurity, rules, safeyaml, trainjob
+from . import credentials, feasibility, inject, katib_rules, noops, numbers, params, rules, safeyaml, trainjob, trial_rules
 from .patch import clone, make_patch
 from .config import FUNCTION_MODULE, AdminConfig
 from .contract import (DATASET, EXPERIMENT_LABEL, FUNCTION, MODEL, RESOURCES_PER_WORKER, TRIAL_TEMPLATE, WORKERS, LLMSpec,
@@ -129,7 +129,7 @@ def _wire_parameters(spec: dict[str, Any], tt: dict[str, Any], trainer: bool, fu
         errors.append(FieldError("spec.trialTemplate.trialParameters", "template.type", "must be a list"))
         return {}
     by_ref = {tp.get("reference"): tp.get("name") for tp in tps if isinstance(tp, dict)}
-    taken = {tp.get("name") for tp in tps if isinstance(tp, dict)}
+    taken = {str(tp.get("name")) for tp in tps if isinstance(tp, dict)}
     hparams: dict[str, str] = {}
     parameters = spec.get("parameters")
     for i, p in enumerate(parameters if isinstance(parameters, list) else []):  # malformed: Katib's rules report it
@@ -172,30 +172,11 @@ def _check_caps(llm: LLMSpec, config: AdminConfig, errors: list[FieldError]) -> 
         errors.append(FieldError(f"{path}.gpu", "gpu.trial-cap",
                                  f"{gpu} GPUs x {llm.workers} workers = {gpu * llm.workers} GPUs per trial exceeds "
                                  f"the admin cap of {config.max_gpu_per_trial}"))
-    _check_file_roots(llm, config, errors)
-    allowed = config.values["allowedModelSources"]
+    if llm.resources:
+        errors.extend(trial_rules.annotation_resource_errors(llm.resources.cpu, llm.resources.memory, path, config))
     for kind, uri in ((MODEL, llm.model), (DATASET, llm.dataset)):
-        if uri and allowed and not any(uri.raw.startswith(prefix) for prefix in allowed):
-            errors.append(FieldError(annotation_path(kind), "uri.not-allowed",
-                                     f"{uri.raw!r} is not an allowed source; the admin allows: " + ", ".join(allowed)))
-
-
-def _check_file_roots(llm: LLMSpec, config: AdminConfig, errors: list[FieldError]) -> None:
-    """``file://`` only under a folder the admin lists in ``fileRoots`` (none by default).
-
-    Lexical: the URI parser already refused '..', and the storage initializer follows no
-    symlink, so the folder read is the folder named."""
-    roots = [r.rstrip("/") or "/" for r in config.values["fileRoots"]]
-    for kind, uri in ((MODEL, llm.model), (DATASET, llm.dataset)):
-        if uri is None or uri.scheme != "file":
-            continue
-        path = "/" + uri.location.strip("/")
-        if not any(root == "/" or path == root or path.startswith(root + "/") for root in roots):
-            errors.append(FieldError(annotation_path(kind), "uri.file-not-allowed",
-                                     f"file:// URIs are off on this cluster; the admin allows folders listed in "
-                                     f"config.fileRoots ({', '.join(roots) or 'none'})"
-                                     if not roots else
-                                     f"{uri.raw!r} is not under an allowed folder: " + ", ".join(roots)))
+        if uri is not None:
+            errors.extend(trial_rules.source_errors(uri, annotation_path(kind), config))
 
 
 def _check_trial(ctx: inject.Context, job: dict[str, Any], spec: dict[str, Any], trainer: bool) -> None:
@@ -311,34 +292,43 @@ def admit(experiment: dict[str, Any], config: AdminConfig, old: dict[str, Any] |
     front = _front_errors(exp, config)
     if isinstance(front, list):
         return _deny(experiment, front)
-    llm, errors = front, []
+    llm, errors = front, list[FieldError]()
     _check_caps(llm, config, errors)
     errors.extend(numbers.check_spec_numbers(exp["spec"]))
 
     # Katib's defaulter runs before us on a cluster; apply the same here so the result is complete.
     katib_rules.apply_katib_defaults(exp)
     spec = exp["spec"]
+    inline = isinstance(spec.get("trialTemplate"), dict) and spec["trialTemplate"].get("trialSpec") is not None
     tt, ours = _resolve_template(spec, llm, config, errors, configmaps,
                                  str(exp["metadata"].get("namespace") or ""))
     if tt is None:
         return _deny(experiment, errors)
+    if not ours and not inline:  # a user's ConfigMap template is copied into the Experiment too
+        leaked = credentials.check_trial_spec(tt.get("trialSpec"), "spec.trialTemplate.configMap.templatePath")
+        if leaked:
+            return _deny(experiment, leaked)
     spec["trialTemplate"] = tt
     if llm.retain_trials:
         tt["retain"] = True
     job = tt.get("trialSpec")
     kind = _trial_kind(tt, job, ours, config, errors)
-    if kind is None:
+    if kind is None or not isinstance(job, dict):  # a kind is only found for a dict
         return _deny(experiment, errors)
 
     ctx = inject.Context(config=config, llm=llm, kind=kind,
                          experiment_name=str((exp.get("metadata") or {}).get("name") or ""),
                          ours=ours, primary=tt["primaryContainerName"], errors=errors)
     trainer = ours or inject.uses_trainer(job, kind, config.trainer_runtime)
-    if not ours:  # before injection: only what the user asked for
-        podsecurity.check(kind, job, config.values["privilegedTemplates"], errors, ctx.warnings)
+    reserved = credentials.ReservedEnv(job, "spec.trialTemplate.trialSpec") if not ours else None
     hparams = _wire_parameters(spec, tt, trainer, bool(llm.function), errors)
     _check_trial(ctx, job, spec, trainer)
     _inject(ctx, job, exp, hparams, trainer)
+    if reserved is not None:
+        errors.extend(reserved.errors(job))
+    # The admin's rules on what the trial will really run, whoever wrote it.
+    trial_rules.check(kind, job, config, errors, ctx.warnings,
+                      {k: u.raw for k, u in (("model", llm.model), ("dataset", llm.dataset)) if u is not None}, spec)
     if katib_checks or errors:  # a denial names every error at once, Katib's included
         errors.extend(katib_rules.validate_experiment(exp, old, config.early_stopping_algorithms))
     if errors:

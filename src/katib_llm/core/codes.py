@@ -3,6 +3,7 @@
 ``FieldError.code`` values are stable: docs and tests refer to them. This table is the one
 list; ``tests/core/test_denial_codes.py`` fails when code uses a code missing here (or the table
 keeps one nothing uses), and ``scripts/gen_contract_doc.py`` writes it into ``docs/contract.md``.
+The annotations each code judges are appended from the contract's table (``contract.ANNOTATIONS``).
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ DENIAL_CODES: dict[str, str] = {
     "annotation.unknown": "an annotation under our prefix that the contract does not define (with did-you-mean)",
     "annotation.type": "an annotation (or a JSON annotation's value) of the wrong type",
     "annotation.json": "a JSON annotation that is not valid JSON (NaN and Infinity included)",
-    "annotation.int": "workers / procs-per-worker not an ASCII integer in range",
-    "annotation.bool": "retain-volume / retain-trials not \"true\" or \"false\"",
+    "annotation.int": "a count not written in ASCII digits, or out of range",
+    "annotation.bool": "a flag other than \"true\" or \"false\"",
     "annotation.image": "base-image not an image reference",
     "number.invalid": "a number with non-ASCII digits, inf, nan or a magnitude above 1e15 (annotations, feasibleSpace)",
     "model-class.unknown": "model-class not a supported transformers Auto class",
@@ -138,4 +139,25 @@ DENIAL_CODES: dict[str, str] = {
     "provider.type": "a provider declaration of the wrong type",
     "provider.unknown": "an unknown key in a provider declaration",
     "provider.yaml": "a provider declaration that is not valid YAML",
+    # The effective trial (core/effective.py, core/credentials.py)
+    "env.reserved-in-template": "a trial template's env entry (or envFrom prefix) naming KATIB_LLM_* that admission "
+                                "does not set itself",
+    "queue.forced": "a queue annotation naming a queue other than the one the admin enforces (config.kueue.enforce)",
+    "resources.cap": "CPU or memory of one trial pod (or of resources-per-worker) over config.maxResourcesPerWorker",
+    "procs.cap": "a trial job's processes per pod (nprocPerNode, slotsPerWorker, numProcPerNode) over 64",
 }
+
+
+def _with_annotations(codes: dict[str, str]) -> dict[str, str]:
+    """Each code an annotation of the contract's table is denied with names those annotations."""
+    from .contract import ANNOTATIONS
+
+    out = dict(codes)
+    for code in codes:
+        names = [a.name for a in ANNOTATIONS if a.code == code and a.attr is not None]
+        if names:
+            out[code] += " (annotation" + ("s " if len(names) > 1 else " ") + ", ".join(names) + ")"
+    return out
+
+
+DENIAL_CODES = _with_annotations(DENIAL_CODES)

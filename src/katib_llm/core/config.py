@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import copy
 import functools
-import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
+from . import values as values_
 from .errors import FieldError
 from .patch import clone, freeze, thaw
 
-_DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 DEFAULT_RUNTIME_IMAGE = "ghcr.io/katib-llm/katib-llm-runtime:0.1.0"
 DEFAULT_TEMPLATE = "hf-lora-pytorchjob"
@@ -44,6 +43,8 @@ DEFAULTS: dict[str, Any] = {
     "images": {"runtime": DEFAULT_RUNTIME_IMAGE, "pullPolicy": "IfNotPresent"},
     "gpu": {"resourceName": "nvidia.com/gpu", "maxPerWorker": 8, "maxPerTrial": 64, "memoryGiB": 80},
     "maxWorkers": 16,
+    # Most CPU and memory one trial pod may ask for (Kubernetes quantities); empty: no cap.
+    "maxResourcesPerWorker": {"cpu": "", "memory": ""},
     "defaultResourcesPerWorker": {"cpu": "2", "memory": "8Gi"},
     "placement": {"nodeSelector": {}, "tolerations": [], "onlyForGpu": True},
     "storage": {
@@ -71,7 +72,8 @@ DEFAULTS: dict[str, Any] = {
     # when trainerV2.enabled), whose initializer steps download model and dataset.
     "trainerV2": {"runtimeName": "katib-llm-lora"},
     # Kueue LocalQueue every trial job joins unless its Experiment names one; empty: none.
-    "kueue": {"localQueue": ""},
+    # enforce: every trial job joins it, whatever the Experiment or its template says.
+    "kueue": {"localQueue": "", "enforce": False},
 }
 
 
@@ -108,19 +110,19 @@ class AdminConfig:
 
     @property
     def default_template(self) -> str:
-        return self.values["defaultTemplate"]
+        return str(self.values["defaultTemplate"])
 
     @property
     def runtime_image(self) -> str:
-        return self.values["images"]["runtime"]
+        return str(self.values["images"]["runtime"])
 
     @property
     def pull_policy(self) -> str:
-        return self.values["images"]["pullPolicy"]
+        return str(self.values["images"]["pullPolicy"])
 
     @property
     def gpu_resource(self) -> str:
-        return self.values["gpu"]["resourceName"]
+        return str(self.values["gpu"]["resourceName"])
 
     @property
     def max_gpu_per_worker(self) -> int:
@@ -136,11 +138,12 @@ class AdminConfig:
 
     @property
     def trainer_runtime(self) -> str:
-        return self.values["trainerV2"]["runtimeName"]
+        return str(self.values["trainerV2"]["runtimeName"])
 
     @property
     def storage(self) -> dict[str, Any]:
-        return self.values["storage"]
+        storage: dict[str, Any] = self.values["storage"]
+        return storage
 
     @property
     def early_stopping_algorithms(self) -> tuple[str, ...]:
@@ -151,7 +154,7 @@ class AdminConfig:
 
     @property
     def mount_path(self) -> str:
-        return self.values["storage"]["mountPath"]
+        return str(self.values["storage"]["mountPath"])
 
     @functools.cached_property
     def _template_bytes(self) -> dict[str, bytes]:
@@ -166,7 +169,8 @@ class AdminConfig:
     def template_copy(self, name: str) -> dict[str, Any]:
         """A private deep copy of shipped template ``name`` (injection mutates it)."""
         frozen = self._template_bytes.get(name)
-        return thaw(frozen) if frozen is not None else clone(self.templates[name])
+        copied: dict[str, Any] = thaw(frozen) if frozen is not None else clone(self.templates[name])
+        return copied
 
     @functools.cached_property
     def providers(self) -> dict[str, Provider]:
@@ -181,6 +185,14 @@ class AdminConfig:
                                       secret=secret)
         return merged
 
+
+
+def _fits(kind: Callable[[Any], str], value: Any) -> bool:
+    """Whether ``value`` is exactly a value of ``kind`` (no surrounding whitespace either)."""
+    try:
+        return bool(kind(value) == value)
+    except values_.Invalid:
+        return False
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(base)
@@ -213,6 +225,12 @@ def _check(values: dict[str, Any]) -> list[FieldError]:
         bad("gpu.resourceName", "must be an extended resource name such as nvidia.com/gpu")
     if isinstance(values["maxWorkers"], bool) or not isinstance(values["maxWorkers"], int) or values["maxWorkers"] < 1:
         bad("maxWorkers", "must be an integer >= 1")
+    caps = values["maxResourcesPerWorker"]
+    from .quantity import quantity
+
+    for key in ("cpu", "memory"):
+        if not isinstance(caps.get(key), str) or (caps[key] and quantity(caps[key]) is None):
+            bad(f"maxResourcesPerWorker.{key}", "must be empty (no cap) or a Kubernetes quantity such as 32 or 256Gi")
     storage = values["storage"]
     if not isinstance(storage.get("mountPath"), str) or not storage["mountPath"].startswith("/"):
         bad("storage.mountPath", "must be an absolute path")
@@ -242,11 +260,13 @@ def _check(values: dict[str, Any]) -> list[FieldError]:
     if values["metricsCollector"] not in ("StdOut", "File"):
         bad("metricsCollector", "must be StdOut or File")
     runtime = values["trainerV2"].get("runtimeName")
-    if not isinstance(runtime, str) or not _DNS1123.match(runtime) or len(runtime) > 253:
+    if not _fits(values_.dns1123_subdomain, runtime):
         bad("trainerV2.runtimeName", "must be the name of a ClusterTrainingRuntime (lower-case DNS-1123 name)")
     queue = values["kueue"].get("localQueue")
-    if not isinstance(queue, str) or (queue and (not _DNS1123.match(queue) or len(queue) > 63)):
+    if not isinstance(queue, str) or (queue and not _fits(values_.dns1123_label, queue)):
         bad("kueue.localQueue", "must be empty or the name of a Kueue LocalQueue (DNS-1123 label)")
+    if not isinstance(values["kueue"].get("enforce"), bool) or (values["kueue"]["enforce"] and not queue):
+        bad("kueue.enforce", "must be true or false, and true only with a localQueue to enforce")
     placement = values["placement"]
     if not isinstance(placement.get("nodeSelector"), dict) or not isinstance(placement.get("tolerations"), list):
         bad("placement", "nodeSelector must be a map and tolerations a list")

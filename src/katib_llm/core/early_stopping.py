@@ -45,14 +45,21 @@ SUCCESSIVE_HALVING = "successivehalving"
 ALGORITHMS = (MEDIANSTOP, SUCCESSIVE_HALVING)
 LESS, GREATER, EQUAL = "less", "greater", "equal"
 
-# name -> (default, minimum, meaning) for each algorithm's settings (all integers).
-SETTINGS: dict[str, dict[str, tuple[int, int, str]]] = {
-    MEDIANSTOP: {"min_trials_required": (3, 1, "succeeded trials needed before any trial is stopped"),
-                 "start_step": (4, 1, "the report at which a trial is compared")},
-    SUCCESSIVE_HALVING: {"min_resource": (1, 1, "reports before the first rung"),
-                         "reduction_factor": (4, 2, "eta: the top 1/eta of a rung continue"),
-                         "min_early_stopping_rate": (0, 0, "s: the rung is min_resource * eta**s")},
+# name -> (default, minimum, maximum, meaning) for each algorithm's settings (all integers). The
+# maxima keep every rule's arithmetic small: a rung is a count of reports, and no trial reports a
+# million times (and min_resource * reduction_factor ** min_early_stopping_rate must not be a
+# number with thousands of digits computed on every GetEarlyStoppingRules call).
+SETTINGS: dict[str, dict[str, tuple[int, int, int, str]]] = {
+    MEDIANSTOP: {"min_trials_required": (3, 1, 10_000, "succeeded trials needed before any trial is stopped"),
+                 "start_step": (4, 1, 100_000, "the report at which a trial is compared")},
+    SUCCESSIVE_HALVING: {"min_resource": (1, 1, 100_000, "reports before the first rung"),
+                         "reduction_factor": (4, 2, 100, "eta: the top 1/eta of a rung continue"),
+                         "min_early_stopping_rate": (0, 0, 20, "s: the rung is min_resource * eta**s")},
 }
+# The report at which successive halving compares (min_resource * eta**s) is at most this.
+MAX_RUNG = 1_000_000
+# A setting's text: at most this many ASCII digits (no sign, no "³", no "1e9").
+_MAX_DIGITS = 7
 
 
 class SettingsError(ValueError):
@@ -82,18 +89,31 @@ def parse_settings(algorithm: str, settings: Iterable[tuple[str, str]]) -> dict[
     if algorithm not in SETTINGS:
         raise SettingsError(f"unknown early stopping algorithm {algorithm!r}; accepted: {', '.join(ALGORITHMS)}")
     known = SETTINGS[algorithm]
-    out = {name: default for name, (default, _, _) in known.items()}
+    out = {name: default for name, (default, _, _, _) in known.items()}
     for name, raw in settings:
         if name not in known:
-            raise SettingsError(f"unknown setting {name!r} for {algorithm}; accepted: {', '.join(known)}")
-        try:
-            value = int(str(raw).strip())
-        except ValueError:
-            raise SettingsError(f"setting {name}={raw!r} must be an integer >= {known[name][1]}") from None
-        if value < known[name][1]:
-            raise SettingsError(f"setting {name}={raw!r} must be an integer >= {known[name][1]}")
-        out[name] = value
+            raise SettingsError(f"unknown setting {name[:60]!r} for {algorithm}; accepted: {', '.join(known)}")
+        _, low, high, _ = known[name]
+        text = str(raw).strip()
+        if not (text.isascii() and text.isdigit() and len(text) <= _MAX_DIGITS) or not low <= int(text) <= high:
+            raise SettingsError(f"setting {name}={str(raw)[:20]!r} must be a whole number from {low} to {high}")
+        out[name] = int(text)
+    if algorithm == SUCCESSIVE_HALVING and _rung_exceeds(out, MAX_RUNG):
+        raise SettingsError(f"min_resource * reduction_factor ** min_early_stopping_rate = the report at which "
+                            f"trials are compared must be at most {MAX_RUNG}; got min_resource="
+                            f"{out['min_resource']}, reduction_factor={out['reduction_factor']}, "
+                            f"min_early_stopping_rate={out['min_early_stopping_rate']}")
     return out
+
+
+def _rung_exceeds(settings: Mapping[str, int], limit: int) -> bool:
+    """Whether the successive-halving rung passes ``limit``, multiplying step by step (stops early)."""
+    step = settings["min_resource"]
+    for _ in range(settings["min_early_stopping_rate"]):
+        step *= settings["reduction_factor"]
+        if step > limit:
+            return True
+    return step > limit
 
 
 def spec_settings(early_stopping: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -120,7 +140,8 @@ def settings_errors(early_stopping: Any) -> list[FieldError]:
 
 def rung(settings: Mapping[str, int]) -> int:
     """The report at which successive halving compares a trial."""
-    return settings["min_resource"] * settings["reduction_factor"] ** settings["min_early_stopping_rate"]
+    step: int = settings["min_resource"] * settings["reduction_factor"] ** settings["min_early_stopping_rate"]
+    return step
 
 
 def best_prefix(values: Iterable[float], steps: int, maximize: bool) -> float:

@@ -32,6 +32,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from . import values as values_
 from .config import AdminConfig
 from .contract import MODEL, MODEL_PARAMETERS, TRAINING_ARGS, LLMSpec, annotation_path
 from .contract import parse_parameter_count as parse_parameter_count  # re-exported: the size grammar lives in the contract
@@ -50,7 +51,7 @@ _DEFAULT_TARGETS = ("q", "v")  # what PEFT targets by default for common archite
 _ALL_LINEAR = ("q", "k", "v", "o", "gate", "up", "down")
 _OPTIM_BYTES = {"sgd": 0, "adafactor": 4, "rmsprop": 4, "adagrad": 4, "lion_32bit": 4, "paged_lion_32bit": 4,
                 "lomo": 0, "adalomo": 0}
-_NAME_SIZE = re.compile(r"(?<![A-Za-z0-9.])(?:([0-9]+)x)?([0-9]+(?:\.[0-9]+)?)([mMbB])(?![A-Za-z0-9])")
+_NAME_SIZE = re.compile(r"(?<![A-Za-z0-9.])(?:([0-9]{1,6})x)?([0-9]{1,9}(?:\.[0-9]{1,6})?)([mMbB])(?![A-Za-z0-9])")
 _UNITS = {"": 1, "k": 10 ** 3, "m": 10 ** 6, "b": 10 ** 9, "t": 10 ** 12}
 
 
@@ -61,7 +62,7 @@ def parameters_from_name(location: str) -> int | None:
     if not found:
         return None
     experts, size, unit = found[-1]
-    return int(float(size) * _UNITS[unit.lower()] * (int(experts) if experts else 1))
+    return int(values_.number(size) * _UNITS[unit.lower()] * (int(experts) if experts else 1))
 
 
 def optimizer_bytes(optim: str) -> int:
@@ -169,8 +170,8 @@ def _numbers(p: dict[str, Any]) -> list[float]:
     out = []
     for v in values:
         try:
-            out.append(float(v))
-        except (TypeError, ValueError):
+            out.append(values_.number(v))
+        except values_.Invalid:
             continue
     return out
 
@@ -201,8 +202,8 @@ def _axis(parameters: list[Any], name: str, fixed: Any, kind: str) -> _Axis:
 
 def _int(value: Any, default: int) -> int:
     try:
-        return int(value) if not isinstance(value, bool) else default
-    except (TypeError, ValueError):
+        return int(values_.number(value)) if not isinstance(value, bool) else default
+    except values_.Invalid:
         return default
 
 
@@ -241,7 +242,7 @@ def check(llm: LLMSpec, spec: dict[str, Any], config: AdminConfig, errors: list[
         return
     source = annotation_path(MODEL_PARAMETERS if llm.model_parameters else MODEL)
     shape = Shape.from_parameters(count)
-    params = spec.get("parameters") if isinstance(spec.get("parameters"), list) else []
+    params: list[Any] = spec["parameters"] if isinstance(spec.get("parameters"), list) else []
     ta, lc = llm.training_args, llm.lora_config
     if not isinstance(llm.dataset_config, dict):
         return
@@ -250,7 +251,7 @@ def check(llm: LLMSpec, spec: dict[str, Any], config: AdminConfig, errors: list[
     ckpt = _axis(params, "gradient_checkpointing", bool(ta.get("gradient_checkpointing")), "flag")
     optim = _axis(params, "optim", str(ta.get("optim") or "adamw_torch"), "optim")
     half = bool(ta.get("bf16") or ta.get("fp16"))
-    common = dict(seq_len=_int(llm.dataset_config.get("max_length"), DEFAULT_SEQ), targets=_targets(lc),
+    common: dict[str, Any] = dict(seq_len=_int(llm.dataset_config.get("max_length"), DEFAULT_SEQ), targets=_targets(lc),
                   half=half, causal=llm.model_class == "AutoModelForCausalLM")
     capacity = gpu_memory_gib * GIB
     smallest = TrialConfig(batch_size=max(1, batch.low), rank=max(1, rank.low), optim=optim.low,

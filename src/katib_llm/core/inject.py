@@ -12,18 +12,20 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .config import TRAINER_MODULE, AdminConfig
-from .contract import WORKERS, LLMSpec, annotation_path
+from .config import INITIALIZER_MODULE, TRAINER_MODULE, AdminConfig
+from .contract import (PROCS_PER_WORKER, QUEUE, RESOURCES_PER_WORKER, TRIAL_DEADLINE, WORKERS, LLMSpec, annotation_key,
+                       annotation_path)
 from .errors import FieldError
-from . import trainjob
+from . import trainjob, trial_rules
 from .jobkinds import JobKind, containers
 from .limits import STEP_METRIC, set_active_deadline
 from .metrics import METRICS_FILTER
 from .params import HPARAMS_ENV
 from .patch import clone
+from .trialenv import TrialEnv
 
 # GPUs per worker the trial asked for (resources-per-worker), so the trainer can refuse a silent CPU run.
-GPUS_ENV = "KATIB_LLM_GPUS_PER_WORKER"
+GPUS_ENV = TrialEnv.GPUS_PER_WORKER
 
 VOLUME_NAME = "katib-llm-storage"
 KUEUE_QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
@@ -66,16 +68,31 @@ def _trainer_container(ctx: Context, job: dict[str, Any]) -> list[tuple[str, dic
 
 
 def inject_queue(ctx: Context, job: dict[str, Any]) -> None:
-    """Kueue: the trial job joins a LocalQueue (the Experiment's queue annotation, else the
-    admin's ``kueue.localQueue``; a label the user's own job sets stays when neither is set)."""
-    queue = ctx.llm.queue or ctx.config.values["kueue"]["localQueue"]
+    """Kueue: the trial job joins a LocalQueue: the Experiment's queue annotation, else the
+    admin's ``kueue.localQueue``. A label the user's own job sets stays when neither is set, and
+    when only the admin's default is, unless it is empty (an empty queue name is no queue: the job
+    would escape quota). With ``kueue.enforce`` every job joins the admin's queue: a different
+    label is replaced (with a warning) and a queue annotation naming another queue is denied."""
+    kueue = ctx.config.values["kueue"]
+    forced = kueue["localQueue"] if kueue.get("enforce") else None
+    if forced and ctx.llm.queue and ctx.llm.queue != forced:
+        ctx.errors.append(FieldError(annotation_path(QUEUE), "queue.forced",
+                                     f"this cluster runs every trial in Kueue LocalQueue {forced!r} "
+                                     "(config.kueue.enforce); drop the annotation or name that queue"))
+        return
+    queue = forced or ctx.llm.queue or kueue["localQueue"]
     if not queue:
         return
     meta = job.setdefault("metadata", {})
     if not isinstance(meta.get("labels"), dict):
         meta["labels"] = {}
-    if ctx.llm.queue or KUEUE_QUEUE_LABEL not in meta["labels"]:
-        meta["labels"][KUEUE_QUEUE_LABEL] = queue
+    labels = meta["labels"]
+    own = labels.get(KUEUE_QUEUE_LABEL)
+    if forced and own not in (None, forced):
+        ctx.warnings.append(f"spec.trialTemplate.trialSpec.metadata.labels[{KUEUE_QUEUE_LABEL}]: replaced "
+                            f"{str(own)[:63]!r} by {forced!r}; this cluster runs every trial in that Kueue LocalQueue")
+    if forced or ctx.llm.queue or not own or not isinstance(own, str):
+        labels[KUEUE_QUEUE_LABEL] = queue
     if not ctx.kind.has_pod_templates:
         # Kueue admits a TrainJob by unsuspending it: it is created suspended (Trainer's
         # examples/yaml/03-kueue-integration.yaml).
@@ -165,7 +182,7 @@ def inject_images(ctx: Context, job: dict[str, Any]) -> None:
 
 def inject_workers(ctx: Context, job: dict[str, Any]) -> None:
     """``workers`` → Master 1 + Worker n−1; ``procs-per-worker`` → torchrun nproc-per-node."""
-    if not ctx.ours and not ctx.llm.given & {"workers", "procs-per-worker"}:
+    if not ctx.ours and not ctx.llm.given & {WORKERS, PROCS_PER_WORKER}:
         return  # a user's own job keeps its own shape
     workers = ctx.llm.workers
     procs = ctx.llm.procs_per_worker
@@ -205,31 +222,31 @@ def inject_env(ctx: Context, job: dict[str, Any], hparams: dict[str, str]) -> No
     values: dict[str, str] = {HPARAMS_ENV: json.dumps(hparams, sort_keys=True)}
     model_dir, dataset_dir = input_dir(ctx, "model"), input_dir(ctx, "dataset")
     if model_dir:
-        values["KATIB_LLM_MODEL_DIR"] = model_dir
+        values[TrialEnv.MODEL_DIR] = model_dir
     if dataset_dir:
-        values["KATIB_LLM_DATASET_DIR"] = dataset_dir
+        values[TrialEnv.DATASET_DIR] = dataset_dir
         if llm.dataset and llm.dataset.query.get("split"):
-            values["KATIB_LLM_DATASET_SPLIT"] = llm.dataset.query["split"]
+            values[TrialEnv.DATASET_SPLIT] = llm.dataset.query["split"]
         if llm.dataset and (llm.dataset.query.get("config") or llm.dataset.query.get("name")):
-            values["KATIB_LLM_DATASET_NAME"] = llm.dataset.query.get("config") or llm.dataset.query["name"]
+            values[TrialEnv.DATASET_NAME] = llm.dataset.query.get("config") or llm.dataset.query["name"]
     if ctx.ours or llm.model:
-        values["KATIB_LLM_MODEL_CLASS"] = llm.model_class
-        values["KATIB_LLM_OUTPUT_DIR"] = output_dir(ctx)
+        values[TrialEnv.MODEL_CLASS] = llm.model_class
+        values[TrialEnv.OUTPUT_DIR] = output_dir(ctx)
         # Run name and tags of an experiment tracker (report_to): Katib substitutes the trial's name.
-        values["KATIB_LLM_EXPERIMENT_NAME"] = ctx.experiment_name
-        values["KATIB_LLM_TRIAL_NAME"] = "${trialSpec.Name}"
+        values[TrialEnv.EXPERIMENT_NAME] = ctx.experiment_name
+        values[TrialEnv.TRIAL_NAME] = "${trialSpec.Name}"
     if llm.training_args:
-        values["KATIB_LLM_TRAINING_ARGS"] = json.dumps(llm.training_args, sort_keys=True)
+        values[TrialEnv.TRAINING_ARGS] = json.dumps(llm.training_args, sort_keys=True)
     if llm.lora_config:
-        values["KATIB_LLM_LORA_CONFIG"] = json.dumps(llm.lora_config, sort_keys=True)
+        values[TrialEnv.LORA_CONFIG] = json.dumps(llm.lora_config, sort_keys=True)
     if llm.dataset_config:
-        values["KATIB_LLM_DATASET_CONFIG"] = json.dumps(llm.dataset_config, sort_keys=True)
+        values[TrialEnv.DATASET_CONFIG] = json.dumps(llm.dataset_config, sort_keys=True)
     if llm.function:
-        values["KATIB_LLM_FUNCTION"] = llm.function
-        values["KATIB_LLM_PACKAGES"] = json.dumps(llm.packages)
-        values["KATIB_LLM_PIP_INDEX_URLS"] = json.dumps(llm.pip_index_urls)
+        values[TrialEnv.FUNCTION] = llm.function
+        values[TrialEnv.PACKAGES] = json.dumps(llm.packages)
+        values[TrialEnv.PIP_INDEX_URLS] = json.dumps(llm.pip_index_urls)
     if ctx.config.values["metricsCollector"] == "File" and (ctx.ours or llm.model):
-        values["KATIB_LLM_METRICS_FILE"] = METRICS_FILE
+        values[TrialEnv.METRICS_FILE] = METRICS_FILE
     values.update(llm.env)
     primaries = _primary_containers(ctx, job)
     if not primaries and ctx.kind.has_pod_templates:
@@ -269,6 +286,9 @@ def _init_container(ctx: Context, kind: str) -> dict[str, Any] | None:
                                          f"bad placeholder in {a!r}; accepted: {{kind}}, {{uri}}, {{target}}, "
                                          "{cache_dir}, {mount_path}"))
             return None
+    if provider.command == ["python", "-m", INITIALIZER_MODULE]:
+        # Our storage initializer enforces the admin's allow-lists again at run time.
+        args += trial_rules.policy_args(ctx.config, uri.scheme)
     container: dict[str, Any] = {
         "name": INIT_PREFIX + kind,
         "image": provider.image,
@@ -313,18 +333,32 @@ def _collisions(ctx: Context, path: str, pod: dict[str, Any], tmpl: dict[str, An
     return errors
 
 
+def _pod_spec(ctx: Context, path: str, tmpl: dict[str, Any]) -> dict[str, Any] | None:
+    """A pod template's ``spec`` (created when missing); None, with a denial, when it is no object."""
+    if tmpl.get("spec") is None:
+        tmpl["spec"] = {}
+    pod = tmpl["spec"]
+    if not isinstance(pod, dict):
+        ctx.errors.append(FieldError(f"spec.trialTemplate.trialSpec.{path}.spec", "template.type",
+                                     "must be a pod spec object"))
+        return None
+    return pod
+
+
 def inject_storage(ctx: Context, job: dict[str, Any]) -> None:
     """Init containers that fetch model and dataset, the shared volume and its mounts."""
     needs_volume = bool(ctx.llm.model or ctx.llm.dataset or ctx.ours or ctx.llm.volume_claim)
-    mount = {"name": VOLUME_NAME, "mountPath": ctx.config.mount_path}
     if not ctx.kind.has_pod_templates:
-        inject_trainjob_storage(ctx, job, mount if needs_volume else None)
+        inject_trainjob_storage(ctx, job, needs_volume)
         return
+    mount = {"name": VOLUME_NAME, "mountPath": ctx.config.mount_path}
     if not needs_volume:
         return
     inits = [c for c in (_init_container(ctx, "model"), _init_container(ctx, "dataset")) if c]
     for path, tmpl in ctx.kind.pod_templates(job):
-        pod = tmpl.setdefault("spec", {})
+        pod = _pod_spec(ctx, path, tmpl)
+        if pod is None:
+            continue
         collisions = _collisions(ctx, path, pod, tmpl)
         if collisions:
             ctx.errors.extend(collisions)
@@ -340,11 +374,15 @@ def inject_storage(ctx: Context, job: dict[str, Any]) -> None:
             _upsert(c.setdefault("volumeMounts", []), dict(mount))
 
 
-def inject_trainjob_storage(ctx: Context, job: dict[str, Any], mount: dict[str, Any] | None) -> None:
+def inject_trainjob_storage(ctx: Context, job: dict[str, Any], needs_volume: bool) -> None:
     """TrainJob: downloads by our runtime's initializer steps, the volume and placement through
-    our ``runtimePatches`` entry (core/trainjob.py)."""
+    our ``runtimePatches`` entry (core/trainjob.py). On our runtime the volume is named as
+    Trainer requires of initializer steps (``initializer``); another runtime gets our own name,
+    clear of the ``initializer`` volume such a runtime may declare itself."""
     runtime = ctx.config.trainer_runtime  # spec.runtimeRef was settled by the admission core
     ours = trainjob.uses_runtime(job, runtime)
+    name = trainjob.INITIALIZER_VOLUME if ours else VOLUME_NAME
+    mount = {"name": name, "mountPath": ctx.config.mount_path} if needs_volume else None
     for kind in ("model", "dataset"):
         uri = ctx.llm.model if kind == "model" else ctx.llm.dataset
         if uri is None:
@@ -356,7 +394,7 @@ def inject_trainjob_storage(ctx: Context, job: dict[str, Any], mount: dict[str, 
         init = job["spec"].setdefault("initializer", {})
         init[kind] = trainjob.initializer(uri.raw, input_dir(ctx, kind) or "", f"{ctx.config.mount_path}/cache",
                                           ctx.config.providers[uri.scheme].secret)
-    volume = {"name": VOLUME_NAME, "persistentVolumeClaim": {"claimName": claim_name(ctx)}} if mount else None
+    volume = {"name": mount["name"], "persistentVolumeClaim": {"claimName": claim_name(ctx)}} if mount else None
     selector, tolerations = placement(ctx)
     if volume or selector or tolerations:
         trainjob.set_patch(job, trainjob.runtime_patch(volume, mount, ours, selector, tolerations))
@@ -414,8 +452,8 @@ def _check_gpu_processes(ctx: Context, gpus: int) -> None:
         return
     effect = (f"{gpus - procs} of the {gpus} GPUs per worker would sit idle" if procs < gpus
               else f"{procs} processes would share {gpus} GPU(s) per worker")
-    ctx.warnings.append(f"resources-per-worker asks for {gpus} GPU(s) per worker but procs-per-worker is {procs}: "
-                        f"{effect}; set llm.katib.kubeflow.org/procs-per-worker to {gpus}")
+    ctx.warnings.append(f"{RESOURCES_PER_WORKER} asks for {gpus} GPU(s) per worker but {PROCS_PER_WORKER} is {procs}: "
+                        f"{effect}; set {annotation_key(PROCS_PER_WORKER)} to {gpus}")
 
 
 def placement(ctx: Context) -> tuple[dict[str, str], list[Any]]:
@@ -433,8 +471,10 @@ def inject_placement(ctx: Context, job: dict[str, Any]) -> None:
     selector, tolerations = placement(ctx)
     if not selector and not tolerations:
         return
-    for _, tmpl in ctx.kind.pod_templates(job):
-        pod = tmpl.setdefault("spec", {})
+    for path, tmpl in ctx.kind.pod_templates(job):
+        pod = _pod_spec(ctx, path, tmpl)
+        if pod is None:
+            continue
         if selector:
             ns = pod.setdefault("nodeSelector", {})
             for k, v in selector.items():
@@ -505,7 +545,7 @@ def inject_deadline(ctx: Context, job: dict[str, Any]) -> None:
     if ctx.llm.trial_deadline is None:
         return
     if not set_active_deadline(job, ctx.kind.deadline_path, ctx.llm.trial_deadline):
-        ctx.errors.append(FieldError(annotation_path("trial-active-deadline-seconds"), "trial-deadline.kind",
+        ctx.errors.append(FieldError(annotation_path(TRIAL_DEADLINE), "trial-deadline.kind",
                                      f"{ctx.kind.kind} has no activeDeadlineSeconds"))
 
 

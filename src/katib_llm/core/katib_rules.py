@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from . import jsontext
+from . import jsontext, values
 from .early_stopping import settings_errors as early_stopping_settings_errors
 from .errors import FieldError
 from .jobkinds import JOB_FAILURE, JOB_SUCCESS, JOB_KINDS
@@ -32,11 +32,13 @@ DEFAULT_PARALLEL = 3
 DEFAULT_FILE_PATH = "/var/log/katib/metrics.log"
 DEFAULT_TFEVENT_DIR = "/var/log/katib/tfevent/"
 # Katib checks the name with an unanchored end (pkg/webhook/v1beta1/experiment/validator); we anchor it.
-_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-_PLACEHOLDER = re.compile(r"\$\{trialParameters\..+?\}")
-_META = re.compile(r"\$\{trialSpec\.(.+?)\}")
-_META_INDEX = re.compile(r"(.+)\[(.+)]")
-_TWO_GROUPS = re.compile(r".*\(.*\).*\(.*\).*")
+_NAME = re.compile(r"[a-z](?:[-a-z0-9]{0,38}[a-z0-9])?")  # matched whole (fullmatch)
+# Katib matches these with Go's linear RE2; Python backtracks, so every repeat here is bounded
+# (a parameter or metadata name is at most 253 characters) and searching stays linear.
+_PLACEHOLDER = re.compile(r"\$\{trialParameters\.[^}\n]{1,253}\}")
+_META = re.compile(r"\$\{trialSpec\.([^}\n]{1,253})\}")
+_META_INDEX = re.compile(r"([^\[]{1,253})\[([^\]]{1,253})\]")
+MAX_METRICS_FORMAT = 1024
 
 
 def _int(value: Any) -> int | None:
@@ -50,6 +52,21 @@ def _err(path: str, code: str, msg: str) -> FieldError:
 def trial_template_text(trial_spec: dict[str, Any]) -> str:
     """The JSON text Katib substitutes placeholders into (it marshals the unstructured spec)."""
     return jsontext.dumps(trial_spec).decode()
+
+
+def _two_groups(fmt: str) -> bool:
+    """Katib's ``.*\\(.*\\).*\\(.*\\).*`` (two top subexpressions) in one linear scan: some line holds
+    '(' ... ')' ... '(' ... ')' in that order (the earliest of each leaves the most room for the next)."""
+    for line in fmt.split("\n"):
+        pos = 0
+        for char in "()()":
+            pos = line.find(char, pos)
+            if pos < 0:
+                break
+            pos += 1
+        else:
+            return True
+    return False
 
 
 def _is_meta_reference(reference: str) -> bool:
@@ -74,7 +91,7 @@ def validate_experiment(exp: dict[str, Any], old: dict[str, Any] | None = None,
     spec = exp.get("spec")
     name = meta.get("name") or ""
     if not meta.get("generateName") or name:
-        if not isinstance(name, str) or not _NAME.match(name) or len(name) > 40:
+        if not isinstance(name, str) or len(name) > 40 or not _NAME.fullmatch(name):
             errors.append(_err("metadata.name", "name",
                                "must consist of lower case alphanumeric characters or '-', start with an "
                                "alphabetic character, end with an alphanumeric character (regex "
@@ -237,10 +254,10 @@ def check_bounds(path: str, ptype: str, space: dict[str, Any]) -> list[FieldErro
                                f"must be a string holding a number (Katib's schema), e.g. \"{space[key]}\""))
             continue
         try:
-            value = float(space[key]) if ptype == "double" else int(space[key])
-        except ValueError:
+            value = values.number(space[key]) if ptype == "double" else values.go_int(space[key])
+        except values.Invalid:
             errors.append(_err(f"{path}.feasibleSpace.{key}", "parameters",
-                               f"must be {'a number' if ptype == 'double' else 'an integer'} as a string, got {space[key]!r}"))
+                               f"must be {'a number' if ptype == 'double' else 'an integer'} as a string, got {values.shown(space[key])}"))
             continue
         if value != value or value in (float("inf"), float("-inf")):
             errors.append(_err(f"{path}.feasibleSpace.{key}", "parameters", "must be finite"))
@@ -383,12 +400,16 @@ def _validate_metrics_collector(mc: Any) -> list[FieldError]:
                                "metrics collector kind: Custom is required"))
     formats = ((source.get("filter") or {}).get("metricsFormat")) or []
     for j, fmt in enumerate(formats if isinstance(formats, list) else []):
+        if len(str(fmt)) > MAX_METRICS_FORMAT:
+            errors.append(_err(f"{path}.source.filter.metricsFormat[{j}]", "metrics-collector",
+                               f"a filter of at most {MAX_METRICS_FORMAT} characters"))
+            continue
         try:
             re.compile(str(fmt))
-        except re.error as exc:
+        except (re.error, RecursionError, OverflowError) as exc:
             errors.append(_err(f"{path}.source.filter.metricsFormat[{j}]", "metrics-collector", f"invalid filter: {exc}"))
             continue
-        if not _TWO_GROUPS.match(str(fmt)):
+        if not _two_groups(str(fmt)):
             errors.append(_err(f"{path}.source.filter.metricsFormat[{j}]", "metrics-collector",
                                "two top subexpressions are required"))
     return errors

@@ -88,42 +88,6 @@ def format_duration(seconds: float) -> str:
     return (f"{h}h" if h else "") + (f"{m}m" if m else "") + (f"{s}s" if s or not (h or m) else "")
 
 
-def parse_budget(raw: Any, path: str) -> tuple[Budget | None, list[FieldError]]:
-    """The budget annotation's text (or an already-parsed dict, from the SDK) → :class:`Budget`."""
-    def bad(msg: str) -> tuple[None, list[FieldError]]:
-        return None, [FieldError(path, "budget.invalid", f"{msg}; expected {BUDGET_FORM}")]
-
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except ValueError:
-            return bad("not valid JSON")
-    if not isinstance(raw, dict) or not raw:
-        return bad("must be a non-empty JSON object")
-    unknown = sorted(set(raw) - set(BUDGET_KEYS))
-    if unknown:
-        return bad(f"unknown key(s) {unknown}")
-    steps, wall, gpu = raw.get("train_steps"), raw.get("wall_clock"), raw.get("gpu_hours")
-    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0):
-        return bad(f"train_steps must be an integer > 0, got {steps!r}")
-    seconds = parse_duration(wall) if wall is not None else None
-    if wall is not None and seconds is None:
-        return bad(f"wall_clock must be a duration such as \"6h\" or \"90m\", got {wall!r}")
-    if gpu is not None and (isinstance(gpu, bool) or not isinstance(gpu, (int, float)) or not math.isfinite(gpu)
-                            or gpu <= 0):
-        return bad(f"gpu_hours must be a number > 0, got {gpu!r}")
-    return Budget(steps, seconds, float(gpu) if gpu is not None else None), []
-
-
-def parse_deadline(raw: Any, path: str) -> tuple[int | None, list[FieldError]]:
-    """Seconds (a positive integer, as text or int) → int."""
-    text = str(raw).strip() if not isinstance(raw, bool) else ""
-    if not text.isdigit() or not 0 < int(text) <= MAX_DEADLINE:
-        return None, [FieldError(path, "trial-deadline.invalid",
-                                 f"must be a whole number of seconds from 1 to {MAX_DEADLINE}, got {raw!r}")]
-    return int(text), []
-
-
 def exhausted(budget: Budget | None, used: Usage) -> str | None:
     """Why the budget is spent (a sentence naming the limit), or None."""
     if budget is None:
@@ -139,7 +103,7 @@ def exhausted(budget: Budget | None, used: Usage) -> str | None:
 
 def summary(budget: Budget | None, used: Usage) -> list[tuple[str, str, str]]:
     """(limit, used, left) rows for display, one per limit the budget sets."""
-    rows = []
+    rows: list[tuple[str, str, str]] = []
     if budget is None:
         return rows
     if budget.train_steps is not None:

@@ -18,7 +18,7 @@ Pure: the Experiment's ``spec`` and the parsed annotations in, warning strings o
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 from . import early_stopping, params
 from .contract import LLMSpec
@@ -31,9 +31,14 @@ TRAINER_DEFAULTS: dict[str, Any] = {
     "per_device_eval_batch_size": 8, "seed": 42, "dataloader_num_workers": 0,
 }
 
+def _positive(value: Any) -> bool:
+    number = _num(value)
+    return number is not None and number > 0
+
+
 # (tuned field, the fixed field that can override it, is it overridden?, why)
-_OVERRIDES: tuple[tuple[str, str, Any, str], ...] = (
-    ("num_train_epochs", "max_steps", lambda v: _num(v) is not None and _num(v) > 0,
+_OVERRIDES: tuple[tuple[str, str, Callable[[Any], bool], str], ...] = (
+    ("num_train_epochs", "max_steps", _positive,
      "max_steps > 0 sets the training length and TrainingArguments then ignores num_train_epochs"),
     ("eval_steps", "eval_strategy", lambda v: str(v) != "steps",
      "eval_steps is read only with eval_strategy 'steps'"),

@@ -7,37 +7,21 @@ setting that passes here is a number every component reads the same way.
 
 from __future__ import annotations
 
-import math
-import re
 from typing import Any
 
+from . import values
 from .errors import FieldError
 
-# Larger than any step count, batch size or learning rate a trial uses; smaller than where
-# float rounding makes integers inexact.
-MAX_MAGNITUDE = 1e15
-_ASCII_NUMBER = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
+MAX_MAGNITUDE = values.MAX_MAGNITUDE
 
 
 def number_problem(value: Any) -> str | None:
-    """Why ``value`` (a JSON number or a string holding one) is not a sane number, or None."""
-    if isinstance(value, bool):
-        return "is a boolean, not a number"
-    if isinstance(value, (int, float)):
-        number = float(value) if not isinstance(value, int) or abs(value) < 10 ** 300 else math.inf
-    elif isinstance(value, str):
-        text = value.strip()
-        if not _ASCII_NUMBER.match(text):
-            if any(c.isdigit() for c in text) and not text.isascii():
-                return "must be written with ASCII digits 0-9"
-            return "is not a number"
-        number = float(text)
-    else:
-        return "is not a number"
-    if not math.isfinite(number):
-        return "must be finite (not inf or nan)"
-    if abs(number) > MAX_MAGNITUDE:
-        return f"is out of range (magnitude above {MAX_MAGNITUDE:g})"
+    """Why ``value`` (a JSON number or a string holding one) is not a sane number, or None
+    (:func:`katib_llm.core.values.number`)."""
+    try:
+        values.number(value)
+    except values.Invalid as exc:
+        return str(exc)
     return None
 
 

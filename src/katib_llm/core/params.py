@@ -3,8 +3,8 @@
 A parameter name is a TrainingArguments field (``learning_rate``) or ``lora_config.<field>``
 (``lora_config.r``), as in the ``hp_space`` of the Katib LLM tuning proposal (kubeflow/katib#2291).
 The field tables are generated from
-transformers and peft (``scripts/gen_field_tables.py``) and shipped as data, so the core needs
-neither library.
+the locked transformers and peft (``scripts/gen_field_tables.py``, run by ``scripts/lock.py``) and
+shipped as data naming those versions, so the core needs neither library.
 
 Values reach every pod through one environment variable, ``KATIB_LLM_HPARAMS``: a JSON object
 whose values are Katib placeholders. Environment variables survive Katib's metrics-collector
@@ -22,9 +22,10 @@ from importlib import resources
 from typing import Any
 
 from .errors import FieldError
-from .numbers import number_problem
+from . import values
+from .trialenv import TrialEnv
 
-HPARAMS_ENV = "KATIB_LLM_HPARAMS"
+HPARAMS_ENV = TrialEnv.HPARAMS
 LORA_PREFIX = "lora_config."
 TRAINING_PREFIX = "training_args."
 # Removed from TrainingArguments in transformers 5, still tuned by users: the trainer
@@ -33,7 +34,10 @@ TRANSLATED_FIELDS = {"warmup_ratio": {"type": "float"}}
 
 
 def _table(name: str) -> dict[str, dict[str, Any]]:
-    return json.loads(resources.files(__package__).joinpath("data", name).read_text())
+    """A shipped table's fields (beside them, ``generated_from`` names the library version)."""
+    text = resources.files(__package__).joinpath("data", name).read_text()
+    table: dict[str, dict[str, Any]] = json.loads(text)["fields"]
+    return table
 
 
 TRAINING_FIELDS: dict[str, dict[str, Any]] = {**_table("training_arguments.json"), **TRANSLATED_FIELDS}
@@ -86,8 +90,11 @@ def trial_parameter_name(name: str, taken: set[str]) -> str:
 
 
 def _number(text: Any) -> float | None:
-    """A sane number (ASCII digits, finite, bounded: core/numbers.py), else None."""
-    return None if number_problem(text) else float(text)
+    """A sane number (ASCII digits, finite, bounded: core/values.py), else None."""
+    try:
+        return values.number(text)
+    except values.Invalid:
+        return None
 
 
 def check_parameter(index: int, param: dict[str, Any], ref: FieldRef) -> list[FieldError]:
@@ -121,7 +128,7 @@ def check_parameter(index: int, param: dict[str, Any], ref: FieldRef) -> list[Fi
                 errors.append(FieldError(vpath, "parameter.bool", f"{where} takes true or false"))
             elif ftype in ("int", "float") and _number(text) is None:
                 errors.append(FieldError(vpath, "parameter.number", f"{where} takes numbers, got {text!r}"))
-            elif ftype == "int" and _number(text) is not None and not float(text).is_integer():
+            elif ftype == "int" and not (_number(text) or 0.0).is_integer():
                 errors.append(FieldError(vpath, "parameter.number", f"{where} takes integers, got {text!r}"))
     return errors
 
@@ -133,10 +140,10 @@ _FALSE = {"false", "0", "no", "off"}
 
 
 def _to_float(value: Any, where: str) -> float:
-    problem = number_problem(value)
-    if problem:
-        raise ValueError(f"{where} takes a number (e.g. 3e-05): it {problem}")
-    return float(value)
+    try:
+        return values.number(value)
+    except values.Invalid as exc:
+        raise ValueError(f"{where} takes a number (e.g. 3e-05): it {exc}") from None
 
 
 def _to_int(value: Any, where: str) -> int:
@@ -191,8 +198,8 @@ def _to_choice(value: Any, spec: dict[str, Any] | Any, where: str) -> Any:
         return _to_bool(text, where)
     if any("[" in c for c in choices):  # pattern choices such as pissa_niter_[number of iters]
         return text
-    hint = difflib.get_close_matches(text, choices, n=1, cutoff=0.6)
-    raise ValueError(f"{where}: {text!r} is not accepted; accepted: {', '.join(choices)}"
+    hint = difflib.get_close_matches(text, choices, n=1, cutoff=0.6) if len(text) <= MAX_SUGGEST_LENGTH else []
+    raise ValueError(f"{where}: {values.shown(text)} is not accepted; accepted: {', '.join(choices)}"
                      + (f"; did you mean {hint[0]}?" if hint else ""))
 
 

@@ -37,7 +37,7 @@ def same(a: Any, b: Any) -> bool:
         return isinstance(b, dict) and a.keys() == b.keys() and all(same(v, b[k]) for k, v in a.items())
     if isinstance(a, list):
         return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
-    return a == b
+    return bool(a == b)
 
 
 def _diff(src: Any, dst: Any, path: str, ops: Patch) -> None:

@@ -1,51 +1,68 @@
-"""A user's trial template asking for host access: privileged containers, hostPath volumes, the
-host's network, PID or IPC namespaces, or added capabilities.
+"""Host access anywhere in the effective trial: privileged containers, added capabilities,
+hostPath volumes, the host's network, PID or IPC namespaces, host ports, Windows host processes.
 
-Our shipped templates never do. A user-supplied one (inline ``trialSpec`` or a ConfigMap in the
-Experiment's namespace) is admitted with a warning naming each field, or denied when the admin
-sets ``config.privilegedTemplates: deny``. Pod Security Admission, when the namespace enforces
-a level, still has the last word; this check says so at the Experiment, before any trial fails.
+Our shipped templates never ask for any. What a user supplies (an inline ``trialSpec``, a
+ConfigMap template, a TrainJob's ``runtimePatches``) is admitted with a warning naming each
+field, or denied when the admin sets ``config.privilegedTemplates: deny``. The rule runs on every
+pod-spec-shaped object of the admitted trial (core/effective.py). Pod Security Admission, when
+the namespace enforces a level, still has the last word; this check says so at the Experiment,
+before any trial fails.
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
+from .effective import Container, PodShape
 from .errors import FieldError
-from .jobkinds import JobKind, containers
 
 _HOST_NAMESPACES = ("hostNetwork", "hostPID", "hostIPC")
 
 
-def _findings(kind: JobKind, job: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    """(field path, what it asks for) for every host-access request in the job's pod templates."""
-    for path, tmpl in kind.pod_templates(job):
-        pod = tmpl.get("spec") if isinstance(tmpl.get("spec"), dict) else {}
-        base = f"spec.trialTemplate.trialSpec.{path}.spec"
-        for key in _HOST_NAMESPACES:
-            if pod.get(key) is True:
-                yield f"{base}.{key}", f"{key}: true"
-        for i, volume in enumerate(pod.get("volumes") or []):
-            if isinstance(volume, dict) and "hostPath" in volume:
-                yield f"{base}.volumes[{i}].hostPath", "a hostPath volume"
-        for group in ("initContainers", "containers", "ephemeralContainers"):
-            items = containers(tmpl) if group == "containers" else pod.get(group) or []
-            for i, c in enumerate(items if isinstance(items, list) else []):
-                sc = c.get("securityContext") if isinstance(c, dict) else None
-                if not isinstance(sc, dict):
-                    continue
-                if sc.get("privileged") is True:
-                    yield f"{base}.{group}[{i}].securityContext.privileged", "a privileged container"
-                added = (sc.get("capabilities") or {}).get("add") if isinstance(sc.get("capabilities"), dict) else None
-                if added:
-                    yield f"{base}.{group}[{i}].securityContext.capabilities.add", f"capabilities {added}"
+def _host_process(security: Any) -> bool:
+    options = security.get("windowsOptions") if isinstance(security, dict) else None
+    return isinstance(options, dict) and options.get("hostProcess") is True
 
 
-def check(kind: JobKind, job: dict[str, Any], mode: str, errors: list[FieldError], warnings: list[str]) -> None:
-    """Warn about (``mode`` warn) or deny (``mode`` deny) host access in a user's template."""
-    for path, what in _findings(kind, job):
-        if mode == "deny":
-            errors.append(FieldError(path, "template.privileged",
-                                     f"{what} is not allowed here (config.privilegedTemplates: deny)"))
-        else:
-            warnings.append(f"{path}: the trial template asks for {what}; trials get host access")
+def _container_findings(c: Container) -> Iterator[tuple[str, str]]:
+    sc = c.obj.get("securityContext")
+    if isinstance(sc, dict):
+        if sc.get("privileged") is True:
+            yield f"{c.path}.securityContext.privileged", "a privileged container"
+        caps = sc.get("capabilities")
+        added = caps.get("add") if isinstance(caps, dict) else None
+        if added:
+            yield f"{c.path}.securityContext.capabilities.add", f"added capabilities {str(added)[:120]}"
+        if _host_process(sc):
+            yield f"{c.path}.securityContext.windowsOptions.hostProcess", "a Windows host process"
+    ports = c.obj.get("ports")
+    for i, port in enumerate(ports if isinstance(ports, list) else []):
+        if isinstance(port, dict) and port.get("hostPort") not in (None, 0):
+            yield f"{c.path}.ports[{i}].hostPort", "a port on the host's network"
+
+
+def findings(shape: PodShape) -> Iterator[tuple[str, str]]:
+    """(field path, what it asks for) for every host-access request of one pod shape."""
+    pod = shape.spec
+    for key in _HOST_NAMESPACES:
+        if pod.get(key) is True:
+            yield f"{shape.path}.{key}", f"{key}: true"
+    if _host_process(pod.get("securityContext")):
+        yield f"{shape.path}.securityContext.windowsOptions.hostProcess", "a Windows host process"
+    volumes = pod.get("volumes")
+    for i, volume in enumerate(volumes if isinstance(volumes, list) else []):
+        if isinstance(volume, dict) and "hostPath" in volume:
+            yield f"{shape.path}.volumes[{i}].hostPath", "a hostPath volume"
+    for c in shape.containers:
+        yield from _container_findings(c)
+
+
+def check(shapes: Iterable[PodShape], mode: str, errors: list[FieldError], warnings: list[str]) -> None:
+    """Warn about (``mode`` warn) or deny (``mode`` deny) host access in the effective trial."""
+    for shape in shapes:
+        for path, what in findings(shape):
+            if mode == "deny":
+                errors.append(FieldError(path, "template.privileged",
+                                         f"{what} is not allowed here (config.privilegedTemplates: deny)"))
+            else:
+                warnings.append(f"{path}: the trial asks for {what}; trials get host access")

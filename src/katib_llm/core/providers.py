@@ -20,15 +20,22 @@ from typing import Any
 
 import yaml
 
-from . import safeyaml
+from . import safeyaml, values
 from .contract import PROVIDER_LABEL as PROVIDER_LABEL  # re-exported; the name lives in the contract
 from .errors import FieldError
 
 PROVIDER_KEY = "provider.yaml"
 PLACEHOLDERS = ("kind", "uri", "target", "cache_dir", "mount_path")
-_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]{0,31}$")
-_DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_SCHEME = re.compile(r"[a-z][a-z0-9+.-]{0,31}")  # matched whole (fullmatch)
 
+
+
+def _is_name(value: Any) -> bool:
+    try:
+        values.dns1123_subdomain(value)
+    except values.Invalid:
+        return False
+    return bool(value == value.strip())
 
 def check_declaration(decl: Any, path: str) -> list[FieldError]:
     """Every problem with one provider declaration."""
@@ -39,7 +46,7 @@ def check_declaration(decl: Any, path: str) -> list[FieldError]:
     if unknown:
         errors.append(FieldError(path, "provider.unknown",
                                  f"unknown keys {sorted(unknown)}; accepted: scheme, image, command, args, secret"))
-    if not isinstance(decl.get("scheme"), str) or not _SCHEME.match(decl["scheme"]):
+    if not isinstance(decl.get("scheme"), str) or not _SCHEME.fullmatch(decl["scheme"]):
         errors.append(FieldError(f"{path}.scheme", "provider.scheme",
                                  "must be a URI scheme: lower-case letter then letters, digits, + . -"))
     if not isinstance(decl.get("image"), str) or not decl["image"].strip() or " " in decl["image"]:
@@ -57,7 +64,7 @@ def check_declaration(decl: Any, path: str) -> list[FieldError]:
                 errors.append(FieldError(f"{path}.{key}[{i}]", "provider.placeholder",
                                          "unknown placeholder; accepted: " + ", ".join("{%s}" % p for p in PLACEHOLDERS)))
     secret = decl.get("secret")
-    if secret is not None and (not isinstance(secret, str) or not _DNS1123.match(secret)):
+    if secret is not None and not _is_name(secret):
         errors.append(FieldError(f"{path}.secret", "provider.secret", "must be the name of a Secret (DNS-1123)"))
     return errors
 

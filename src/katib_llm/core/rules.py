@@ -30,12 +30,15 @@ def label_errors(experiment: dict[str, Any]) -> list[FieldError]:
 
 
 def credential_errors(experiment: dict[str, Any]) -> list[FieldError]:
-    """Literal credentials in the env of the user's own trial spec (our annotations: the contract)."""
-    spec = experiment.get("spec") if isinstance(experiment.get("spec"), dict) else {}
+    """Credentials in what the user wrote besides our annotations (those: the contract): the trial
+    template (the own trial spec's env, commands, args, URIs, patches; trialParameters) and the
+    parameters' values (a categorical list is copied into every Trial)."""
+    spec: dict[str, Any] = experiment["spec"] if isinstance(experiment.get("spec"), dict) else {}
+    errors = credentials.scan_tree(spec.get("parameters"), "spec.parameters")
     tt = spec.get("trialTemplate")
-    if not isinstance(tt, dict) or not isinstance(tt.get("trialSpec"), dict):
-        return []
-    return credentials.check_trial_spec(tt["trialSpec"], "spec.trialTemplate.trialSpec")
+    if isinstance(tt, dict):  # the trial spec and what Katib copies beside it (trialParameters, labels)
+        errors = credentials.check_trial_spec(tt, "spec.trialTemplate") + errors
+    return errors
 
 
 def name_errors(experiment: dict[str, Any], llm: LLMSpec) -> list[FieldError]:
@@ -55,7 +58,7 @@ def name_errors(experiment: dict[str, Any], llm: LLMSpec) -> list[FieldError]:
 
 def metric_errors(spec: dict[str, Any], llm: LLMSpec) -> list[FieldError]:
     """Objective and additional metrics must be ones our shipped trainer prints."""
-    objective = spec.get("objective") if isinstance(spec.get("objective"), dict) else {}
+    objective: dict[str, Any] = spec["objective"] if isinstance(spec.get("objective"), dict) else {}
     printed = trainer_metrics(llm.model_class)
     wanted = [("spec.objective.objectiveMetricName", objective.get("objectiveMetricName"))]
     extra = objective.get("additionalMetricNames")
@@ -64,7 +67,8 @@ def metric_errors(spec: dict[str, Any], llm: LLMSpec) -> list[FieldError]:
     errors = []
     for path, name in wanted:
         if isinstance(name, str) and name and name not in printed:
-            hint = difflib.get_close_matches(name, printed, n=1)
+            # difflib's cost grows with the name's length: no hint for a name longer than any metric
+            hint = difflib.get_close_matches(name, printed, n=1) if len(name) <= 64 else []
             errors.append(FieldError(path, "metric.unknown",
                                      f"the katib-llm trainer never prints {name[:60]!r} for {llm.model_class}, so "
                                      "every trial would end without it"

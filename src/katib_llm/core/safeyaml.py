@@ -18,6 +18,12 @@ MAX_DEPTH = 64
 MAX_DOCUMENTS = 1000
 
 
+def _line(event: Any) -> int:
+    """The 1-based line of a YAML event (0 when the parser gave no position)."""
+    mark = getattr(event, "start_mark", None)
+    return int(mark.line) + 1 if mark is not None else 0
+
+
 class UnsafeYAMLError(yaml.YAMLError):
     """The document uses a feature we refuse (anchor, alias) or exceeds a cap."""
 
@@ -32,17 +38,17 @@ class BoundedLoader(yaml.SafeLoader):
         self._depth = 0
 
     def compose_node(self, parent: Any, index: Any) -> Any:
-        event = self.peek_event()
+        event = self.peek_event()  # type: ignore[no-untyped-call]  # PyYAML's stubs leave it untyped
         if isinstance(event, yaml.AliasEvent):
-            raise UnsafeYAMLError(f"line {event.start_mark.line + 1}: YAML aliases (*{event.anchor}) are not "
+            raise UnsafeYAMLError(f"line {_line(event)}: YAML aliases (*{event.anchor}) are not "
                                   "accepted; write the value out")
         if getattr(event, "anchor", None) is not None:
-            raise UnsafeYAMLError(f"line {event.start_mark.line + 1}: YAML anchors (&{event.anchor}) are not "
+            raise UnsafeYAMLError(f"line {_line(event)}: YAML anchors (&{event.anchor}) are not "
                                   "accepted; write the value out")
         self._depth += 1
         try:
             if self._depth > self.max_depth:
-                raise UnsafeYAMLError(f"line {event.start_mark.line + 1}: nested deeper than {self.max_depth} "
+                raise UnsafeYAMLError(f"line {_line(event)}: nested deeper than {self.max_depth} "
                                       "levels")
             return super().compose_node(parent, index)
         finally:
@@ -72,7 +78,7 @@ def load_all(text: str | bytes, max_bytes: int = 16 * MAX_BYTES,
     loader = BoundedLoader(text)
     out: list[Any] = []
     try:
-        while loader.check_data():
+        while loader.check_data():  # type: ignore[no-untyped-call]  # PyYAML's stubs leave it untyped
             if len(out) >= max_documents:
                 raise UnsafeYAMLError(f"more than {max_documents} YAML documents")
             out.append(loader.get_data())

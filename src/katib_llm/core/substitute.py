@@ -15,8 +15,11 @@ from typing import Any, Mapping
 
 from .errors import FieldError
 
-_PARAM = re.compile(r"\$\{trialParameters\.([^}]+)\}")
-_META = re.compile(r"\$\{trialSpec\.(Name|Namespace|Kind|APIVersion|Labels|Annotations)(?:\[([^\]]+)\])?\}")
+# Bounded repeats: substitution runs over a whole trial spec, and a search stays linear in it.
+_PARAM = re.compile(r"\$\{trialParameters\.([^}]{1,253})\}")
+_META = re.compile(r"\$\{trialSpec\.(Name|Namespace|Kind|APIVersion|Labels|Annotations)(?:\[([^\]]{1,253})\])?\}")
+# The placeholders, for admission rules that bound what a substituted value can be.
+PARAMETER_PLACEHOLDER, METADATA_PLACEHOLDER = _PARAM, _META
 
 
 class SubstitutionError(ValueError):
@@ -47,7 +50,7 @@ def substitute_trial(trial_template: Mapping[str, Any], assignments: Mapping[str
         else:
             errors.append(FieldError(f"spec.trialTemplate.trialParameters[{i}].reference", "trial.assignment",
                                      f"no value for parameter {ref!r}"))
-    meta = job.get("metadata") if isinstance(job.get("metadata"), dict) else {}
+    meta: dict[str, Any] = job["metadata"] if isinstance(job.get("metadata"), dict) else {}
     job.setdefault("metadata", meta)
     meta_values = {"Name": trial_name, "Namespace": namespace, "Kind": str(job.get("kind", "")),
                    "APIVersion": str(job.get("apiVersion", ""))}
@@ -82,4 +85,5 @@ def substitute_trial(trial_template: Mapping[str, Any], assignments: Mapping[str
     out["metadata"]["namespace"] = namespace
     if errors:
         raise SubstitutionError(errors)
-    return out
+    result: dict[str, Any] = out
+    return result

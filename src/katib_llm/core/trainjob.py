@@ -26,6 +26,7 @@ from typing import Any
 from .config import INITIALIZER_MODULE, TRAINER_MODULE
 from .contract import GROUP as OUR_GROUP
 from .errors import FieldError
+from .trialenv import TrialEnv
 
 GROUP = "trainer.kubeflow.org"
 RUNTIME_KIND = "ClusterTrainingRuntime"
@@ -40,10 +41,14 @@ INITIALIZERS = {"dataset": "dataset-initializer", "model": "model-initializer"}
 INITIALIZER_COMMAND = ["python", "-m", INITIALIZER_MODULE, "--from-env"]
 # The runtime's own node command (a TrainJob that sets spec.trainer.command replaces it).
 NODE_COMMAND = ["torchrun", "-m", TRAINER_MODULE]
+# The shared volume's name in a TrainJob: Trainer's TrainJob webhook (v2.3.0,
+# pkg/runtime/framework/plugins/jobset/jobset.go Validate, kubeflow/trainer#3714) denies a job with
+# spec.initializer unless the merged runtime's initializer containers mount a volume of this name.
+INITIALIZER_VOLUME = "initializer"
 ENV_URI = "STORAGE_URI"
-ENV_KIND = "KATIB_LLM_INIT_KIND"
-ENV_TARGET = "KATIB_LLM_INIT_TARGET"
-ENV_CACHE = "KATIB_LLM_CACHE_DIR"
+ENV_KIND = TrialEnv.INIT_KIND
+ENV_TARGET = TrialEnv.INIT_TARGET
+ENV_CACHE = TrialEnv.CACHE_DIR
 # Schemes our runtime image's initializer serves; a custom provider runs its own image, which a
 # runtimePatches entry cannot set.
 BUILTIN_SCHEMES = ("hf", "s3", "file", "pkg")
@@ -97,7 +102,8 @@ def trainer_spec(job: dict[str, Any]) -> dict[str, Any]:
     spec = job.setdefault("spec", {})
     if not isinstance(spec.get("trainer"), dict):
         spec["trainer"] = {}
-    return spec["trainer"]
+    trainer: dict[str, Any] = spec["trainer"]
+    return trainer
 
 
 def set_runtime(job: dict[str, Any], name: str, ours: bool) -> None:

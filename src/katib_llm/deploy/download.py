@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from katib_llm.core.contract import EXPERIMENT_LABEL
+
 from .kserve import DeployError, claim_for
 
 # Runs in the Pod: tar.gz of the directory, base64 in 76-column lines, then "sha256 <hex>".
@@ -48,7 +50,7 @@ def download_pod(experiment: dict[str, Any], config: Any) -> dict[str, Any]:
     return {
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": f"{name}"[:48].rstrip("-") + "-download", "namespace": meta.get("namespace"),
-                     "labels": {"llm.katib.kubeflow.org/experiment": name,
+                     "labels": {EXPERIMENT_LABEL: name,
                                 "app.kubernetes.io/component": "adapter-download"},
                      "annotations": {"sidecar.istio.io/inject": "false"}},
         "spec": {

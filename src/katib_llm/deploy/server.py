@@ -24,6 +24,8 @@ from typing import Any
 
 import yaml
 
+from katib_llm.core.trialenv import TrialEnv
+
 MAX_BODY = 1 << 20  # 1 MiB
 
 
@@ -83,7 +85,7 @@ def _fetch(uri: str, target: Path, cache_dir: str | Path | None) -> Path:
     from katib_llm.runtime.errors import RuntimeInputError
     from katib_llm.runtime.storage_initializer import initialize
 
-    cache = Path(cache_dir or os.environ.get("KATIB_LLM_CACHE_DIR") or Path.home() / ".cache" / "katib-llm")
+    cache = Path(cache_dir or os.environ.get(TrialEnv.CACHE_DIR) or Path.home() / ".cache" / "katib-llm")
     try:
         initialize("model", uri, target, cache)
     except RuntimeInputError as exc:

@@ -48,7 +48,7 @@ def admin_config(values: dict[str, Any] | str | Path | None = None) -> AdminConf
 
 def local_values(values: dict[str, Any] | str | Path | None) -> dict[str, Any]:
     """Admin values for a run on this machine (``tune --local``, and ``katib-llm mutate``/``validate``
-    without ``--cluster``): ``file://`` may name any folder of the user's own machine
+    with ``--local``): ``file://`` may name any folder of the user's own machine
     (``fileRoots: [/]``) unless the values restrict it; on a cluster the admin allows none by default."""
     raw = dict(values) if isinstance(values, dict) else read_values(values)
     raw.setdefault("fileRoots", ["/"])

@@ -23,7 +23,7 @@ from katib_llm.io import admin_config, local_values
 
 from . import multiobjective, warmstart
 
-MO_ANNOTATION = contract.PREFIX + contract.OBJECTIVES
+MO_ANNOTATION = contract.annotation_key(contract.OBJECTIVES)
 
 
 def local_config(values: dict[str, Any] | str | Path | None) -> AdminConfig:

@@ -14,7 +14,8 @@ from .runner import LocalResult, Runner, admit_for_local
 
 def run_experiment(experiment: dict[str, Any], workdir: str | Path, *, values: dict[str, Any] | str | Path | None = None,
                    progress: bool = True, mode: str = "warm", cache_dir: str | Path | None = None,
-                   seed: int | None = None, report: bool = True, overwrite: bool = False) -> LocalResult:
+                   seed: int | None = None, report: bool = True, overwrite: bool = False,
+                   warn: bool = True) -> LocalResult:
     """Run a labelled Katib Experiment here; return every trial and the best one.
 
     The Experiment is admitted as the webhook would (``values``: admin values, as for
@@ -26,11 +27,13 @@ def run_experiment(experiment: dict[str, Any], workdir: str | Path, *, values: d
     ``$KATIB_LLM_CACHE_DIR`` or ``~/.cache/katib-llm``) is where the storage initializer
     keeps models and datasets across runs. ``seed`` is used when ``algorithmSettings`` give
     no ``random_state``. A work dir that holds a run of a different Experiment is refused with
-    what differs, unless ``overwrite=True``, which discards that run first.
+    what differs, unless ``overwrite=True``, which discards that run first. The core's admission
+    warnings are issued as :class:`AdmissionWarning` (``warn=False``: not, for a caller that
+    already showed them).
     """
     notes: list[str] = []
     admitted, mount = admit_for_local(experiment, values, notes)
-    for note in notes:  # the webhook's AdmissionReview warnings, e.g. a tuned value nothing reads
+    for note in notes if warn else []:  # the webhook's AdmissionReview warnings, e.g. a tuned value nothing reads
         warnings.warn(f"admission: {note}", AdmissionWarning, stacklevel=2)
     return run_admitted(admitted, workdir, mount=mount, progress=progress, mode=mode, cache_dir=cache_dir,
                         seed=seed, report=report, overwrite=overwrite)

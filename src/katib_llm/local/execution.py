@@ -21,8 +21,9 @@ import optuna
 import yaml
 
 from katib_llm.core import limits
-from katib_llm.core.metrics import UNAVAILABLE, parse_metrics
+from katib_llm.core.metrics import metric_value, parse_metrics
 from katib_llm.core.substitute import substitute_trial
+from katib_llm.core.trialenv import TrialEnv
 
 from . import algorithms, failures, multiobjective, pool, state, warmstart
 from .steps import local_steps
@@ -96,7 +97,7 @@ class TrialExecution:
         steps = local_steps(job, self.spec["trialTemplate"]["primaryContainerName"],
                             self.mount, self.paths.volume, self.paths.cache)
         (directory / "job.yaml").write_text(yaml.safe_dump(job, sort_keys=False))
-        output = next((s.env.get("KATIB_LLM_OUTPUT_DIR") for s in reversed(steps) if "KATIB_LLM_OUTPUT_DIR" in s.env), None)
+        output = next((s.env.get(TrialEnv.OUTPUT_DIR) for s in reversed(steps) if TrialEnv.OUTPUT_DIR in s.env), None)
         for key, value in (("name", name), ("assignments", assignments), ("attempts", attempts),
                            ("output_dir", output)):
             trial.set_user_attr(key, value)
@@ -121,11 +122,8 @@ class TrialExecution:
     def _observe(self, run: RunningTrial, lines: list[str]) -> None:
         objective = self.metric_names[0]
         for obs in parse_metrics(lines, self.metric_names, self.filters):
-            if obs.value == UNAVAILABLE:
-                continue
-            try:
-                value = float(obs.value)
-            except ValueError:
+            value = metric_value(obs.value)
+            if value is None:
                 continue
             run.metrics.setdefault(obs.name, []).append(value)
             if self.objectives:
@@ -201,7 +199,8 @@ class TrialExecution:
                 self.known[warmstart.assignment_key(run.assignments)] = (run.name, value)
             else:
                 self.finished_curves.append(run.metrics)
-        init_failed = bool(timings) and bool(timings[-1].get("init")) and timings[-1].get("exit_code") != 0
+        init_failed = bool(timings) and bool(timings[-1].get("init")) and timings[-1].get("exit_code") != 0 \
+            and not failures.initializers_take_parameters(self.spec["trialTemplate"])
         cause = failures.trial_cause(run.proc.log_path, katib, exit_code, self.metric_names[0], run.ended_by,
                                      init_failed, self.deadline)
         self.ended.append(failures.Ended(katib, cause, bool(run.objective_values), init_failed))

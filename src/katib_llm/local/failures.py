@@ -13,7 +13,8 @@ this run has reported an objective value:
 
 * a trial whose **initializer** failed (the storage initializer downloads the model and dataset;
   it takes no hyperparameters, so every trial would fail there the same way) stops the run
-  after that one trial — a dataset typo costs one trial;
+  after that one trial — a dataset typo costs one trial (not when an init container of the
+  template uses a trial parameter: :func:`initializers_take_parameters`);
 * **two** trials that failed before reporting any metric **with the same cause** stop it (one
   failure could be a hyperparameter's, e.g. a batch size that does not fit; the same cause
   twice from different hyperparameters is the Experiment's).
@@ -24,9 +25,11 @@ network outage) tries again. The run ends ``Failed`` with reason :data:`REPEATED
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from . import state
 
@@ -76,8 +79,8 @@ def trial_cause(log: Path, katib_state: str, exit_code: int | None, objective_me
     if katib_state == state.FAILED:
         where = "initializer " if init_failed else ""
         line = last_error_line(_tail(log))
-        code = f"exit code {exit_code}" if exit_code is not None else "no exit code"
-        return f"{line} ({where}{code})" if line else f"{where}{code}, nothing in its log".strip()
+        ending = f"exit code {exit_code}" if exit_code is not None else "no exit code"
+        return f"{line} ({where}{ending})" if line else f"{where}{ending}, nothing in its log".strip()
     if katib_state == state.METRICS_UNAVAILABLE:
         others = [n for n in _metric_names_in(_tail(log)) if n != objective_metric]
         seen = f"; it printed {', '.join(others[:8])}" if others else "; it printed no metric"
@@ -96,6 +99,26 @@ def _metric_names_in(lines: list[str]) -> list[str]:
             if match.group(1) not in names:
                 names.append(match.group(1))
     return names
+
+
+def initializers_take_parameters(trial_template: dict[str, Any]) -> bool:
+    """Whether an init container (or a TrainJob initializer) of the trial template uses a trial
+    parameter: then its failure can be a hyperparameter's, and one failure does not stop the run."""
+    found = False
+
+    def walk(node: Any) -> None:
+        nonlocal found
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("initContainers", "initializer") and "${trialParameters." in json.dumps(value):
+                    found = True
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(trial_template.get("trialSpec"))
+    return found
 
 
 @dataclass(frozen=True)

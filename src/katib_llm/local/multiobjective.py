@@ -76,7 +76,7 @@ def take_annotation(experiment: dict[str, Any]) -> tuple[dict[str, Any], list[tu
     from katib_llm.core import contract
     from katib_llm.core.errors import AdmissionDenied, FieldError
 
-    key = contract.PREFIX + contract.OBJECTIVES
+    key = contract.annotation_key(contract.OBJECTIVES)
     annotations = (experiment.get("metadata") or {}).get("annotations")
     if not isinstance(annotations, dict) or key not in annotations:
         return experiment, []

@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from katib_llm.core.trialenv import TrialEnv
+
 from .steps import Step
 
 PRELOAD_MODULE = "katib_llm.local._warm"
@@ -44,7 +46,7 @@ def context() -> Any:
     if _ctx is None:
         _ctx = multiprocessing.get_context("forkserver")
         # KATIB_LLM_PRELOAD: comma-separated modules to preload instead (empty: none).
-        preload = os.environ.get("KATIB_LLM_PRELOAD")
+        preload = os.environ.get(TrialEnv.PRELOAD)
         modules = [m for m in preload.split(",") if m] if preload is not None else [PRELOAD_MODULE]
         _ctx.set_forkserver_preload(modules)
     return _ctx
@@ -327,7 +329,7 @@ def start_trial(steps: list[Step], env: dict[str, str], trial_dir: Path, threads
     log_path = trial_dir / "stdout.log"
     base_env = dict(env)
     base_env.setdefault("OMP_NUM_THREADS", str(threads))
-    base_env.setdefault("KATIB_LLM_NUM_THREADS", str(threads))
+    base_env.setdefault(TrialEnv.NUM_THREADS, str(threads))
     if mode == "warm":
         proc = context().Process(target=_child, args=(steps, base_env, str(log_path), str(trial_dir),
                                                      str(trial_dir / "steps.json"), threads, True, os.getpid()),

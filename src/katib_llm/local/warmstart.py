@@ -29,7 +29,7 @@ from .space import Parameter, SpaceError, search_space
 # User attrs of a seeded trial and of a suggestion not run: declared in .status, which reads runs back.
 from .status import DUPLICATE_ATTR, WARM_ATTR
 
-ANNOTATION = contract.PREFIX + contract.WARM_START
+ANNOTATION = contract.annotation_key(contract.WARM_START)
 
 
 class WarmStartError(ValueError):

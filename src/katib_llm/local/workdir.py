@@ -7,6 +7,8 @@ import os
 import shutil
 from pathlib import Path
 
+from katib_llm.core.trialenv import TrialEnv
+
 
 class Paths:
     def __init__(self, workdir: Path, cache_dir: Path | None):
@@ -15,14 +17,14 @@ class Paths:
         self.journal = workdir / "study.journal"
         self.trials = workdir / "trials"
         self.volume = workdir / "volume"
-        self.cache = Path(cache_dir or os.environ.get("KATIB_LLM_CACHE_DIR")
+        self.cache = Path(cache_dir or os.environ.get(TrialEnv.CACHE_DIR)
                           or Path.home() / ".cache" / "katib-llm")
         self.lock = workdir / ".lock"
         self.budget = workdir / "budget.json"  # wall-clock time spent by earlier runs
 
 
 def default_cache_dir() -> Path:
-    return Path(os.environ.get("KATIB_LLM_CACHE_DIR") or Path.home() / ".cache" / "katib-llm").resolve()
+    return Path(os.environ.get(TrialEnv.CACHE_DIR) or Path.home() / ".cache" / "katib-llm").resolve()
 
 
 # What a run writes at the top of its work dir (and nothing else is removed by discard_run).

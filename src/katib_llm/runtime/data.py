@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from katib_llm.core import dataset_config
+from katib_llm.core.trialenv import TrialEnv
+
 from .errors import RuntimeInputError
 
 DATA_SUFFIXES = {".csv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
@@ -19,31 +22,31 @@ SAVED_MARKERS = ("dataset_dict.json", "state.json")
 
 @dataclass(frozen=True)
 class DatasetConfig:
-    """``KATIB_LLM_DATASET_CONFIG``: column names, eval split and tokenization settings."""
+    """``KATIB_LLM_DATASET_CONFIG``: column names, eval split and tokenization settings.
 
-    text_column: str = "text"
-    text_pair_column: str | None = None
-    label_column: str = "label"
-    eval_split: str | None = None
-    eval_fraction: float = 0.1
-    max_length: int = 128
-    num_labels: int | None = None
-    seed: int = 42
+    Keys, defaults and value rules are the core's (``katib_llm.core.dataset_config``), the ones
+    admission checks the ``dataset-config`` annotation with."""
+
+    text_column: str = dataset_config.DEFAULTS["text_column"]
+    text_pair_column: str | None = dataset_config.DEFAULTS["text_pair_column"]
+    label_column: str = dataset_config.DEFAULTS["label_column"]
+    eval_split: str | None = dataset_config.DEFAULTS["eval_split"]
+    eval_fraction: float = dataset_config.DEFAULTS["eval_fraction"]
+    max_length: int = dataset_config.DEFAULTS["max_length"]
+    num_labels: int | None = dataset_config.DEFAULTS["num_labels"]
+    seed: int = dataset_config.DEFAULTS["seed"]
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any]) -> "DatasetConfig":
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(raw) - known)
+        parsed, problems = dataset_config.check(raw)
+        unknown = sorted(key for key, problem, _ in problems if problem == "unknown")
         if unknown:
-            raise RuntimeInputError(f"KATIB_LLM_DATASET_CONFIG: unknown key(s) {unknown}; accepted: "
-                                    + ", ".join(sorted(known)))
-        cfg = cls(**raw)
-        if not 0.0 < float(cfg.eval_fraction) < 1.0:
-            raise RuntimeInputError("KATIB_LLM_DATASET_CONFIG.eval_fraction must be in (0, 1), "
-                                    f"got {cfg.eval_fraction!r}")
-        if int(cfg.max_length) < 2:
-            raise RuntimeInputError(f"KATIB_LLM_DATASET_CONFIG.max_length must be >= 2, got {cfg.max_length!r}")
-        return cfg
+            raise RuntimeInputError(f"{TrialEnv.DATASET_CONFIG}: unknown key(s) {unknown}; accepted: "
+                                    + ", ".join(sorted(dataset_config.KEYS)))
+        if problems:
+            key, _, message = problems[0]
+            raise RuntimeInputError(f"{TrialEnv.DATASET_CONFIG}.{key}: {message}")
+        return cls(**{k: v for k, v in parsed.items() if v is not None or dataset_config.DEFAULTS[k] is None})
 
 
 def _load(directory: Path, split: str, name: str | None) -> Any:

@@ -21,7 +21,8 @@ import subprocess
 import sys
 from typing import Any, Callable
 
-from katib_llm.core.metrics import format_metric_line
+from katib_llm.core.metrics import metric_lines
+from katib_llm.core.trialenv import TrialEnv
 
 _INT = re.compile(r"^[+-]?\d+$")
 _FLOAT = re.compile(r"^[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?$")
@@ -86,12 +87,12 @@ def pip_command(packages: list[str], index_urls: list[str]) -> list[str]:
 
 def run(env: dict[str, str] | None = None) -> int:
     env = dict(os.environ if env is None else env)
-    encoded = env.get("KATIB_LLM_FUNCTION")
+    encoded = env.get(TrialEnv.FUNCTION)
     if not encoded:
         raise TrialError("KATIB_LLM_FUNCTION is not set: this entrypoint runs tune(objective=<function>) trials")
-    hparams = _json_env(env, "KATIB_LLM_HPARAMS", dict, {})
-    packages = _json_env(env, "KATIB_LLM_PACKAGES", list, [])
-    urls = _json_env(env, "KATIB_LLM_PIP_INDEX_URLS", list, [])
+    hparams = _json_env(env, TrialEnv.HPARAMS, dict, {})
+    packages = _json_env(env, TrialEnv.PACKAGES, list, [])
+    urls = _json_env(env, TrialEnv.PIP_INDEX_URLS, list, [])
     if packages:
         done = subprocess.run(pip_command(packages, urls), check=False)
         if done.returncode != 0:
@@ -103,12 +104,13 @@ def run(env: dict[str, str] | None = None) -> int:
         return 0  # the function printed its own metrics
     if not isinstance(metrics, dict):
         raise TrialError(f"the objective must return a dict of metric name -> number, got {type(metrics).__name__}")
+    numbers = {}
     for name, value in metrics.items():
         try:
-            number = float(value)
+            numbers[str(name)] = float(value)
         except (TypeError, ValueError):
             raise TrialError(f"metric {name!r} must be a number, got {value!r}") from None
-        print(format_metric_line(str(name), number), flush=True)
+    print("\n".join(metric_lines(numbers)), flush=True)  # NaN/inf left out (core.metrics)
     return 0
 
 

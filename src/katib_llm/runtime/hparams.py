@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from katib_llm.core.params import LORA_PREFIX, coerce_value, resolve, suggest_names
+from katib_llm.core.trialenv import TrialEnv
 
 from .errors import RuntimeInputError
 
@@ -75,17 +76,17 @@ def settings_from(hparams: Mapping[str, Any], training_args: Mapping[str, Any],
     for key, value in training_args.items():
         ref = resolve(key)
         if ref is None or ref.section != "training_args":
-            raise _unknown(key, "KATIB_LLM_TRAINING_ARGS")
-        _put(out.training_args, ref.field, coerce(value, ref.spec, f"KATIB_LLM_TRAINING_ARGS.{key}"))
+            raise _unknown(key, TrialEnv.TRAINING_ARGS)
+        _put(out.training_args, ref.field, coerce(value, ref.spec, f"{TrialEnv.TRAINING_ARGS}.{key}"))
     for key, value in lora_config.items():
         ref = resolve(LORA_PREFIX + key)
         if ref is None:
-            raise _unknown(LORA_PREFIX + key, "KATIB_LLM_LORA_CONFIG")
-        out.lora_config[ref.field] = coerce(value, ref.spec, f"KATIB_LLM_LORA_CONFIG.{key}")
+            raise _unknown(LORA_PREFIX + key, TrialEnv.LORA_CONFIG)
+        out.lora_config[ref.field] = coerce(value, ref.spec, f"{TrialEnv.LORA_CONFIG}.{key}")
     for name, value in hparams.items():
         ref = resolve(name)
         if ref is None:
-            raise _unknown(name, "KATIB_LLM_HPARAMS")
+            raise _unknown(name, TrialEnv.HPARAMS)
         typed = coerce(value, ref.spec, f"hyperparameter {name}")
         if ref.section == "lora_config":
             out.lora_config[ref.field] = typed

@@ -8,6 +8,13 @@
 ``spec.initializer.<kind>.storageUri``), ``KATIB_LLM_INIT_TARGET`` and ``KATIB_LLM_CACHE_DIR``.
 An empty or unset ``STORAGE_URI`` means the TrainJob asked for nothing: exit 0.
 
+The admin's storage allow-lists are enforced here again, at run time, when given:
+``--allowed-sources JSON`` (``config.allowedModelSources``: URI prefixes, empty allows all) and
+``--file-roots JSON`` (``config.fileRoots``: folders ``file://`` may name, empty: none). They are
+arguments, not environment: the init container the admission core injects and the initializer
+steps of the chart's ClusterTrainingRuntime carry them, and a TrainJob can set its initializers'
+env but never their command or args.
+
 This is the init container the admission core injects. URIs: ``hf://repo[@rev][?split=...]``,
 ``s3://bucket/prefix``, ``file:///abs/dir``, ``pkg://package/subdir``. On success ``--target`` is
 a symlink to the cached copy and the last stdout line is a JSON summary. On failure: exit code 2
@@ -27,6 +34,7 @@ from typing import Mapping, Sequence
 
 from katib_llm.core import trainjob
 from katib_llm.core.errors import FieldError
+from katib_llm.core.trainjob import BUILTIN_SCHEMES
 from katib_llm.core.uris import parse_uri
 
 from .errors import OneLineArgumentParser, RuntimeInputError
@@ -44,7 +52,40 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", required=True, help="content-addressed cache shared by all trials")
     p.add_argument("--lock-timeout", type=float, default=-1,
                    help="seconds to wait for another initializer's download (default: forever)")
+    _policy_arguments(p)
     return p
+
+
+def _policy_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--allowed-sources", type=_json_list, default=None,
+                   help="JSON list of URI prefixes the admin allows (config.allowedModelSources); [] allows all")
+    p.add_argument("--file-roots", type=_json_list, default=None,
+                   help="JSON list of folders file:// URIs may name (config.fileRoots); [] allows none")
+
+
+def _json_list(text: str) -> list[str]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+        raise argparse.ArgumentTypeError("must be a JSON list of strings")
+    return value
+
+
+def check_policy(kind: str, uri: str, allowed: list[str] | None, roots: list[str] | None) -> None:
+    """The admin's allow-lists on ``uri`` (those given); raises RuntimeInputError naming the URI."""
+    from katib_llm.core.trial_rules import policy_errors
+
+    errors: list[FieldError] = []
+    parsed = parse_uri(uri, "uri", kind, set(BUILTIN_SCHEMES), errors)
+    if parsed is None:
+        raise RuntimeInputError(f"{kind} URI {uri[:200]!r}: {errors[0].message}")
+    found = policy_errors(parsed, "uri", allowed or [], roots if roots is not None else ["/"])
+    if allowed is None:
+        found = [e for e in found if e.code != "uri.not-allowed"]
+    if found:
+        raise RuntimeInputError(f"{kind} URI refused by the admin's allow-list: {found[0].message}")
 
 
 def initialize(kind: str, uri: str, target: Path, cache_dir: Path, lock_timeout: float = -1) -> dict[str, object]:
@@ -86,15 +127,16 @@ def argv_from_env(env: Mapping[str, str]) -> list[str] | None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entrypoint: 0 on success, 2 with a one-line error naming the URI otherwise."""
     argv = list(argv) if argv is not None else sys.argv[1:]
-    if argv == ["--from-env"]:
+    if argv[:1] == ["--from-env"]:
         from_env = argv_from_env(os.environ)
         if from_env is None:
             print(json.dumps({"kind": os.environ.get(trainjob.ENV_KIND, ""), "uri": None,
                               "skipped": f"{trainjob.ENV_URI} is not set"}), flush=True)
             return 0
-        argv = from_env
+        argv = from_env + argv[1:]  # the policy arguments stay
     try:
         args = _parser().parse_args(argv)
+        check_policy(args.kind, args.uri, args.allowed_sources, args.file_roots)
         summary = initialize(args.kind, args.uri, Path(args.target), Path(args.cache_dir), args.lock_timeout)
     except RuntimeInputError as exc:
         print(f"katib-llm storage-initializer: error: {exc}", file=sys.stderr, flush=True)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any, Mapping
 
+from katib_llm.core.trialenv import TrialEnv
+
 TRACKERS = ("mlflow", "wandb")
 
 
@@ -43,8 +45,8 @@ def tracking_env(report_to: Any, experiment: str, trial: str, hparams: Mapping[s
 def apply(report_to: Any, environ: Any, hparams: Mapping[str, Any]) -> str | None:
     """Set the tracking variables in ``environ`` (keeping the user's); return the run name (the
     trial's name) when a tracker is reported to, else None."""
-    trial = environ.get("KATIB_LLM_TRIAL_NAME") or ""
-    experiment = environ.get("KATIB_LLM_EXPERIMENT_NAME") or ""
+    trial = environ.get(TrialEnv.TRIAL_NAME) or ""
+    experiment = environ.get(TrialEnv.EXPERIMENT_NAME) or ""
     if not trial or not trackers(report_to):
         return None
     for key, value in tracking_env(report_to, experiment, trial, hparams).items():

@@ -6,9 +6,13 @@ admission core injects (they survive Katib's ``sh -c`` rewrite of the primary co
 command-line options of the same names override them, e.g. ``--model-dir`` for
 ``KATIB_LLM_MODEL_DIR``.
 
-Every evaluation prints metric lines (``katib_llm.core.metrics.format_metric_line``) that
-Katib's StdOut collector picks up through ``METRICS_FILTER``; the LoRA adapter and
-``metrics.json`` are written to ``KATIB_LLM_OUTPUT_DIR``.
+Every evaluation prints metric lines (``katib_llm.core.metrics.metric_lines``) that Katib's
+StdOut collector picks up through ``METRICS_FILTER``: what transformers' ``Trainer.evaluate()``
+reports (all ``eval_*``), the epoch, ``eval_accuracy`` and, for causal LMs, ``eval_perplexity``;
+the end of training prints what ``Trainer.train()`` reports (``train_runtime``,
+``train_samples_per_second``, ``train_steps_per_second``, ``total_flos``, ``train_loss``).
+``katib_llm.core.metrics.trainer_metrics`` lists them all. The LoRA adapter and ``metrics.json``
+are written to ``KATIB_LLM_OUTPUT_DIR``.
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from katib_llm.core.limits import STEP_METRIC
-from katib_llm.core.metrics import format_metric_line
+from katib_llm.core.metrics import metric_lines
+from katib_llm.core.trialenv import TrialEnv
 from katib_llm.core.noops import TRAINER_DEFAULTS
 
 from . import tracking
@@ -36,17 +41,17 @@ from .hparams import TrialSettings, parse_json_object, settings_from
 SUPPORTED_CLASSES = ("AutoModelForSequenceClassification", "AutoModelForCausalLM")
 # option name -> environment variable of the contract
 ENV = {
-    "model_dir": "KATIB_LLM_MODEL_DIR",
-    "dataset_dir": "KATIB_LLM_DATASET_DIR",
-    "dataset_split": "KATIB_LLM_DATASET_SPLIT",
-    "dataset_name": "KATIB_LLM_DATASET_NAME",
-    "model_class": "KATIB_LLM_MODEL_CLASS",
-    "output_dir": "KATIB_LLM_OUTPUT_DIR",
-    "hparams": "KATIB_LLM_HPARAMS",
-    "training_args": "KATIB_LLM_TRAINING_ARGS",
-    "lora_config": "KATIB_LLM_LORA_CONFIG",
-    "dataset_config": "KATIB_LLM_DATASET_CONFIG",
-    "metrics_file": "KATIB_LLM_METRICS_FILE",
+    "model_dir": TrialEnv.MODEL_DIR,
+    "dataset_dir": TrialEnv.DATASET_DIR,
+    "dataset_split": TrialEnv.DATASET_SPLIT,
+    "dataset_name": TrialEnv.DATASET_NAME,
+    "model_class": TrialEnv.MODEL_CLASS,
+    "output_dir": TrialEnv.OUTPUT_DIR,
+    "hparams": TrialEnv.HPARAMS,
+    "training_args": TrialEnv.TRAINING_ARGS,
+    "lora_config": TrialEnv.LORA_CONFIG,
+    "dataset_config": TrialEnv.DATASET_CONFIG,
+    "metrics_file": TrialEnv.METRICS_FILE,
 }
 REQUIRED = ("model_dir", "dataset_dir", "output_dir")
 
@@ -95,19 +100,19 @@ def read_inputs(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Trial
             raise RuntimeInputError(f"{ENV[key]} is not set (or pass --{key.replace('_', '-')})")
     model_dir = Path(raw["model_dir"])
     if not (model_dir / "config.json").is_file():
-        raise RuntimeInputError(f"KATIB_LLM_MODEL_DIR {model_dir} holds no model (no config.json); "
+        raise RuntimeInputError(f"{TrialEnv.MODEL_DIR} {model_dir} holds no model (no config.json); "
                                 "did the storage initializer run?")
     model_class = raw["model_class"] or "AutoModelForSequenceClassification"
     if model_class not in SUPPORTED_CLASSES:
-        raise RuntimeInputError(f"KATIB_LLM_MODEL_CLASS {model_class!r} is not supported; accepted: "
+        raise RuntimeInputError(f"{TrialEnv.MODEL_CLASS} {model_class!r} is not supported; accepted: "
                                 + ", ".join(SUPPORTED_CLASSES))
-    hparams = parse_json_object(raw["hparams"], "KATIB_LLM_HPARAMS")
-    settings = settings_from(hparams, parse_json_object(raw["training_args"], "KATIB_LLM_TRAINING_ARGS"),
-                             parse_json_object(raw["lora_config"], "KATIB_LLM_LORA_CONFIG"))
+    hparams = parse_json_object(raw["hparams"], TrialEnv.HPARAMS)
+    settings = settings_from(hparams, parse_json_object(raw["training_args"], TrialEnv.TRAINING_ARGS),
+                             parse_json_object(raw["lora_config"], TrialEnv.LORA_CONFIG))
     try:
-        dataset = DatasetConfig.from_mapping(parse_json_object(raw["dataset_config"], "KATIB_LLM_DATASET_CONFIG"))
+        dataset = DatasetConfig.from_mapping(parse_json_object(raw["dataset_config"], TrialEnv.DATASET_CONFIG))
     except TypeError as exc:
-        raise RuntimeInputError(f"KATIB_LLM_DATASET_CONFIG: {exc}") from None
+        raise RuntimeInputError(f"{TrialEnv.DATASET_CONFIG}: {exc}") from None
     return TrialInputs(model_dir=model_dir, dataset_dir=Path(raw["dataset_dir"]), output_dir=Path(raw["output_dir"]),
                        model_class=model_class, dataset_split=raw["dataset_split"] or None,
                        dataset_name=raw["dataset_name"] or None,
@@ -123,19 +128,30 @@ class MetricPrinter:
         self.causal = causal
         self.history: list[dict[str, float]] = []
 
-    def emit(self, metrics: Mapping[str, Any]) -> dict[str, float]:
+    def emit(self, metrics: Mapping[str, Any], history: bool = True) -> dict[str, float]:
+        """Print every number of ``metrics`` (one evaluation's, or ``history=False`` the end of
+        training's); NaN and infinity are left out with a notice (core.metrics.metric_lines)."""
         values = {k: float(v) for k, v in metrics.items()
                   if isinstance(v, (int, float)) and not isinstance(v, bool)}
         if self.causal and "eval_loss" in values:
-            values["eval_perplexity"] = math.exp(min(values["eval_loss"], 700.0))
-        lines = [format_metric_line(name, value) for name, value in values.items()]
+            values["eval_perplexity"] = _perplexity(values["eval_loss"])
+        lines = metric_lines(values)
         print("\n".join(lines), flush=True)
         if self.metrics_file:
             self.metrics_file.parent.mkdir(parents=True, exist_ok=True)
             with self.metrics_file.open("a") as fh:
                 fh.write("\n".join(lines) + "\n")
-        self.history.append(values)
+        if history:
+            self.history.append(values)
         return values
+
+
+def _perplexity(loss: float) -> float:
+    """exp(eval_loss), infinite on overflow (transformers' examples/pytorch/language-modeling/run_clm.py)."""
+    try:
+        return math.exp(loss)
+    except OverflowError:
+        return math.inf
 
 
 def _callback(printer: MetricPrinter) -> Any:
@@ -186,6 +202,18 @@ def _accuracy(eval_pred: Any) -> dict[str, float]:
     preds, labels = eval_pred
     preds = preds[0] if isinstance(preds, tuple) else preds
     return {"accuracy": float((np.asarray(preds) == np.asarray(labels)).mean())}
+
+
+def _token_accuracy(eval_pred: Any) -> dict[str, float]:
+    """A causal LM's next-token accuracy, as transformers' run_clm.py computes it: the argmax at
+    position i against the label at i+1, over the tokens the loss counts (label != -100)."""
+    import numpy as np
+
+    preds, labels = eval_pred
+    preds = np.asarray(preds[0] if isinstance(preds, tuple) else preds)[:, :-1].reshape(-1)
+    labels = np.asarray(labels)[:, 1:].reshape(-1)
+    counted = labels != -100
+    return {"accuracy": float((preds[counted] == labels[counted]).mean()) if counted.any() else 0.0}
 
 
 def _argmax(logits: Any, labels: Any) -> Any:
@@ -300,16 +328,18 @@ def run(inputs: TrialInputs) -> dict[str, float]:
             model, train_ds, eval_ds, collator = _prepare(inputs, causal)
         trainer = Trainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
                           data_collator=collator, callbacks=[_callback(printer)],
-                          compute_metrics=None if causal else _accuracy,
-                          preprocess_logits_for_metrics=None if causal else _argmax)
+                          compute_metrics=_token_accuracy if causal else _accuracy,
+                          preprocess_logits_for_metrics=_argmax)
         result = trainer.train()
         last_eval_step = max((h.get("step", -1) for h in trainer.state.log_history if "eval_loss" in h), default=-1)
         if last_eval_step != trainer.state.global_step:
             trainer.evaluate()  # the callback prints it
         if not trainer.is_world_process_zero():
             return {}
-        final = {**printer.history[-1], "train_loss": float(result.training_loss)}
-        print(format_metric_line("train_loss", final["train_loss"]), flush=True)
+        # What Trainer.train() reports: train_runtime, train_*_per_second, total_flos, train_loss
+        # (total_flos from the state: transformers' printing callbacks pop it from result.metrics).
+        reported = {**result.metrics, "total_flos": trainer.state.total_flos, "epoch": trainer.state.epoch or 0.0}
+        final = {**printer.history[-1], **printer.emit(reported, history=False)}
         _save_adapter(trainer.model, inputs.output_dir, collator.tokenizer, inputs)
     _write_json(inputs.output_dir / "metrics.json",
                 {"final": final, "history": printer.history, "hyperparameters": inputs.hparams,
@@ -323,11 +353,11 @@ def require_requested_gpus(env: Mapping[str, str]) -> None:
     """Refuse to train on CPU when the trial asked for GPUs (``KATIB_LLM_GPUS_PER_WORKER``, set by
     the webhook from resources-per-worker) and CUDA sees none: a silent CPU run would take hours
     and report metrics of the wrong hardware."""
-    raw = env.get("KATIB_LLM_GPUS_PER_WORKER", "").strip()
+    raw = env.get(TrialEnv.GPUS_PER_WORKER, "").strip()
     if not raw:
         return
     if not raw.isdigit():
-        raise RuntimeInputError(f"KATIB_LLM_GPUS_PER_WORKER must be a whole number, got {raw!r}")
+        raise RuntimeInputError(f"{TrialEnv.GPUS_PER_WORKER} must be a whole number, got {raw!r}")
     if int(raw) == 0:
         return
     import torch
@@ -349,10 +379,10 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     try:
         require_requested_gpus(env)  # first: fail at once, before any input is read
         inputs = read_inputs(argv, env)
-        threads = env.get("KATIB_LLM_NUM_THREADS", "")
+        threads = env.get(TrialEnv.NUM_THREADS, "")
         if threads:
             if not threads.isdigit() or int(threads) < 1:
-                raise RuntimeInputError(f"KATIB_LLM_NUM_THREADS must be a positive integer, got {threads!r}")
+                raise RuntimeInputError(f"{TrialEnv.NUM_THREADS} must be a positive integer, got {threads!r}")
             import torch
 
             torch.set_num_threads(int(threads))

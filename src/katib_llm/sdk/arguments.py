@@ -16,26 +16,11 @@ from katib_llm.core.errors import FieldError
 
 from .errors import ArgumentDenied, ExperimentDenied
 
-# Annotation → argument; ``[]`` marks arguments whose keys are written argument['key'],
-# ``.`` those written argument.key (the forms tune()'s users already see).
-_ANNOTATIONS: dict[str, tuple[str, str]] = {
-    c.RESOURCES_PER_WORKER: ("resources_per_worker", "."),
-    c.ENV: ("env_per_trial", "[]"),
-    c.TRAINING_ARGS: ("trainer_parameters.training_parameters", "."),
-    c.LORA_CONFIG: ("trainer_parameters.lora_config", "."),
-    c.DATASET_CONFIG: ("dataset_config", "[]"),
-    c.MODEL: ("model_provider_parameters", "."),
-    c.MODEL_CLASS: ("model_provider_parameters.transformer_type", "."),
-    c.DATASET: ("dataset_provider_parameters", "."),
-    c.WORKERS: ("num_workers", "."),
-    c.PROCS_PER_WORKER: ("num_procs_per_worker", "."),
-    c.TRIAL_TEMPLATE: ("trial_template", "."),
-    c.PACKAGES: ("packages_to_install", "."),
-    c.PIP_INDEX_URLS: ("pip_index_urls", "."),
-    c.BASE_IMAGE: ("base_image", "."),
-    c.FUNCTION: ("objective", "."),
-    c.VOLUME_CLAIM: ("storage_config.claim_name", "."),
-}
+# Annotation → (argument, key form), from the contract's table: ``[]`` marks arguments whose
+# keys are written argument['key'], ``.`` those written argument.key (the forms tune()'s users
+# already see). An annotation no tune() argument sets is absent (its denial names no argument).
+_ANNOTATIONS: dict[str, tuple[str, str]] = {a.name: (a.argument, a.key_form) for a in c.ANNOTATIONS
+                                            if a.argument is not None}
 _SPEC: dict[str, str] = {
     "metadata.name": "name",
     "spec.objective.type": "objective_type",

@@ -74,7 +74,7 @@ class LocalBackend(Backend):
         from katib_llm.local.status import default_workdir
 
         name = admitted["metadata"]["name"]
-        llm = bool(admitted["metadata"].get("annotations", {}).get(contract.PREFIX + contract.MODEL))
+        llm = bool(admitted["metadata"].get("annotations", {}).get(contract.annotation_key(contract.MODEL)))
         require("tune(backend='local')", ("matplotlib", "torch", "transformers", "peft") if llm else ("matplotlib",))
         run_dir = str(workdir or self.workdir or default_workdir(name))
         self.runs[name] = run_dir

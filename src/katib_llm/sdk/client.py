@@ -142,7 +142,7 @@ class KatibClient(ResultsMixin, _UpstreamKatibClient):
              trial_active_deadline_seconds: int | None = None, early_stopping: Any = None,
              budget: dict[str, Any] | None = None,
              trial_template: str | None = None, dataset_config: dict[str, Any] | None = None,
-             queue: str | None = None, warm_start_from: Any = None, dry_run: bool = False, values: Any = None, workdir: str | None = None,
+             queue: str | None = None, warm_start_from: Any = None, objectives: Any = None, dry_run: bool = False, values: Any = None, workdir: str | None = None,
              progress: bool | None = None, report_to: str | list[str] | None = None,
              tracking_secret: str | None = None, overwrite: bool = False, **deprecated: Any) -> Experiment:
         """Tune the hyperparameters of an LLM fine-tuning (or of a Python function) with Katib.
@@ -194,6 +194,7 @@ class KatibClient(ResultsMixin, _UpstreamKatibClient):
             early_stopping=early_stopping, trial_template=trial_template, dataset_config=dataset_config,
             queue=queue, budget=budget, trial_active_deadline_seconds=trial_active_deadline_seconds,
             report_to=report_to, tracking_secret=tracking_secret, warm_start_from=warm_start_from,
+            objectives=objectives,
             **given)
         return self._tune_spec(spec, dry_run=dry_run, values=values, workdir=workdir, progress=progress,
                                overwrite=overwrite)
@@ -208,7 +209,7 @@ class KatibClient(ResultsMixin, _UpstreamKatibClient):
         if request:
             # The cluster backend creates this claim with the requested size/class/modes.
             claim = f"{spec.name}{config.storage['claimSuffix']}"
-            experiment["metadata"]["annotations"][contract.annotation_key(contract.VOLUME_CLAIM)] = claim
+            experiment["metadata"]["annotations"].update(contract.render(contract.LLMSpec(volume_claim=claim)))
         result = self.backend.admit(experiment, config)
         if not result.allowed:
             raise argument_denial(result.errors, experiment, spec)

@@ -64,6 +64,7 @@ class TuneSpec:
     report_to: Any = None
     tracking_secret: str | None = None
     warm_start_from: Any = None
+    objectives: Any = None
     annotations: dict[str, str] = field(default_factory=dict)
 
 
@@ -248,23 +249,31 @@ def _llm_spec(spec: TuneSpec) -> tuple[contract.LLMSpec, list[dict[str, Any]], s
     return llm, parameters, space_argument, leaks
 
 
-def _limit_annotations(spec: TuneSpec) -> dict[str, str]:
-    """budget= and trial_active_deadline_seconds= as annotation text; the core parses and judges
-    them at admission (core/limits.py), so a bad value is denied as it would be on a cluster."""
-    out = {}
+def _limits(spec: TuneSpec, llm: contract.LLMSpec) -> None:
+    """budget=, trial_active_deadline_seconds= and warm_start_from= typed by the core's parser of
+    their annotation (the spec renders them); a bad one is the core's denial of that annotation,
+    raised against its argument, as it would be on a cluster."""
+    texts: dict[str, str] = {}
     if spec.budget is not None:
         try:
-            text = spec.budget if isinstance(spec.budget, str) else json.dumps(spec.budget, sort_keys=True)
+            texts[contract.BUDGET] = spec.budget if isinstance(spec.budget, str) else json.dumps(spec.budget, sort_keys=True)
         except (TypeError, ValueError):
             raise TuneArgumentError("budget", 'must be a dict such as {"train_steps": 20000, "wall_clock": "6h", '
                                               '"gpu_hours": 40}') from None
-        out[contract.annotation_key(contract.BUDGET)] = text
     if spec.trial_active_deadline_seconds is not None:
-        out[contract.annotation_key(contract.TRIAL_DEADLINE)] = str(spec.trial_active_deadline_seconds)
+        texts[contract.TRIAL_DEADLINE] = str(spec.trial_active_deadline_seconds)
     warm = warm_start_annotation(spec.warm_start_from)
-    if warm is not None:  # local backend only: the core parses it, and denies it for a cluster
-        out[contract.annotation_key(contract.WARM_START)] = warm
-    return out
+    if warm is not None:  # local backend only: the core denies it for a cluster
+        texts[contract.WARM_START] = warm
+    if spec.objectives is not None:  # local backend only: the core denies it for a cluster
+        texts[contract.OBJECTIVES] = objectives_annotation(spec.objectives)
+    objective = {"type": spec.objective_type, "objectiveMetricName": spec.objective_metric_name,
+                 "additionalMetricNames": spec.additional_metric_names or []}
+    for name, text in texts.items():
+        value, errors = contract.parse_value(name, text, objective=objective)
+        if errors:
+            raise denial(errors)
+        setattr(llm, contract.BY_NAME[name].attr or "", value)
 
 
 def build_experiment(spec: TuneSpec) -> dict[str, Any]:
@@ -275,6 +284,7 @@ def build_experiment(spec: TuneSpec) -> dict[str, Any]:
     llm, parameters, space_argument, leaks = _llm_spec(spec)
     if leaks:
         raise denial(leaks, parameters, space_argument)
+    _limits(spec, llm)
     max_trials = spec.max_trial_count
     parallel = spec.parallel_trial_count
     if parallel is None and isinstance(max_trials, int) and not isinstance(max_trials, bool) and max_trials > 0:
@@ -308,7 +318,7 @@ def build_experiment(spec: TuneSpec) -> dict[str, Any]:
         "kind": "Experiment",
         "metadata": {"name": spec.name, "namespace": spec.namespace,
                      "labels": {contract.LABEL: contract.LABEL_VALUE},
-                     "annotations": {**spec.annotations, **_limit_annotations(spec), **contract.render(llm)}},
+                     "annotations": {**spec.annotations, **contract.render(llm)}},
         "spec": experiment_spec,
     }
 
@@ -334,6 +344,19 @@ def warm_start_annotation(value: Any) -> str | None:
         raise TuneArgumentError("warm_start_from", "must be an earlier run's work dir (str or Path) or a list "
                                                    f"of them, got {value!r}")
     return json.dumps([os.fspath(v) for v in items])
+
+
+def objectives_annotation(value: Any) -> str:
+    """``objectives`` (``{"eval_loss": "minimize"}``, ``["eval_loss:minimize"]`` or the annotation's
+    own text) as the objectives annotation's text; the core parses and judges it."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return ",".join(f"{metric}:{direction}" for metric, direction in value.items())
+    if isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value):
+        return ",".join(value)
+    raise TuneArgumentError("objectives", 'must be a dict of metric -> "minimize" / "maximize", or a list of '
+                                          f'"metric:direction" strings, got {type(value).__name__}')
 
 
 STORAGE_KEYS = ("size", "storage_class", "access_modes", "claim_name", "retain")

@@ -6,7 +6,10 @@ window, so usage is re-read at least that often). Usage, from the Trials Katib c
 (label ``katib.kubeflow.org/experiment``):
 
 * ``train_steps``: each trial's ``train_step`` observation (the latest value the trainer
-  printed; admission adds the metric when the budget sets train_steps);
+  printed; admission adds the metric when the budget sets train_steps). Katib's collector sends
+  a trial's observations to its DB once, when the trial ends or is early-stopped
+  (``cmd/metricscollector/v1beta1/file-metricscollector/main.go``), so a running trial counts
+  here only from then on;
 * ``gpu_hours``: each trial's duration (``status.startTime`` to ``completionTime``, or now)
   times the GPUs its job requests (``spec.runSpec``: container limits of the admin's GPU
   resource times replicas; a TrainJob's ``numNodes`` x ``resourcesPerNode``);
@@ -142,7 +145,8 @@ class BudgetReconciler:
         except ApiException as exc:
             log.error("stopping %s/%s at its budget failed: %s %s", namespace, name, exc.status, exc.reason)
             return "failed"
-        message = f"{why}; spec.maxTrialCount lowered from {current} to {lowest}: no trial starts after this"
+        message = (f"{why}; spec.maxTrialCount lowered from {current} to {lowest}, the lowest Katib accepts with "
+                   f"{created} trial(s) created: Katib may start one more trial, none after it; running trials finish")
         self._event(experiment, message, now)
         log.info("Experiment %s/%s: %s", namespace, name, message)
         return "stopped"

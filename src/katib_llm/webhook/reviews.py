@@ -196,7 +196,8 @@ def internal_denial(uid: str, exc: Exception) -> dict[str, Any]:
                    "it was not admitted; see the webhook logs"}})
 
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|ms|us|µs|ns|m|s)")
+_DURATION = re.compile(r"([0-9]{1,12}(?:\.[0-9]{1,12})?)(h|ms|us|µs|ns|m|s)")  # bounded: linear search
+MAX_TIMEOUT_TEXT = 64
 _UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
 
 
@@ -207,6 +208,9 @@ def parse_timeout(raw: str | None) -> float:
     """
     if raw is None or raw == "":
         return DEFAULT_TIMEOUT_SECONDS
+    if len(raw) > MAX_TIMEOUT_TEXT:
+        raise ReviewError(400, f"timeout query parameter: longer than {MAX_TIMEOUT_TEXT} characters; expected a Go "
+                               "duration such as 10s or 1500ms")
     pos, total = 0, 0.0
     for match in _DURATION.finditer(raw):
         if match.start() != pos:

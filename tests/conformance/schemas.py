@@ -1,6 +1,7 @@
-"""Checks every admitted Experiment must pass, shared by all test suites.
+"""The schemas kube-apiserver enforces on every admitted Experiment and its trial job, shared by
+all test suites (the webhooks' own rules are the sibling modules of tests/conformance).
 
-Emulates what a cluster would enforce:
+Emulates:
 
 * the Katib Experiment field schema, closed (unknown fields are errors) because Katib's Go
   decoding silently drops unknown fields: Katib's swagger (``pkg/apis/v1beta1/swagger.json``)
@@ -9,7 +10,7 @@ Emulates what a cluster would enforce:
 * the trial job's own schema: the PyTorchJob CRD ``openAPIV3Schema`` (training-operator v1.9) when
   the reference files are at hand, otherwise kubeflow-training's API models with every pod
   template checked by kubernetes-validate; the TrainJob CRD (Kubeflow Trainer v2.3.0,
-  ``tests.trainer_checks``) when the reference files are at hand; the Kubernetes OpenAPI schema
+  ``tests.conformance.trainer_crds``) when the reference files are at hand; the Kubernetes OpenAPI schema
   for ``batch/v1`` Job (kubernetes-validate) either way;
 * Katib's admission rules (ported in ``katib_llm.core.katib_rules``), after substituting trial
   parameters the way Katib's controller does.
@@ -97,7 +98,7 @@ def job_errors(job: dict[str, Any]) -> list[str]:
     if kind == "PyTorchJob" and REFERENCE is not None:
         return schema_errors(named, pytorchjob_schema())
     if kind == "TrainJob":
-        from tests.trainer_checks import CRDS, object_errors
+        from .trainer_crds import CRDS, object_errors
 
         # Kubeflow Trainer v2.3.0's CRD (values and structural pruning), when the reference is present.
         return object_errors(job, "TrainJob") if CRDS["TrainJob"].is_file() else []

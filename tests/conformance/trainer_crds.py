@@ -21,8 +21,10 @@ from typing import Any
 
 import pytest
 import yaml
-from tests.katib_checks import schema_errors as _schema_errors
+
 from tests.reference import LOCATION
+
+from .schemas import schema_errors as _schema_errors
 
 # Kubeflow Trainer v2.3.0's CRDs in the reference directory (tests/reference.py), if present.
 TRAINER = LOCATION / "trainer-v2"
