@@ -120,7 +120,8 @@ def outputs(cell: Any, kind: str, output_type: str = "execute_result") -> list[s
     """The cell's ``output_type`` outputs (``execute_result``: its value; ``display_data``: e.g.
     the live view) of MIME type ``kind`` (``text/plain``, ``text/html``), or its ``stream``
     text (``kind="stream"``)."""
-    if kind == "stream":
-        return [out["text"] for out in cell.get("outputs", []) if out.get("output_type") == "stream"]
+    if kind == "stream":  # what the cell printed (stderr holds libraries' progress bars)
+        return [out["text"] for out in cell.get("outputs", [])
+                if out.get("output_type") == "stream" and out.get("name") == "stdout"]
     return [out["data"][kind] for out in cell.get("outputs", [])
             if out.get("output_type") == output_type and kind in (out.get("data") or {})]

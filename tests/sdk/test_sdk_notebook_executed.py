@@ -42,7 +42,9 @@ def test_a_successful_run_in_a_notebook(hub, tmp_path):
     (waited,) = nb.outputs(wait, "text/plain")
     assert waited.startswith("<Experiment sentiment: Succeeded") and "\n" not in waited
     # The adapter: the base model by its Hub id, the dataset's label names.
-    printed = "".join(nb.outputs(adapter, "stream")).strip().splitlines()[-1]
+    # The printed line (transformers' "Loading weights" progress shares the cell's streams).
+    (printed,) = [line for line in "".join(nb.outputs(adapter, "stream")).splitlines()
+                  if line.startswith(nb.MODEL_REPO)]
     base, rest = printed.split(" ", 1)
     assert base == nb.MODEL_REPO and rest.startswith("['negative', 'positive'] [")
     assert set(json.loads(rest.split("] ", 1)[1].replace("'", '"'))) <= {"negative", "positive"}
