@@ -12,12 +12,13 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["KatibClient", "TrainingClient", "search", "TuneArgumentError", "__version__"]
+__all__ = ["KatibClient", "TrainingClient", "search", "TuneArgumentError", "ExperimentFailed", "__version__"]
 
 _LAZY = {
     "KatibClient": ("katib_llm.sdk.client", "KatibClient"),
     "TrainingClient": ("katib_llm.sdk.objective", "TrainingClient"),
     "TuneArgumentError": ("katib_llm.sdk.errors", "TuneArgumentError"),
+    "ExperimentFailed": ("katib_llm.sdk.errors", "ExperimentFailed"),
     "search": ("katib_llm.sdk.search", None),
 }
 

@@ -80,3 +80,9 @@ def tree_digest(root: Path) -> dict[str, str]:
 
     return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+# What a trial writes: the adapter, completed to load elsewhere (tokenizer, labelled config,
+# katib-llm.json; katib_llm.runtime.portable), and metrics.json.
+ADAPTER_FILES = {"adapter_model.safetensors", "adapter_config.json", "metrics.json", "config.json", "katib-llm.json",
+                 "tokenizer.json", "tokenizer_config.json"}

@@ -25,6 +25,7 @@ from katib_llm.core.metrics import METRICS_FILTER, parse_metrics
 
 from tests.builders import example
 from tests.conformance.schemas import substitute
+from tests.runtime.runtime_helpers import ADAPTER_FILES
 
 VALUES = {"learning_rate": "0.002", "per_device_train_batch_size": "8", "num_train_epochs": "2",
           "weight_decay": "0.01", "lora_config.r": "8", "optim": "adamw_torch",
@@ -94,7 +95,7 @@ def test_admitted_master_pod_runs_for_real_under_katibs_sh_c_rewrite(admin_confi
     assert len([o for o in observations if o.name == "eval_accuracy"]) == 2  # one per epoch
     out = Path(env["KATIB_LLM_OUTPUT_DIR"])
     assert out.name == "trial-abc123"
-    assert {p.name for p in out.iterdir()} == {"adapter_model.safetensors", "adapter_config.json", "metrics.json"}
+    assert {p.name for p in out.iterdir()} == ADAPTER_FILES
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["hyperparameters"] == VALUES  # every hyperparameter intact
     typed = metrics["settings"]

@@ -43,7 +43,7 @@ def test_built_once_then_loaded_and_a_changed_preprocessing_key_is_a_new_entry(
     assert "tokenized dataset" not in capsys.readouterr().err            # built: nothing to say
     assert _rows(_tokenized(inputs, False, tokenizer)) == first
     assert "tokenized dataset loaded" in capsys.readouterr().err
-    assert len(_entries(cache)) == 1 and first[2] == 2 and len(first[0]) > len(first[1]) > 0
+    assert len(_entries(cache)) == 1 and len(first[2]) == 2 and len(first[0]) > len(first[1]) > 0
 
     shorter = _inputs(tiny_bert, sentiment_dir, tmp_path, max_length=6)  # changed preprocessing
     other = _rows(_tokenized(shorter, False, tokenizer))

@@ -14,7 +14,7 @@ import pytest
 from katib_llm.core.metrics import METRICS_FILTER, parse_metrics
 from katib_llm.runtime.trainer import main
 
-ADAPTER_FILES = {"adapter_model.safetensors", "adapter_config.json", "metrics.json"}
+from tests.runtime.runtime_helpers import ADAPTER_FILES
 
 
 def _env(model: Path, data: Path, out: Path, **extra: str) -> dict[str, str]:

@@ -23,7 +23,7 @@ def test_local_backend_runs_function_trials(tmp_path, monkeypatch):
     assert [t.state for t in result.trials] == ["Succeeded", "Succeeded"]
     for trial in result.trials:
         # The function got a float and its metrics came back through the metric lines.
-        assert trial.metrics["x_seen"] == [trial.parameters["x"]]
+        assert trial.series["x_seen"] == [trial.parameters["x"]] and trial.metrics["x_seen"] == trial.parameters["x"]
         assert abs(trial.objective - (trial.parameters["x"] - 1) ** 2) < 1e-12
     assert result.best.objective == min(t.objective for t in result.trials)
 

@@ -62,7 +62,11 @@ def test_the_cluster_calls_answer_from_the_local_run(run):
     client, result, _ = run
     assert [t.state for t in result.trials] == ["Succeeded"] * 3
     experiment = client.wait_for_experiment_condition(name=NAME)
-    assert isinstance(experiment, models.V1beta1Experiment)
+    # One result type: what tune() returned; quiet (one line), kubeflow-katib's model on request.
+    assert type(experiment) is type(result) and experiment.name == NAME and experiment.best.name == result.best.name
+    assert isinstance(experiment.to_model(), models.V1beta1Experiment)
+    assert repr(experiment).startswith(f"<Experiment {NAME}: Succeeded (ExperimentMaxTrialsReached); 3 succeeded")
+    assert "\n" not in repr(experiment) and f"<td>{result.best.name} &#9733;</td>" in experiment._repr_html_()
     assert client.is_experiment_succeeded(NAME)
     assert experiment.status.conditions[-1].reason == "ExperimentMaxTrialsReached"
     assert experiment.status.trials_succeeded == 3
@@ -102,15 +106,16 @@ def test_report_inline_and_files(run, tmp_path):
     client, result, root = run
     report = client.report(NAME)
     keys = [key for key, _ in report.figures]
-    assert keys == ["best-so-far", "best-over-compute", "slices", "importance", "parallel-coordinates",
-                    "intermediate"]
+    assert keys == ["best-so-far", "best-over-compute", "slices", "parallel-coordinates", "intermediate"]
     html = report._repr_html_()
-    assert html.count("Plotly.newPlot") == len(keys) and "<script src=" not in html
+    assert html.count('src="data:image/png;base64,') == len(keys) and "<script" not in html
+    assert "importance: not drawn, 3 trials with an objective" in html and html.count("<td>TrialSucceeded</td>") == 3
     # The run wrote the same report into its work dir.
     page = (root / "run" / "report.html").read_text()
-    assert "Plotly.newPlot" in page and "Best so far over compute" in page
+    assert page.count('src="data:image/png;base64,') == len(keys) and "<script" not in page
     assert main(["report", str(root / "run"), "--out", str(tmp_path / "out")]) == 0
-    assert (tmp_path / "out" / "report.html").read_text().count("Plotly.newPlot") == len(keys)
+    assert (tmp_path / "out" / "report.html").read_text().count("data:image/png") == len(keys)
+    assert sorted(p.name for p in (tmp_path / "out").glob("report-*.png")) == sorted(f"report-{k}.png" for k in keys)
     csv = (tmp_path / "out" / "trials.csv").read_text().splitlines()
     assert len(csv) == 1 + len(result.trials) and csv[0].startswith("name,state,loss,x_seen,x,k,")
 

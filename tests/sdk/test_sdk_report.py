@@ -34,18 +34,56 @@ SERIES = {t["metadata"]["name"]: {"eval_accuracy": [float(v) for v in vals]}
           for t, vals in zip(TRIALS, ([0.5, 0.6, 0.7], [0.3, 0.31], [0.6, 0.8], [0.55]))}
 
 
-def test_local_report_marks_stopped_trials_and_has_every_figure(tmp_path):
+def _many(count):
+    """``count`` finished trials spread over the space (enough for parameter importance)."""
+    return [_trial(f"rep-{i}", "Succeeded", [0.5 + i / 100], f"{1 + i % 4}e-05", str(8 + i), ("sgd", "adamw_torch")[i % 2])
+            for i in range(count)]
+
+
+def test_static_report_renders_without_script_and_has_a_table(tmp_path):
     report = build_report(EXPERIMENT, TRIALS, SERIES)
+    keys = [key for key, _ in report.figures]
+    # Importance from 3 finished trials would rank noise: a note with the count instead.
+    assert keys == ["best-so-far", "best-over-compute", "slices", "parallel-coordinates", "intermediate"]
+    assert "importance: not drawn, 3 trials with an objective; it needs 10 to mean something" in report.notes
+    assert all(png.startswith(b"\x89PNG") for png in report.images.values())
+    html = report._repr_html_()
+    assert "<script" not in html and html.count('src="data:image/png;base64,') == len(keys)
+    assert "Best trial</b> rep-3: eval_accuracy = 0.8" in html and "learning_rate=3e-05" in html
+    assert "TrialSucceeded &times;3" in html and "TrialEarlyStopped &times;1" in html
+    assert html.count("<tr>") == 1 + len(TRIALS) and "<td>rep-3 *</td>" in html
+    assert len(html) < 400_000  # plotly.js alone is about 4.8 MB
+    paths = report.save(tmp_path)
+    page = paths["html"].read_text()
+    assert page.startswith("<!DOCTYPE html>") and "<script" not in page
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["report.html", *[f"report-{key}.png" for key in keys]])
+
+
+def test_importance_is_drawn_once_enough_trials_support_it():
+    report = build_report(EXPERIMENT, _many(10))
+    assert "importance" in dict(report.figures)
+    assert report.captions["importance"] == "importance: from 10 trials with an objective"
+    assert "from 10 trials with an objective" in report._repr_html_()
+    assert "importance" not in dict(build_report(EXPERIMENT, _many(9)).figures)
+
+
+def test_interactive_report_marks_stopped_trials_and_loads_plotly_once(tmp_path, monkeypatch):
+    from katib_llm.local import reportpage
+
+    monkeypatch.setattr(reportpage, "_PLOTLYJS_SENT", False)
+    report = build_report(EXPERIMENT, TRIALS, SERIES, interactive=True)
     keys = dict(report.figures)
-    assert list(keys) == ["best-so-far", "best-over-compute", "slices", "importance", "parallel-coordinates",
-                          "intermediate"]
+    assert list(keys) == ["best-so-far", "best-over-compute", "slices", "parallel-coordinates", "intermediate"]
     stopped = [t for t in keys["intermediate"].data if getattr(t.marker, "symbol", None) == "x"]
     assert len(stopped) == 1 and list(stopped[0].y) == [0.31]
     compute = keys["best-over-compute"].data[0]
     assert list(compute.x) == [600.0, 1200.0, 1800.0, 2400.0] and list(compute.y) == [0.7, 0.7, 0.8, 0.8]
-    paths = report.save(tmp_path)
-    page = paths["html"].read_text()
-    assert page.startswith("<!DOCTYPE html>") and page.count("Plotly.newPlot") == 6
+    first, second = report._repr_html_(), build_report(EXPERIMENT, TRIALS, SERIES, interactive=True)._repr_html_()
+    assert first.count("Plotly.newPlot") == 5 and len(first) > 3_000_000  # plotly.js, in the first output only
+    assert second.count("Plotly.newPlot") == 5 and len(second) < 300_000
+    page = report.save(tmp_path)["html"].read_text()
+    assert page.startswith("<!DOCTYPE html>") and page.count("Plotly.newPlot") == 5
     assert "<script src=" not in page  # plotly.js embedded once: opens offline
 
 
@@ -62,6 +100,7 @@ def test_no_objective_yet_is_a_note_not_an_error():
     running = [{**TRIALS[0], "status": {"conditions": [{"type": "Running", "status": "True"}]}}]
     report = build_report(EXPERIMENT, running)
     assert report.figures == [] and "No trial reported" in report._repr_html_()
+    assert "<b>Ended</b>: Pending" in report.summary
 
 
 def test_optimal_trial_answers_kubeflow_katib_attribute_names():

@@ -217,8 +217,10 @@ def test_seed_example_end_to_end_against_the_cluster_stand_in(apiserver, tmp_pat
 
     assert main(["report", name, "--cluster", "--namespace", "kubeflow", "--out", str(tmp_path / "report")]) == 0
     page = (tmp_path / "report" / "report.html").read_text()
-    # 1 trial with an objective: no importance (it would rank all equal), no intermediate curves.
-    assert page.count("Plotly.newPlot") == 4 and "importance: not drawn (needs 3 or more" in page
+    # 1 trial with an objective: no importance (it would rank noise), no intermediate curves; static images.
+    assert page.count('src="data:image/png;base64,') == 4 and "<script" not in page
+    assert "importance: not drawn, 1 trials with an objective; it needs 15 to mean something" in page
+    assert "<td>TrialEarlyStopped</td>" in page
     assert len((tmp_path / "report" / "trials.csv").read_text().splitlines()) == 3
 
 

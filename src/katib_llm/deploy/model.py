@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from katib_llm.runtime.portable import labels_kwargs, read_labels
+
 MAX_INSTANCES = 64
 MAX_CHARS = 20_000
 MAX_NEW_TOKENS = 256
@@ -31,7 +33,8 @@ def _num_labels(adapter_dir: Path) -> int | None:
 
 
 def load_base(model_dir: Path, adapter_dir: Path, model_class: str) -> tuple[Any, Any]:
-    """The base model shaped as the trainer shaped it (classifier size from the adapter) + tokenizer."""
+    """The base model shaped as the trainer shaped it (label names and classifier size from the
+    adapter's katib-llm.json, else the size of the head it saved) + tokenizer."""
     import transformers
     from transformers import AutoTokenizer
 
@@ -41,8 +44,10 @@ def load_base(model_dir: Path, adapter_dir: Path, model_class: str) -> tuple[Any
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
     kwargs: dict[str, Any] = {}
     if model_class != "AutoModelForCausalLM":
-        labels = _num_labels(adapter_dir)
-        if labels:
+        names = read_labels(adapter_dir)  # the dataset's label names, as the trial saved them
+        if names:
+            kwargs = {**labels_kwargs(names), "ignore_mismatched_sizes": True}
+        elif labels := _num_labels(adapter_dir):  # an adapter saved without its labels
             kwargs = {"num_labels": labels, "ignore_mismatched_sizes": True}
     base = getattr(transformers, model_class).from_pretrained(str(model_dir), **kwargs)
     if base.config.pad_token_id is None:

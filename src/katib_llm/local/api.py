@@ -35,6 +35,17 @@ def run_experiment(experiment: dict[str, Any], workdir: str | Path, *, values: d
     admitted, mount = admit_for_local(experiment, values, notes)
     for note in notes if warn else []:  # the webhook's AdmissionReview warnings, e.g. a tuned value nothing reads
         warnings.warn(f"admission: {note}", AdmissionWarning, stacklevel=2)
+    return run_admitted(admitted, workdir, mount=mount, progress=progress, mode=mode, cache_dir=cache_dir,
+                        seed=seed, report=report, overwrite=overwrite)
+
+
+def run_admitted(admitted: dict[str, Any], workdir: str | Path, *, mount: str, progress: bool = True,
+                 mode: str = "warm", cache_dir: str | Path | None = None, seed: int | None = None,
+                 report: bool = True, overwrite: bool = False) -> LocalResult:
+    """:func:`run_experiment` for an Experiment already admitted for this machine
+    (``katib_llm.local.admission.admit_local``, whose warnings the caller has issued; ``mount``:
+    the volume's mount path), as ``KatibClient(backend="local").tune()`` admits it once before
+    running it."""
     refuse_if_gpus_missing(admitted)
     # Absolute paths: each trial runs in its own directory, so a relative work dir (the CLI's
     # default is runs/<name>) would otherwise resolve inside every trial's folder.

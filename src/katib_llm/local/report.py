@@ -1,4 +1,4 @@
-"""The end of a run: results table, best hyperparameters, plots (PNG + the offline HTML report), best adapter."""
+"""The end of a run: results table, best hyperparameters, plots (PNG + the HTML report), best adapter."""
 
 from __future__ import annotations
 
@@ -63,14 +63,14 @@ def summary(result: LocalResult) -> dict[str, Any]:
 
 
 def _png(result: LocalResult, objective: str, path_objective: Path, path_curves: Path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # matplotlib's Figure without pyplot: no backend switch under a notebook's inline backend.
+    from matplotlib.figure import Figure
 
     trials = sorted(result.trials, key=lambda t: t.number)
     colours = {"Succeeded": "tab:green", "EarlyStopped": "tab:orange", "Failed": "tab:red",
                "MetricsUnavailable": "tab:gray", "Running": "tab:blue"}
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig = Figure(figsize=(7, 4))
+    ax = fig.add_subplot()
     for st, colour in colours.items():
         pts = [(t.number, t.objective if t.objective is not None else (t.metrics.get(objective) or [None])[-1])
                for t in trials if t.state == st]
@@ -80,11 +80,12 @@ def _png(result: LocalResult, objective: str, path_objective: Path, path_curves:
     ax.set_xlabel("trial")
     ax.set_ylabel(objective)
     ax.set_title("Objective by trial")
-    ax.legend()
+    if ax.get_legend_handles_labels()[0]:  # nothing to label when no trial reported the objective
+        ax.legend()
     fig.tight_layout()
     fig.savefig(path_objective, dpi=100)
-    plt.close(fig)
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig = Figure(figsize=(7, 4))
+    ax = fig.add_subplot()
     for t in trials:
         values = t.metrics.get(objective) or []
         if values:
@@ -94,19 +95,18 @@ def _png(result: LocalResult, objective: str, path_objective: Path, path_curves:
     ax.set_title("Intermediate values (colour = final state)")
     fig.tight_layout()
     fig.savefig(path_curves, dpi=100)
-    plt.close(fig)
 
 
 def _pareto_png(result: LocalResult, path: Path) -> None:
     """The first two objectives of every Succeeded trial, the Pareto front joined up."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # matplotlib's Figure without pyplot: no backend switch under a notebook's inline backend.
+    from matplotlib.figure import Figure
 
     (x, dx), (y, dy) = result.objectives[:2]
     done = [t for t in result.trials if t.state == "Succeeded" and t.objectives]
     front = sorted(result.pareto_front, key=lambda t: t.objectives[x])  # type: ignore[index]
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig = Figure(figsize=(7, 4))
+    ax = fig.add_subplot()
     ax.scatter([t.objectives[x] for t in done], [t.objectives[y] for t in done], color="tab:gray",  # type: ignore[index]
                label="Succeeded trials")
     ax.step([t.objectives[x] for t in front], [t.objectives[y] for t in front], where="post",  # type: ignore[index]
@@ -117,7 +117,6 @@ def _pareto_png(result: LocalResult, path: Path) -> None:
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def write_report(result: LocalResult) -> dict[str, Path]:

@@ -21,6 +21,8 @@ import yaml
 from . import state
 
 CONDITION_ATTR = "katib_condition"
+WARM_ATTR = "warm_start_from"      # user attr of a seeded (warm-start) trial: the reference it came from
+DUPLICATE_ATTR = "duplicate_of"    # user attr of a suggestion not run: the known trial it repeats
 LOCK_FILE = ".lock"  # the runner's lock (katib_llm.local.workdir.Paths.lock)
 # A trial left running by a run that stopped (kernel interrupt, Ctrl-C, kill): it is neither
 # running nor finished; the next run of the same Experiment and work dir runs it again.
@@ -195,7 +197,9 @@ def read_run(workdir: str | Path) -> LocalRun:
     # Asked before the journal is read: a runner records the end before it releases the lock.
     alive = runner_alive(root)
     study = open_study(root, experiment["metadata"]["name"])
-    frozen = sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)
+    # This Experiment's own trials: not the warm-start history nor suggestions that repeated it.
+    frozen = sorted((t for t in study.get_trials(deepcopy=False)
+                     if not {WARM_ATTR, DUPLICATE_ATTR} & set(t.user_attrs)), key=lambda t: t.number)
     ended = study.user_attrs.get(CONDITION_ATTR)
     interrupted = not ended and not alive
     trials = [_trial(f, experiment, names, interrupted) for f in frozen]

@@ -3,21 +3,26 @@
 Built from Katib dicts (the Experiment and its Trials; for local runs also every reported value):
 the Trials become an in-memory Optuna study so Optuna's visualization module draws best-so-far
 over trials, parameter slices, parameter importance (Optuna's default evaluator) and parallel
-coordinates; plotly
-draws best-so-far over compute (cumulative trial wall time) and the intermediate curves with
-stopped trials marked. One self-contained HTML page (plotly.js embedded, no CDN), shown inline
-by Jupyter through ``_repr_html_`` and written by :meth:`Report.save`.
+coordinates; our own code draws best-so-far over compute (cumulative trial wall time) and the
+intermediate curves with stopped trials marked. Above the figures: how the Experiment ended,
+the best trial's parameters, the stop reasons and a table of every trial
+(:mod:`.trialtable`).
+
+Figures are static PNG images by default (Optuna's matplotlib visualizations), so the report
+renders wherever HTML does: an untrusted or statically rendered notebook, nbconvert, a file
+opened offline. ``interactive=True`` draws them with plotly instead; plotly.js (about 4.8 MB)
+is then embedded once per page, and once per Python process in Jupyter outputs.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import html
-from dataclasses import dataclass, field
-from pathlib import Path
+import warnings
 from typing import Any
 
+from .reportpage import Report
 from .status import trial_state
+from .trialtable import summary_html
 
 _COLOURS = {"Succeeded": "#2ca02c", "EarlyStopped": "#ff7f0e", "Failed": "#d62728",
             "MetricsUnavailable": "#7f7f7f", "Running": "#1f77b4"}
@@ -67,6 +72,21 @@ def _seconds(status: dict[str, Any]) -> float | None:
     return (end - start).total_seconds()
 
 
+def best_over_compute(study: Any) -> tuple[list[float], list[float], list[str]]:
+    """(cumulative trial wall time, best value so far, trial name) in creation order."""
+    maximize = study.direction.name == "MAXIMIZE"
+    xs, ys, texts, spent, best = [], [], [], 0.0, None
+    for trial in study.trials:
+        spent += trial.user_attrs.get("wall_time") or 0.0
+        if trial.value is not None:
+            best = trial.value if best is None else (max(best, trial.value) if maximize else min(best, trial.value))
+        if best is not None:
+            xs.append(spent)
+            ys.append(best)
+            texts.append(trial.user_attrs.get("name"))
+    return xs, ys, texts
+
+
 def to_study(experiment: dict[str, Any], trials: list[dict[str, Any]],
              series: dict[str, dict[str, list[float]]] | None = None) -> Any:
     """An in-memory Optuna study holding the Experiment's finished Trials (in creation order)."""
@@ -98,58 +118,18 @@ def to_study(experiment: dict[str, Any], trials: list[dict[str, Any]],
     return study
 
 
-@dataclass
-class Report:
-    """Figures (plotly) with titles, and notes on what could not be drawn."""
-
-    title: str
-    figures: list[tuple[str, Any]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    def to_html(self, include_plotlyjs: bool | str = True) -> str:
-        """One page; ``include_plotlyjs=True`` embeds plotly.js (offline)."""
-        parts = [f"<h2>{html.escape(self.title)}</h2>"]
-        parts += [f"<p><em>{html.escape(note)}</em></p>" for note in self.notes]
-        for index, (_, fig) in enumerate(self.figures):
-            parts.append(fig.to_html(full_html=False, include_plotlyjs=include_plotlyjs if index == 0 else False))
-        return "\n".join(parts)
-
-    def _repr_html_(self) -> str:
-        return self.to_html(include_plotlyjs=True)
-
-    def save(self, directory: str | Path) -> dict[str, Path]:
-        """Write ``report.html`` (standalone page) into ``directory``; returns the paths."""
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
-        page = out / "report.html"
-        tmp = page.with_suffix(".tmp")
-        tmp.write_text("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>"
-                       f"{html.escape(self.title)}</title></head><body>\n{self.to_html()}\n</body></html>\n")
-        tmp.replace(page)
-        return {"html": page}
-
-
-def _best_over_compute(study: Any, objective_name: str) -> Any:
+def _best_over_compute_plotly(study: Any, objective_name: str) -> Any:
     """Best-so-far against cumulative trial wall time (the compute spent), in creation order."""
     import plotly.graph_objects as go
 
-    maximize = study.direction.name == "MAXIMIZE"
-    xs, ys, texts, spent, best = [], [], [], 0.0, None
-    for trial in study.trials:
-        spent += trial.user_attrs.get("wall_time") or 0.0
-        if trial.value is not None:
-            best = trial.value if best is None else (max(best, trial.value) if maximize else min(best, trial.value))
-        if best is not None:
-            xs.append(spent)
-            ys.append(best)
-            texts.append(trial.user_attrs.get("name"))
+    xs, ys, texts = best_over_compute(study)
     fig = go.Figure(go.Scatter(x=xs, y=ys, mode="lines+markers", line_shape="hv", text=texts, name="best so far"))
     fig.update_layout(title="Best so far over compute", xaxis_title="cumulative trial wall time (s)",
                       yaxis_title=objective_name)
     return fig
 
 
-def _intermediate(study: Any, objective_name: str) -> Any:
+def _intermediate_plotly(study: Any, objective_name: str) -> Any:
     """Each trial's reported objective values; early-stopped trials end in an X."""
     import plotly.graph_objects as go
 
@@ -172,43 +152,109 @@ def _intermediate(study: Any, objective_name: str) -> Any:
     return fig
 
 
-def _importance(study: Any, target: dict[str, Any]) -> Any:
-    from optuna import visualization as vis
+def importance_floor(parameters: int) -> int:
+    """Trials with an objective needed before parameter importance is drawn: 10, and 3 per tuned
+    parameter beyond that. With fewer, Optuna's fANOVA forest fits noise (six trials near chance
+    get a confident ranking), so the report says how many it has instead."""
+    return max(10, 3 * parameters)
 
-    completed = [t for t in study.trials if t.value is not None]
-    if len(completed) < 3:
-        # With fewer, Optuna reports every parameter equally important: say so instead.
-        raise ValueError(f"needs 3 or more trials with an objective, has {len(completed)}")
-    return vis.plot_param_importances(study, **target)
+
+def _static_best_over_compute(study: Any, objective_name: str) -> Any:
+    from matplotlib.figure import Figure
+
+    xs, ys, _ = best_over_compute(study)
+    fig = Figure(figsize=(7, 4))
+    ax = fig.add_subplot()
+    ax.step(xs, ys, where="post", marker="o")
+    ax.set(title="Best so far over compute", xlabel="cumulative trial wall time (s)", ylabel=objective_name)
+    fig.tight_layout()
+    return fig
+
+
+def _static_intermediate(study: Any, objective_name: str) -> Any:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 4))
+    ax = fig.add_subplot()
+    for trial in study.trials:
+        steps = sorted(trial.intermediate_values.items())
+        if not steps:
+            continue
+        kind = trial.user_attrs.get("katib_state")
+        colour = _COLOURS.get(kind, "#000000")
+        x, y = [s for s, _ in steps], [v for _, v in steps]
+        ax.plot(x, y, marker=".", color=colour, alpha=0.8, label=f"{trial.user_attrs.get('name')} ({kind})")
+        if kind == "EarlyStopped":
+            ax.scatter([x[-1]], [y[-1]], marker="x", s=80, color=colour)
+    ax.set(title="Intermediate values (X = stopped early)", xlabel="report", ylabel=objective_name)
+    if len(study.trials) <= 12:
+        ax.legend(fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def _optuna_static(plot: Any, *args: Any, **kwargs: Any) -> Any:
+    """An Optuna matplotlib plot's Figure (the plots return Axes, or an array of them)."""
+    import matplotlib
+    import numpy as np
+    from optuna.exceptions import ExperimentalWarning
+
+    # rc_context: Optuna's plots switch pyplot's global style to ggplot; the user's own plots keep theirs.
+    with warnings.catch_warnings(), matplotlib.rc_context():
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        warnings.simplefilter("ignore", UserWarning)  # matplotlib widening a one-point axis
+        axes = plot(*args, **kwargs)
+    return np.atleast_1d(axes).flat[0].figure
+
+
+def _builders(study: Any, objective_name: str, interactive: bool) -> list[tuple[str, Any]]:
+    """(key, figure builder) of every figure, plotly or matplotlib."""
+    target = {"target_name": objective_name}
+    if interactive:
+        from optuna import visualization as vis
+
+        return [("best-so-far", lambda: vis.plot_optimization_history(study, **target)),
+                ("best-over-compute", lambda: _best_over_compute_plotly(study, objective_name)),
+                ("slices", lambda: vis.plot_slice(study, **target)),
+                ("importance", lambda: vis.plot_param_importances(study, **target)),
+                ("parallel-coordinates", lambda: vis.plot_parallel_coordinate(study, **target)),
+                ("intermediate", lambda: _intermediate_plotly(study, objective_name))]
+    from optuna.visualization import matplotlib as mpl
+
+    return [("best-so-far", lambda: _optuna_static(mpl.plot_optimization_history, study, **target)),
+            ("best-over-compute", lambda: _static_best_over_compute(study, objective_name)),
+            ("slices", lambda: _optuna_static(mpl.plot_slice, study, **target)),
+            ("importance", lambda: _optuna_static(mpl.plot_param_importances, study, **target)),
+            ("parallel-coordinates", lambda: _optuna_static(mpl.plot_parallel_coordinate, study, **target)),
+            ("intermediate", lambda: _static_intermediate(study, objective_name))]
 
 
 def build_report(experiment: dict[str, Any], trials: list[dict[str, Any]],
-                 series: dict[str, dict[str, list[float]]] | None = None) -> Report:
-    """The Experiment's report; figures that need more trials are replaced by a note."""
-    from optuna import visualization as vis
-
+                 series: dict[str, dict[str, list[float]]] | None = None, *, interactive: bool = False) -> Report:
+    """The Experiment's report: summary, trials table, figures (static PNG unless ``interactive``);
+    figures that need more trials are replaced by a note saying how many there are."""
     study = to_study(experiment, trials, series)
-    objective_name = ((experiment.get("spec") or {}).get("objective") or {}).get("objectiveMetricName", "objective")
+    spec = experiment.get("spec") or {}
+    objective_name = (spec.get("objective") or {}).get("objectiveMetricName", "objective")
     name = (experiment.get("metadata") or {}).get("name")
     done = [t for t in study.trials if t.value is not None]
-    report = Report(f"Experiment {name}: {len(study.trials)} finished trials, {len(done)} with an objective")
+    report = Report(f"Experiment {name}: {len(study.trials)} finished trials, {len(done)} with an objective",
+                    summary_html(experiment, trials), interactive=interactive)
     if not done:
         report.notes.append("No trial reported the objective yet: nothing to plot.")
         return report
-    target = {"target_name": objective_name}
-    builders = [("best-so-far", lambda: vis.plot_optimization_history(study, **target)),
-                ("best-over-compute", lambda: _best_over_compute(study, objective_name)),
-                ("slices", lambda: vis.plot_slice(study, **target)),
-                ("importance", lambda: _importance(study, target)),
-                ("parallel-coordinates", lambda: vis.plot_parallel_coordinate(study, **target))]
-    if any(t.intermediate_values for t in study.trials):
-        builders.append(("intermediate", lambda: _intermediate(study, objective_name)))
-    else:
-        report.notes.append("Intermediate curves: Katib keeps only min/max/latest per Trial on the cluster; "
-                            "every reported value is in Katib's DB (get_trial_metrics) and in local runs.")
-    for key, build in builders:
+    floor = importance_floor(len(spec.get("parameters") or []))
+    for key, build in _builders(study, objective_name, interactive):
+        if key == "importance" and len(done) < floor:
+            report.notes.append(f"importance: not drawn, {len(done)} trials with an objective; "
+                                f"it needs {floor} to mean something")
+            continue
+        if key == "intermediate" and not any(t.intermediate_values for t in study.trials):
+            report.notes.append("Intermediate curves: Katib keeps only min/max/latest per Trial on the cluster; "
+                                "every reported value is in Katib's DB (get_trial_metrics) and in local runs.")
+            continue
         try:
-            report.figures.append((key, build()))
+            report.add(key, build(), len(done) if key == "importance" else None)
         except (ValueError, RuntimeError, ZeroDivisionError) as exc:
             # e.g. importance needs 2+ completed trials whose parameters vary
             report.notes.append(f"{key}: not drawn ({exc})")

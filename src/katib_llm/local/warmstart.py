@@ -26,9 +26,9 @@ from katib_llm.core import contract
 from katib_llm.core.errors import AdmissionDenied, FieldError
 
 from .space import Parameter, SpaceError, search_space
+# User attrs of a seeded trial and of a suggestion not run: declared in .status, which reads runs back.
+from .status import DUPLICATE_ATTR, WARM_ATTR
 
-WARM_ATTR = "warm_start_from"      # user attr of a seeded trial: the reference it came from
-DUPLICATE_ATTR = "duplicate_of"    # user attr of a suggestion not run: the known trial it repeats
 ANNOTATION = contract.annotation_key(contract.WARM_START)
 
 

@@ -33,7 +33,7 @@ WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".h5", ".msgpack", ".c
 MANIFEST = "manifest.json"
 _CHUNK = 1 << 20
 
-Prepared = tuple[Any, Any, int]  # (tokenized train, tokenized eval, number of labels; 0 for causal)
+Prepared = tuple[Any, Any, list[str]]  # (tokenized train, tokenized eval, label names by id; [] for causal)
 
 
 def _file_sha256(path: Path) -> str:
@@ -83,8 +83,10 @@ def _load(entry: Path) -> Prepared | None:
         present = dict(_tree(entry, lambda p: p.name != MANIFEST))
         if present != files:
             return None
-        return (datasets.load_from_disk(str(entry / "train")), datasets.load_from_disk(str(entry / "eval")),
-                int(manifest["num_labels"]))
+        labels = manifest["labels"]
+        if not isinstance(labels, list) or not all(isinstance(name, str) for name in labels):
+            return None
+        return datasets.load_from_disk(str(entry / "train")), datasets.load_from_disk(str(entry / "eval")), labels
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -94,11 +96,11 @@ def _save(directory: Path, key: str, prepared: Prepared) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{key[:16]}-", dir=directory))
     try:
-        train, evaluation, num_labels = prepared
+        train, evaluation, labels = prepared
         train.save_to_disk(str(tmp / "train"))
         evaluation.save_to_disk(str(tmp / "eval"))
         (tmp / MANIFEST).write_text(json.dumps({"files": dict(_tree(tmp, lambda p: p.name != MANIFEST)),
-                                                "num_labels": num_labels}))
+                                                "labels": labels}))
         try:
             os.rename(tmp, directory / key)
         except OSError:  # another trial put the entry in place first

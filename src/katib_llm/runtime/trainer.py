@@ -226,15 +226,24 @@ def _argmax(logits: Any, labels: Any) -> Any:
     return logits.argmax(dim=-1)
 
 
-def _save_adapter(model: Any, output_dir: Path) -> None:
-    """Write only the adapter, via a temp dir so a crash never leaves a half-written file."""
+def _save_adapter(model: Any, output_dir: Path, tokenizer: Any, inputs: TrialInputs) -> None:
+    """Write the adapter, completed to load on another machine (tokenizer, labelled config, the
+    base model by its source: :mod:`.portable`), via a temp dir so a crash never leaves a
+    half-written file."""
+    from .portable import complete_adapter
+
     output_dir.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".adapter-", dir=output_dir))
     try:
         model.save_pretrained(str(tmp))
-        for name in ("adapter_model.safetensors", "adapter_config.json"):
-            (tmp / name).chmod(0o644)
-            os.replace(tmp / name, output_dir / name)
+        id2label = getattr(model.get_base_model().config, "id2label", None) \
+            if inputs.model_class != "AutoModelForCausalLM" else None
+        labels = [str(id2label[i]) for i in sorted(id2label)] if id2label else None
+        complete_adapter(tmp, model, tokenizer, inputs.model_dir, inputs.model_class, labels)
+        (tmp / "README.md").unlink(missing_ok=True)  # peft's model card names the local base path
+        for path in sorted(tmp.iterdir(), key=lambda p: p.name == "adapter_config.json"):  # the config last
+            path.chmod(0o644)
+            os.replace(path, output_dir / path.name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -261,24 +270,26 @@ def _seed(args: Any) -> None:
         set_seed(args.seed)
 
 
-def _tokenized(inputs: TrialInputs, causal: bool, tokenizer: Any) -> tuple[Any, Any, int]:
-    """(train, eval, number of labels): built here, or loaded from the Experiment's shared cache
+def _tokenized(inputs: TrialInputs, causal: bool, tokenizer: Any) -> tuple[Any, Any, list[str]]:
+    """(train, eval, the classifier's label names by id; none for a causal LM): built here, or loaded from the Experiment's shared cache
     (:mod:`.tokenized`, ``KATIB_LLM_DATA_CACHE_DIR``) where an earlier trial built them."""
     from . import data, tokenized
+    from .portable import label_names
 
     cfg = inputs.dataset
 
-    def build() -> tuple[Any, Any, int]:
+    def build() -> tuple[Any, Any, list[str]]:
         train_raw, eval_raw = data.load_splits(inputs.dataset_dir, inputs.dataset_split, inputs.dataset_name, cfg)
         columns = [cfg.text_column] + ([] if causal else [cfg.label_column]) + \
             ([cfg.text_pair_column] if cfg.text_pair_column else [])
         data.check_columns(train_raw, columns, "training")
         data.check_columns(eval_raw, columns, "eval")
         if causal:
-            return data.tokenize_causal(train_raw, tokenizer, cfg), data.tokenize_causal(eval_raw, tokenizer, cfg), 0
+            return data.tokenize_causal(train_raw, tokenizer, cfg), data.tokenize_causal(eval_raw, tokenizer, cfg), []
         num_labels, mapping = data.label_mapping(train_raw, cfg)
+        names = label_names(train_raw, cfg.label_column, num_labels, mapping)  # saved with the adapter
         return (data.tokenize_classification(train_raw, tokenizer, cfg, mapping),
-                data.tokenize_classification(eval_raw, tokenizer, cfg, mapping), num_labels)
+                data.tokenize_classification(eval_raw, tokenizer, cfg, mapping), names)
 
     def key() -> str:
         return tokenized.cache_key(inputs.model_dir, inputs.dataset_dir, inputs.dataset_split, inputs.dataset_name,
@@ -296,6 +307,8 @@ def _prepare(inputs: TrialInputs, causal: bool) -> tuple[Any, Any, Any, Any]:
     from peft import get_peft_model
     from transformers import AutoTokenizer, DataCollatorForLanguageModeling, DataCollatorWithPadding
 
+    from .portable import labels_kwargs
+
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(inputs.model_dir))
     except (OSError, ValueError) as exc:
@@ -304,12 +317,12 @@ def _prepare(inputs: TrialInputs, causal: bool) -> tuple[Any, Any, Any, Any]:
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
     auto = getattr(transformers, inputs.model_class)
     model_kwargs: dict[str, Any] = {}
-    train_ds, eval_ds, num_labels = _tokenized(inputs, causal, tokenizer)
+    train_ds, eval_ds, names = _tokenized(inputs, causal, tokenizer)
     if causal:
         collator = DataCollatorForLanguageModeling(tokenizer, mlm=False)
     else:
         collator = DataCollatorWithPadding(tokenizer)
-        model_kwargs = {"num_labels": num_labels, "ignore_mismatched_sizes": True}
+        model_kwargs = {**labels_kwargs(names), "ignore_mismatched_sizes": True}
     try:
         model = auto.from_pretrained(str(inputs.model_dir), **model_kwargs)
     except (OSError, ValueError) as exc:
@@ -353,7 +366,7 @@ def run(inputs: TrialInputs) -> dict[str, float]:
         # (total_flos from the state: transformers' printing callbacks pop it from result.metrics).
         reported = {**result.metrics, "total_flos": trainer.state.total_flos, "epoch": trainer.state.epoch or 0.0}
         final = {**printer.history[-1], **printer.emit(reported, history=False)}
-        _save_adapter(trainer.model, inputs.output_dir)
+        _save_adapter(trainer.model, inputs.output_dir, collator.tokenizer, inputs)
     _write_json(inputs.output_dir / "metrics.json",
                 {"final": final, "history": printer.history, "hyperparameters": inputs.hparams,
                  "settings": {"training_args": inputs.settings.training_args,

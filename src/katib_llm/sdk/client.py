@@ -8,27 +8,31 @@ the injection on the cluster; this module builds no trial spec.
 
 from __future__ import annotations
 
-import copy
 import logging
-import shutil
 import time
 import warnings
 from pathlib import Path
 from typing import Any, Callable
 
 from kubeflow.katib import KatibClient as _UpstreamKatibClient
+from kubeflow.katib.constants import constants
 from kubeflow.katib.utils import utils as _katib_utils
 
 from katib_llm.core import contract
 from katib_llm.core import providers as core_providers
-from katib_llm.core.admit import admit, volume_claim
 from katib_llm.core.errors import AdmissionDenied
 
-from .errors import ExperimentDenied, ExperimentFailed, TuneArgumentError
+from .backend import Backend
+from .backend_cluster import ClusterBackend, admin_config, submit_experiment
+from .backend_local import LocalBackend
+from .errors import TuneArgumentError
 from .experiment import TuneSpec, argument_denial, build_experiment, storage_request
-from katib_llm.io.kube import ClusterUnavailable, KubeApi, load_configuration
-from .reads import ResultsMixin
+from katib_llm.io.kube import KubeApi
+from .reads import ResultsMixin, failed
 from .results import OptimalHyperparameters, condition, optimal_from_local, optimal_from_status, progress_line
+from .view import Experiment
+
+__all__ = ["KatibClient", "Experiment", "submit_experiment"]
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +45,6 @@ ALIASES = {
     "resources_per_trail": "resources_per_trial",
 }
 PROVIDER_CONFIGMAP_PREFIX = "katib-llm-provider-"
-
-
-def _admin_config(values: Any, declarations: list[dict[str, Any]] | None = None) -> Any:
-    from katib_llm.io import admin_config
-
-    config = admin_config(values)
-    return config.with_providers(declarations) if declarations else config
 
 
 def _resolve_deprecated(deprecated: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
@@ -75,17 +72,6 @@ def _refuse_collector_config(metrics_collector_config: Any) -> None:
                                                             "(chart value config.metricsCollector); omit it")
 
 
-def submit_experiment(experiment: dict[str, Any], namespace: str | None = None,
-                      api: KubeApi | None = None) -> dict[str, Any]:
-    """Create ``experiment`` on the cluster (the webhook admits it) and return the stored object."""
-    api = api or KubeApi(load_configuration())
-    body = copy.deepcopy(experiment)
-    meta = body.setdefault("metadata", {})
-    ns = namespace or meta.get("namespace") or _katib_utils.get_default_target_namespace()
-    meta["namespace"] = ns
-    return api.create("experiments", ns, body)
-
-
 class KatibClient(ResultsMixin, _UpstreamKatibClient):
     """kubeflow-katib's ``KatibClient`` plus ``tune()`` for LLM fine-tuning.
 
@@ -111,28 +97,19 @@ class KatibClient(ResultsMixin, _UpstreamKatibClient):
         # Positional order as kubeflow-katib's constructor, so code written for it runs unchanged.
         if backend not in ("kubernetes", "local"):
             raise TuneArgumentError("backend", f'must be "kubernetes" or "local", got {backend!r}')
-        self.backend = backend
+        self.backend: Backend = (LocalBackend(workdir) if backend == "local" else
+                                 ClusterBackend(self, config_file, context, client_configuration))
         self.values = values
         self.workdir = workdir
         self.progress = progress
-        self._local_runs: dict[str, str] = {}
         self.namespace = namespace or _katib_utils.get_default_target_namespace()
         self.in_cluster = False
-        self._config_file, self._context = config_file, context
-        self._configuration = client_configuration
-        self._kube: KubeApi | None = None
         self._upstream_ready = False
 
     # -- cluster access, deferred ---------------------------------------------------------
     def _api(self) -> KubeApi:
-        if self.backend == "local":
-            raise ClusterUnavailable("this KatibClient uses the local backend; create one with "
-                                     "backend='kubernetes' to reach a cluster")
-        if self._kube is None:
-            if self._configuration is None:
-                self._configuration = load_configuration(self._config_file, self._context)
-            self._kube = KubeApi(self._configuration)
-        return self._kube
+        """The Kubernetes API (connected on first use); the local backend raises ClusterUnavailable."""
+        return self.backend.api()  # type: ignore[attr-defined, no-any-return]
 
     def __getattr__(self, name: str) -> Any:
         # kubeflow-katib's methods use custom_api / core_api / api_client: build them on demand.
@@ -167,7 +144,7 @@ class KatibClient(ResultsMixin, _UpstreamKatibClient):
              trial_template: str | None = None, dataset_config: dict[str, Any] | None = None,
              queue: str | None = None, warm_start_from: Any = None, objectives: Any = None, dry_run: bool = False, values: Any = None, workdir: str | None = None,
              progress: bool | None = None, report_to: str | list[str] | None = None,
-             tracking_secret: str | None = None, overwrite: bool = False, **deprecated: Any) -> dict[str, Any] | Any:
+             tracking_secret: str | None = None, overwrite: bool = False, **deprecated: Any) -> Experiment:
         """Tune the hyperparameters of an LLM fine-tuning (or of a Python function) with Katib.
 
         Accepts the signature of the Katib LLM tuning proposal (kubeflow/katib#2291; its spellings
@@ -176,8 +153,11 @@ class KatibClient(ResultsMixin, _UpstreamKatibClient):
         objective (``katib_llm.TrainingClient().train(...).metrics``) or a self-contained Python
         function taking a dict of hyperparameters and returning a dict of metrics.
 
-        Returns the created Experiment (dict); with ``dry_run=True`` the Experiment as the webhook
-        would admit it; with the local backend, the local run's result. Raises
+        Returns one type on every backend, :class:`~katib_llm.sdk.view.Experiment` (the Experiment
+        dict with its outcome as attributes): the created Experiment on a cluster; with
+        ``dry_run=True`` the Experiment as the webhook would admit it; with the local backend the
+        finished run (a run that ends Failed raises :class:`~katib_llm.sdk.view.ExperimentFailed`
+        naming the failed trials' causes). Raises
         :class:`TuneArgumentError` naming the argument, or :class:`ExperimentDenied` with the
         core's field errors, before anything is submitted.
 
@@ -201,8 +181,6 @@ class KatibClient(ResultsMixin, _UpstreamKatibClient):
             "max_failed_trial_count": max_failed_trial_count, "parallel_trial_count": parallel_trial_count,
             "resources_per_trial": resources_per_trial})
         _refuse_collector_config(metrics_collector_config)
-        if self.backend == "local" and not dry_run and namespace is None:
-            namespace = self.namespace
         spec = TuneSpec(
             name=name, namespace=namespace or self.namespace, hp_space=hp_space, objective=objective,
             objective_metric_name=objective_metric_name, objective_type=objective_type,
@@ -222,84 +200,30 @@ class KatibClient(ResultsMixin, _UpstreamKatibClient):
                                overwrite=overwrite)
 
     def _tune_spec(self, spec: TuneSpec, *, dry_run: bool, values: Any, workdir: str | None,
-                   progress: bool | None, overwrite: bool = False) -> dict[str, Any] | Any:
-        """Build, admit through the core, then return (dry run), run here (local) or submit."""
+                   progress: bool | None, overwrite: bool = False) -> Experiment:
+        """Build, admit once through the core, then return (dry run) or start on the backend."""
         experiment = build_experiment(spec)
         values = values if values is not None else self.values
-        submit = not dry_run and self.backend == "kubernetes"
-        config = self._config(values, spec.namespace, submit)
+        config = self.backend.admission_config(values, spec.namespace, not dry_run)
         request = storage_request(spec.storage_config)
         if request:
-            # tune() creates this claim (below) with the requested size/class/modes.
+            # The cluster backend creates this claim with the requested size/class/modes.
             claim = f"{spec.name}{config.storage['claimSuffix']}"
             experiment["metadata"]["annotations"].update(contract.render(contract.LLMSpec(volume_claim=claim)))
-        result = self._admit(experiment, config)
+        result = self.backend.admit(experiment, config)
         if not result.allowed:
             raise argument_denial(result.errors, experiment, spec)
         for warning in result.warnings:
             warnings.warn(warning, stacklevel=3)
         if dry_run:
-            return result.experiment
-        if self.backend == "local":
-            return self._run_local(experiment, spec.name, values, workdir, progress, overwrite)
-        api = self._api()
-        created = submit_experiment(experiment, spec.namespace, api)
-        if request:
-            self._create_claim(api, created, config, request)
-        return created
-
-    def _run_local(self, experiment: dict[str, Any], name: str, values: Any, workdir: str | None,
-                   progress: bool | None, overwrite: bool = False) -> Any:
-        """Run the Experiment with the local backend (one line naming the missing extra if any)."""
-        from katib_llm import local
-        from katib_llm.io.extras import require
-        from katib_llm.local.status import default_workdir
-
-        llm = bool(experiment["metadata"]["annotations"].get(contract.annotation_key(contract.MODEL)))
-        require("tune(backend='local')", ("matplotlib", "torch", "transformers", "peft") if llm else ("matplotlib",))
-        run_dir = str(workdir or self.workdir or default_workdir(name))
-        self._local_runs[name] = run_dir
-        result = local.run_experiment(experiment, run_dir, values=values, overwrite=overwrite, warn=False,
-                                      progress=self.progress if progress is None else bool(progress))
-        if result.condition == "Failed":  # failure is a result: raised with its cause
-            raise ExperimentFailed(name, result.reason, result.message,
-                                   {t.name: t.message for t in result.trials if t.message})
-        return result
-
-    def _config(self, values: Any, namespace: str, submit: bool) -> Any:
-        """The admin configuration to admit with: the local backend's (as its runner admits),
-        else the cluster's, with the namespace's provider declarations when submitting."""
-        if self.backend == "local":
-            from katib_llm.local.runner import local_config
-
-            return local_config(values)
-        return _admin_config(values, self._declared_providers(namespace) if submit else [])
-
-    def _admit(self, experiment: dict[str, Any], config: Any) -> Any:
-        """The core's verdict; the local backend's holds its local-only annotations aside as its
-        runner does (katib_llm.local.runner.admit_local)."""
-        if self.backend != "local":
-            return admit(experiment, config)
-        from katib_llm.local.runner import admit_local
-
-        try:
-            return admit_local(experiment, config)
-        except AdmissionDenied as exc:
-            raise ExperimentDenied(exc.errors) from None
-
-    @staticmethod
-    def _create_claim(api: KubeApi, created: dict[str, Any], config: Any, request: dict[str, Any]) -> None:
-        """The claim ``storage_config`` asked for, built by the core, owned by the Experiment."""
-        exp = copy.deepcopy(created)
-        exp["metadata"]["annotations"].pop(contract.annotation_key(contract.VOLUME_CLAIM), None)
-        values = copy.deepcopy(config.values)
-        values["storage"].update(request)
-        from katib_llm.core.config import AdminConfig
-
-        claim = volume_claim(exp, AdminConfig(values=values, templates=config.templates,
-                                              extra_providers=config.extra_providers))
-        if claim is not None:
-            api.create_pvc(claim)
+            return Experiment(result.experiment, backend=self.backend.name, dry_run=True)
+        show = self.progress if progress is None else bool(progress)
+        started = self.backend.start(result.experiment, experiment, config, namespace=spec.namespace,
+                                     storage_request=request, workdir=workdir, progress=show, overwrite=overwrite)
+        view = self.experiment_view(spec.name, spec.namespace, started)
+        if view.condition == constants.EXPERIMENT_CONDITION_FAILED:  # failure is a result: raised with its causes
+            raise failed(view)
+        return view
 
     # -- results ---------------------------------------------------------------------------
     def get_optimal_hyperparameters(self, name: str, namespace: str | None = None,
@@ -310,13 +234,9 @@ class KatibClient(ResultsMixin, _UpstreamKatibClient):
         With ``backend="local"`` it reads the run in its work dir; with several objectives
         ``pareto_front`` lists the front (from the run's ``results.json``) and the returned trial
         is the best for the primary objective."""
-        if self.backend == "local":
-            import json
-
-            path = self.local_workdir(name) / "results.json"
-            results = json.loads(path.read_text()) if path.is_file() else {}
-            if results.get("pareto_front"):
-                return optimal_from_local(results)
+        results = self.backend.pareto_front(name)
+        if results is not None:
+            return optimal_from_local(results)
         return optimal_from_status(self.get_experiment_dict(name, namespace))
 
     def wait_for_experiment(self, name: str, namespace: str | None = None, timeout: int = 3600,
@@ -362,7 +282,7 @@ class KatibClient(ResultsMixin, _UpstreamKatibClient):
         ``kubectl apply -f``."""
         from katib_llm.io import dump_yaml
 
-        text = str(dump_yaml([experiment]))
+        text = str(dump_yaml([dict(experiment)]))  # an Experiment view is its dict
         if path is not None:
             target = Path(path)
             tmp = target.with_name(f".{target.name}.tmp")
@@ -378,20 +298,7 @@ class KatibClient(ResultsMixin, _UpstreamKatibClient):
         (where promotion puts it and ``deploy`` reads it) through a short-lived Pod that mounts
         the claim read-only (see :mod:`katib_llm.deploy.download`; bounded by the kubelet's log
         size, 10 MiB by default). Local: from the run's work dir (``best/``)."""
-        if self.backend == "local":
-            source = self.local_workdir(name) / "best"
-            if not (source / "adapter_config.json").is_file():
-                raise FileNotFoundError(f"{source} holds no adapter (function trials write none; "
-                                        "or no trial succeeded)")
-            target = Path(path)
-            shutil.rmtree(target, ignore_errors=True)
-            return Path(shutil.copytree(source, target))
-        from katib_llm.deploy.download import download_best_adapter
-
-        experiment = self.get_experiment_dict(name, namespace)
-        if optimal_from_status(experiment) is None:
-            raise RuntimeError(f"Experiment {name} has no best trial yet")
-        return download_best_adapter(self._api(), experiment, _admin_config(self.values), path, timeout)
+        return self.backend.download_best_adapter(name, path, namespace or self.namespace, timeout)
 
     # -- custom providers ------------------------------------------------------------------
     def register_provider(self, name: str, image: str, command: list[str], args: list[str] | None = None,

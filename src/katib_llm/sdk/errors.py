@@ -49,8 +49,11 @@ class ExperimentFailed(RuntimeError):
     ``name``, ``reason`` and ``message`` are the Experiment's Failed condition; ``failed_trials``
     maps each failed trial's name to its cause (the Trial's final condition message: locally the
     last error line of its log, or the metric it did not report). A ``RuntimeError``, as
-    kubeflow-katib raises for a Failed Experiment.
+    kubeflow-katib raises for a Failed Experiment. Raised by ``KatibClient``, it also carries
+    ``experiment``: the :class:`katib_llm.sdk.view.Experiment` (every trial, best so far, HTML).
     """
+
+    experiment: Any = None
 
     def __init__(self, name: str, reason: str, message: str, failed_trials: dict[str, str] | None = None):
         self.name = name

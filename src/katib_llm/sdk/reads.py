@@ -1,10 +1,11 @@
 """The result calls of ``KatibClient`` on both backends, with every kubernetes client we allow.
 
 kubeflow-katib 0.19's ``get_experiment``/``list_trials``/... fail with kubernetes 37 (its
-ApiClient cannot parse the client's type names, see :mod:`.models`). These read plain dicts through
-our own client (:mod:`katib_llm.io.kube`) on the cluster, or from the work dir of a local run
-(:mod:`katib_llm.local.status`), and return kubeflow-katib's typed models built by
-:class:`.models.CompatApiClient`: the same calls, the same return types, on both backends.
+ApiClient cannot parse the client's type names, see :mod:`.models`). These read plain dicts
+through the client's :class:`~.backend.Backend` (the cluster's API, or a local run's work dir)
+and return kubeflow-katib's typed models built by :class:`.models.CompatApiClient`: the same
+calls, the same return types, on both backends. ``wait_for_experiment_condition`` returns the
+:class:`~.view.Experiment` view, as ``tune()`` does.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from typing import Any
 from kubeflow.katib import models as katib_models
 from kubeflow.katib.constants import constants
 
+from .backend import Backend
 from .errors import ExperimentFailed, ExperimentInterrupted
 from .models import to_model
 from .progress_view import experiment_view
 from .results import progress_line
-
-EXPERIMENT_LABEL = "katib.kubeflow.org/experiment"
+from .view import Experiment
 
 
 def _true_conditions(experiment: dict[str, Any]) -> set[str]:
@@ -29,53 +30,46 @@ def _true_conditions(experiment: dict[str, Any]) -> set[str]:
             if c.get("status") == "True"}
 
 
-def _interrupted(experiment: dict[str, Any]) -> str | None:
-    from katib_llm.local.status import interrupted_message
-
-    return interrupted_message(experiment)
+def failed(view: Experiment) -> ExperimentFailed:
+    """The ExperimentFailed of a Failed Experiment: its reason, each failed trial's cause, and
+    ``.experiment``, the :class:`~.view.Experiment` (trials, best so far, HTML)."""
+    exc = ExperimentFailed.from_status(dict(view), view.trial_dicts)
+    exc.experiment = view  # type: ignore[attr-defined]
+    return exc
 
 
 class ResultsMixin:
     """Read side of :class:`katib_llm.sdk.client.KatibClient` (see module docstring)."""
 
-    backend: str
+    backend: Backend
     namespace: str
     workdir: str | None
     progress: bool
 
-    # -- where a local run lives ------------------------------------------------------------
     def local_workdir(self, name: str) -> Path:
-        """The work dir of local run ``name``: the one this client ran, the client's ``workdir``
-        if it holds ``name``, ``name`` itself if it is a run's directory, else ``runs/<name>``."""
-        from katib_llm.local.status import default_workdir, run_name
+        """The work dir of local run ``name`` (local backend only)."""
+        from .backend_local import LocalBackend
 
-        known = getattr(self, "_local_runs", {}).get(name)
-        if known is not None:
-            return Path(known)
-        if self.workdir and run_name(self.workdir) == name:
-            return Path(self.workdir)
-        if run_name(name) is not None:
-            return Path(name)
-        return default_workdir(name)
+        if not isinstance(self.backend, LocalBackend):
+            raise ValueError("local_workdir() is for KatibClient(backend='local')")
+        return self.backend.workdir_of(name)
 
-    def _local(self, name: str) -> Any:
-        from katib_llm.local.status import read_run
-
-        return read_run(self.local_workdir(name))
-
-    # -- plain dicts --------------------------------------------------------------------------
+    # -- plain dicts and the view -------------------------------------------------------------
     def get_experiment_dict(self, name: str, namespace: str | None = None) -> dict[str, Any]:
         """The Experiment (with its status) as a plain dict."""
-        if self.backend == "local":
-            return self._local(name).experiment
-        return self._api().get("experiments", namespace or self.namespace, name)  # type: ignore[attr-defined]
+        return self.backend.experiment(name, namespace or self.namespace)
 
     def list_trial_dicts(self, name: str, namespace: str | None = None) -> list[dict[str, Any]]:
         """The Experiment's Trials as plain dicts (by Katib's ``katib.kubeflow.org/experiment`` label)."""
-        if self.backend == "local":
-            return self._local(name).trials
-        return self._api().list("trials", namespace or self.namespace,  # type: ignore[attr-defined]
-                                 f"{EXPERIMENT_LABEL}={name}")
+        return self.backend.trials(name, namespace or self.namespace)
+
+    def experiment_view(self, name: str, namespace: str | None = None,
+                        experiment: dict[str, Any] | None = None) -> Experiment:
+        """The Experiment with its outcome (:class:`~.view.Experiment`), as ``tune()`` returns it."""
+        ns = namespace or self.namespace
+        experiment = experiment if experiment is not None else self.backend.experiment(name, ns)
+        return Experiment(experiment, self.backend.trials(name, ns), series=self.backend.series(name),
+                          backend=self.backend.name, local=getattr(self.backend, "results", {}).get(name))
 
     # -- kubeflow-katib's calls, same signatures and return types ---------------------------------
     def get_experiment(self, name: str, namespace: str | None = None,
@@ -86,25 +80,14 @@ class ResultsMixin:
     def list_trials(self, experiment_name: str | None = None, namespace: str | None = None,
                     timeout: int = constants.DEFAULT_TIMEOUT) -> list[Any]:
         """The Experiment's Trials (every Trial of the namespace without a name) as ``V1beta1Trial``."""
-        if experiment_name is None and self.backend != "local":
-            items = self._api().list("trials", namespace or self.namespace)  # type: ignore[attr-defined]
-        elif experiment_name is None:
-            raise ValueError("list_trials() on the local backend needs the experiment name")
-        else:
-            items = self.list_trial_dicts(experiment_name, namespace)
+        ns = namespace or self.namespace
+        items = self.backend.all_trials(ns) if experiment_name is None else self.backend.trials(experiment_name, ns)
         return [to_model(item, katib_models.V1beta1Trial) for item in items]
 
     def get_trial(self, name: str, namespace: str | None = None,
                   timeout: int = constants.DEFAULT_TIMEOUT) -> Any:
         """One Trial as ``V1beta1Trial`` (local: ``<experiment>-<NNN>``)."""
-        if self.backend == "local":
-            experiment = name.rsplit("-", 1)[0]
-            for item in self.list_trial_dicts(experiment, namespace):
-                if item["metadata"]["name"] == name:
-                    return to_model(item, katib_models.V1beta1Trial)
-            raise RuntimeError(f"Failed to get Katib Trial: {name} (no such trial in the local run)")
-        return to_model(self._api().get("trials", namespace or self.namespace, name),  # type: ignore[attr-defined]
-                        katib_models.V1beta1Trial)
+        return to_model(self.backend.trial(name, namespace or self.namespace), katib_models.V1beta1Trial)
 
     def get_success_trial_details(self, experiment_name: str | None = None, namespace: str | None = None,
                                   timeout: int = constants.DEFAULT_TIMEOUT) -> list[dict[str, Any]]:
@@ -123,63 +106,49 @@ class ResultsMixin:
         """Every reported value of Trial ``name`` as Katib ``MetricLog`` messages
         (``log.metric.name``, ``log.metric.value``). Cluster: from Katib's DB manager over gRPC
         (as kubeflow-katib); local: from the run's journal (``time_stamp`` is empty there)."""
-        if self.backend != "local":
-            return super().get_trial_metrics(name, namespace, db_manager_address, timeout)  # type: ignore[misc]
-        from kubeflow.katib.katib_api_pb2 import Metric, MetricLog
-
-        experiment = name.rsplit("-", 1)[0]
-        series = self._local(experiment).metrics.get(name)
-        if series is None:
-            raise RuntimeError(f"Unable to get metrics for Trial {name}: no such trial in the local run")
-        return [MetricLog(time_stamp="", metric=Metric(name=metric, value=str(value)))
-                for metric, values in series.items() for value in values]
+        return self.backend.trial_metrics(name, namespace, db_manager_address, timeout)
 
     def wait_for_experiment_condition(self, name: str, namespace: str | None = None,
                                       expected_condition: str = constants.EXPERIMENT_CONDITION_SUCCEEDED,
                                       timeout: int = 600, polling_interval: int = 15,
                                       apiserver_timeout: int = constants.DEFAULT_TIMEOUT,
-                                      progress: bool | None = None) -> Any:
+                                      progress: bool | None = None) -> Experiment:
         """Wait until the Experiment has ``expected_condition`` (default Succeeded); return it as
-        ``V1beta1Experiment``. A Failed Experiment raises RuntimeError (unless Failed is
-        expected); TimeoutError after ``timeout`` s. Progress shows live (Jupyter output area, a
-        terminal line, or log lines); ``progress=False`` is quiet. A local run reads its work
-        dir (a run in another process is followed until it ends)."""
+        :class:`~.view.Experiment` (``.to_model()`` is kubeflow-katib's ``V1beta1Experiment``;
+        ``.status``/``.spec``/``.metadata`` answer as it does). A Failed Experiment raises
+        :class:`~.errors.ExperimentFailed` (a RuntimeError) naming its reason and the failed
+        trials' causes, ``.experiment`` holding the view (unless Failed is expected); a local run
+        that stopped before it ended raises :class:`~.errors.ExperimentInterrupted`;
+        TimeoutError after ``timeout`` s. Progress shows live (Jupyter output area, a terminal
+        line, or log lines); ``progress=False`` is quiet. A local run reads its work dir (a run
+        in another process is followed until it ends)."""
         from katib_llm.io.live import LiveView
 
         deadline = time.monotonic() + timeout
+        ns = namespace or self.namespace
         show = self.progress if progress is None else progress
         with LiveView(bool(show)) as view:
             while True:
-                experiment = self.get_experiment_dict(name, namespace)
+                experiment = self.backend.experiment(name, ns)
                 view.update(experiment_view(experiment), progress_line(experiment))
                 conditions = _true_conditions(experiment)
                 if expected_condition in conditions:
                     view.update(experiment_view(experiment), progress_line(experiment), force=True)
-                    return to_model(experiment, katib_models.V1beta1Experiment)
+                    return self.experiment_view(name, ns, experiment)
                 if constants.EXPERIMENT_CONDITION_FAILED in conditions:  # with the trials' causes
-                    raise ExperimentFailed.from_status(experiment, self.list_trial_dicts(name, namespace))
-                if self.backend == "local" and _interrupted(experiment):  # nothing runs it: no wait can end
-                    raise ExperimentInterrupted(f"Experiment {name} (local run): {_interrupted(experiment)}")
-                if self.backend == "local" and constants.EXPERIMENT_CONDITION_SUCCEEDED in conditions:
-                    # A finished local run never changes again (a cluster one can be restarted).
-                    raise RuntimeError(f"Experiment {name} (local run) has ended Succeeded; it never reaches "
+                    raise failed(self.experiment_view(name, ns, experiment))
+                interrupted = self.backend.interrupted(experiment)
+                if interrupted:  # nothing runs it: no wait can end
+                    raise ExperimentInterrupted(f"Experiment {name} ({self.backend.name} run): {interrupted}")
+                if self.backend.final(conditions):
+                    raise RuntimeError(f"Experiment {name} ({self.backend.name} run) has ended "
+                                       f"{', '.join(sorted(conditions - {'Created'}))}; it never reaches "
                                        f"{expected_condition}")
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise TimeoutError(f"Timeout waiting for Experiment: {namespace or self.namespace}/{name} "
+                    raise TimeoutError(f"Timeout waiting for Experiment: {ns}/{name} "
                                        f"to reach {expected_condition} state ({progress_line(experiment)})")
-                self._wait_change(name, namespace, experiment, min(remaining, polling_interval))
-
-    def _wait_change(self, name: str, namespace: str | None, last: dict[str, Any], seconds: float) -> None:
-        """Block until the Experiment changes or ``seconds`` pass (a watch on the cluster)."""
-        if self.backend == "local":
-            time.sleep(min(seconds, 1.0))
-            return
-        version = (last.get("metadata") or {}).get("resourceVersion")
-        ns = namespace or self.namespace
-        for _, obj in self._api().watch("experiments", ns, name, max(1, int(seconds))):  # type: ignore[attr-defined]
-            if (obj.get("metadata") or {}).get("resourceVersion") != version:
-                return
+                self.backend.wait_change(name, ns, experiment, min(remaining, polling_interval))
 
     # -- results to look at -------------------------------------------------------------------
     def trials_dataframe(self, name: str, namespace: str | None = None) -> Any:
@@ -187,16 +156,15 @@ class ResultsMixin:
         each parameter, start/end, wall time, stop reason. See :func:`katib_llm.sdk.frame.trials_frame`."""
         from .frame import trials_frame
 
-        metrics = self._local(name).metrics if self.backend == "local" else None
-        return trials_frame(self.get_experiment_dict(name, namespace), self.list_trial_dicts(name, namespace),
-                            metrics)
+        ns = namespace or self.namespace
+        return trials_frame(self.backend.experiment(name, ns), self.backend.trials(name, ns), self.backend.series(name))
 
-    def report(self, name: str, namespace: str | None = None) -> Any:
-        """The Experiment's report (:class:`katib_llm.local.studyreport.Report`): shows inline in Jupyter,
-        ``.save(dir)`` writes report.html and the figures."""
+    def report(self, name: str, namespace: str | None = None, *, interactive: bool = False) -> Any:
+        """The Experiment's report (:class:`katib_llm.local.studyreport.Report`): shows inline in
+        Jupyter as static images (``interactive=True``: plotly figures), ``.save(dir)`` writes
+        report.html and the figures."""
         from katib_llm.local.studyreport import build_report
 
-        if self.backend == "local":
-            run = self._local(name)
-            return build_report(run.experiment, run.trials, run.metrics)
-        return build_report(self.get_experiment_dict(name, namespace), self.list_trial_dicts(name, namespace), None)
+        ns = namespace or self.namespace
+        return build_report(self.backend.experiment(name, ns), self.backend.trials(name, ns),
+                            self.backend.series(name), interactive=interactive)

@@ -121,6 +121,14 @@ def optimal_from_local(results: dict[str, Any]) -> OptimalHyperparameters | None
                                   pareto_front=front)
 
 
+def condition_of(experiment: dict[str, Any]) -> tuple[str | None, str, str]:
+    """(type, reason, message) of the latest true condition; (None, "", "") when none is true."""
+    for cond in reversed((experiment.get("status") or {}).get("conditions") or []):
+        if cond.get("status") == "True":
+            return cond.get("type"), str(cond.get("reason") or ""), str(cond.get("message") or "")
+    return None, "", ""
+
+
 def condition(experiment: dict[str, Any]) -> str | None:
     """The latest true condition type (Created, Running, Succeeded, Failed, Restarting)."""
     for cond in reversed((experiment.get("status") or {}).get("conditions") or []):
