@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 from .early_stopping import SETTINGS, SUCCESSIVE_HALVING, SettingsError, parse_settings
+from .trialenv import TrialEnv
 
 # The highest report a rung may sit at: 100 000 evaluations is far beyond any fine-tune, and
 # computing min_resource * eta ** s for an unbounded s would be unbounded work.
@@ -287,8 +288,8 @@ class Decider:
 
 
 # ---- where the trainer asks on a cluster ------------------------------------------------------------
-ENV_ADDRESS = "KATIB_LLM_EARLY_STOPPING_ADDRESS"
-ENV_METRIC = "KATIB_LLM_OBJECTIVE_METRIC"
+ENV_ADDRESS = TrialEnv.EARLY_STOPPING_ADDRESS
+ENV_METRIC = TrialEnv.OBJECTIVE_METRIC
 EARLY_STOPPING_PORT = 6788  # Katib's DefaultEarlyStoppingPort (pkg/controller.v1beta1/consts/const.go)
 
 

@@ -45,6 +45,13 @@ class TrialEnv:
     INIT_KIND: Final = "KATIB_LLM_INIT_KIND"
     INIT_TARGET: Final = "KATIB_LLM_INIT_TARGET"
     CACHE_DIR: Final = "KATIB_LLM_CACHE_DIR"
+    # ASHA decisions (katib-llm's trainer asks at every evaluation): where to ask, which metric
+    # ranks the trial, and how long one request may take.
+    EARLY_STOPPING_ADDRESS: Final = "KATIB_LLM_EARLY_STOPPING_ADDRESS"
+    OBJECTIVE_METRIC: Final = "KATIB_LLM_OBJECTIVE_METRIC"
+    DECISION_TIMEOUT: Final = "KATIB_LLM_DECISION_TIMEOUT"
+    # The Experiment's shared tokenized-dataset cache (one entry per tokenizer, data and preprocessing).
+    DATA_CACHE_DIR: Final = "KATIB_LLM_DATA_CACHE_DIR"
     # Local backend only: torch threads per trial process, and modules a warm worker imports ahead.
     NUM_THREADS: Final = "KATIB_LLM_NUM_THREADS"
     PRELOAD: Final = "KATIB_LLM_PRELOAD"

@@ -21,6 +21,7 @@ from kubeflow.katib import katib_api_pb2_grpc as api_grpc
 
 from katib_llm.core import asha
 from katib_llm.core import early_stopping as es_rules
+from katib_llm.core.trialenv import TrialEnv
 from katib_llm.io.asha_decide import handler
 
 from .algorithms import AlgorithmError, Plan, RulePruner
@@ -66,8 +67,8 @@ class LocalDecisions:
 
     def env(self, trial_name: str) -> dict[str, str]:
         """What a trial needs to ask (:mod:`katib_llm.runtime.decisions`)."""
-        return {"KATIB_LLM_EARLY_STOPPING_ADDRESS": self.address, "KATIB_LLM_TRIAL_NAME": trial_name,
-                "KATIB_LLM_OBJECTIVE_METRIC": self.metric}
+        return {TrialEnv.EARLY_STOPPING_ADDRESS: self.address, TrialEnv.TRIAL_NAME: trial_name,
+                TrialEnv.OBJECTIVE_METRIC: self.metric}
 
     def asked(self, trial_name: str) -> bool:
         return self.decider.has_asked(trial_name)

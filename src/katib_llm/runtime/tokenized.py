@@ -27,8 +27,10 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
-ENV_DIR = "KATIB_LLM_DATA_CACHE_DIR"
-FORMAT = 1  # bump when the tokenization in runtime/data.py changes what it produces
+from katib_llm.core.trialenv import TrialEnv
+
+ENV_DIR = TrialEnv.DATA_CACHE_DIR
+FORMAT = 2  # bump when the tokenization in runtime/data.py changes what it produces
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".h5", ".msgpack", ".ckpt", ".gguf", ".onnx")
 MANIFEST = "manifest.json"
 _CHUNK = 1 << 20
