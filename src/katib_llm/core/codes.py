@@ -16,8 +16,9 @@ DENIAL_CODES: dict[str, str] = {
     "label.value": "our tune label with a value other than \"true\" on an object carrying our annotations",
     "local.unlabelled": "the local runner got an Experiment without the tune label",
     # Credentials
-    "credential.value": "a value shaped like a credential (Hugging Face or AWS key, user:password@ in a URI) in our "
-                        "annotations or a trial container's env",
+    "credential.value": "a value shaped like a credential (Hugging Face, AWS, GitHub or GitLab key, a token or "
+                        "user:password@ in a URI) anywhere the trial receives text: our annotations (JSON values "
+                        "included), the trial template's env, command, args and URIs, and the parameters' values",
     "credential.key": "a training-args, lora-config or dataset-config key (or provider parameter) that carries a "
                       "credential (hub_token, token, use_auth_token, access_key, ...)",
     "env.credential": "an environment variable named like a credential (TOKEN, SECRET, KEY, PASSW, CREDENTIAL) set "
@@ -91,8 +92,9 @@ DENIAL_CODES: dict[str, str] = {
     "errors.truncated": "more errors than a denial lists (50); says how many more",
     "template.yaml-refused": "a referenced template ConfigMap's YAML with anchors/aliases, over 1 MiB or 64 levels",
     "template.configmap-namespace": "a template ConfigMap outside the Experiment's namespace and katib-llm's",
-    "template.privileged": "a user's template asks for privileged containers, added capabilities, hostPath or host "
-                           "namespaces while the admin sets privilegedTemplates: deny",
+    "template.privileged": "a pod of the trial (any container, init container or sidecar, a TrainJob's runtimePatches "
+                           "included) asks for privileged containers, added capabilities, hostPath, hostPort, host "
+                           "namespaces or a Windows host process while the admin sets privilegedTemplates: deny",
     "uri.file-not-allowed": "a file:// URI outside the folders the admin lists in fileRoots (none on a cluster by default)",
     # Kubeflow Trainer v2 and Kueue
     "trainjob.runtime": "a TrainJob on a runtime other than katib-llm's that asks for a model or dataset download",

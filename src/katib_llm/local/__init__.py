@@ -1,6 +1,7 @@
 """Local backend: run a labelled Katib Experiment on this machine.
 
-``run_experiment`` admits the Experiment exactly as the webhook would, then runs its trials as
+``run_experiment`` admits the Experiment through the same core as the webhook, with this
+machine's configuration (``file://`` allowed, local-only annotations accepted), then runs its trials as
 local processes with Optuna suggestions under Katib's algorithm names. Names load lazily so
 ``katib-llm --help`` and the SDK do not import optuna or torch.
 

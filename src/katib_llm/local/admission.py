@@ -55,7 +55,7 @@ def admit_local(experiment: dict[str, Any], config: AdminConfig) -> AdmissionRes
 
 def admit_for_local(experiment: dict[str, Any], values: dict[str, Any] | str | Path | None,
                     warnings_out: list[str] | None = None) -> tuple[dict[str, Any], str]:
-    """Admit exactly as the webhook would, for this machine (:func:`admit_local`); raise
+    """Admit through the webhook's core with this machine's configuration (:func:`admit_local`); raise
     AdmissionDenied with field errors. Returns the admitted Experiment and the volume's mount path;
     the core's warnings are appended to ``warnings_out`` when given."""
     if not isinstance(experiment, dict):

@@ -18,8 +18,8 @@ def run_experiment(experiment: dict[str, Any], workdir: str | Path, *, values: d
                    warn: bool = True) -> LocalResult:
     """Run a labelled Katib Experiment here; return every trial and the best one.
 
-    The Experiment is admitted as the webhook would (``values``: admin values, as for
-    ``katib-llm mutate --values``); a denial raises
+    The Experiment is admitted by the webhook's core with this machine's configuration (``values``:
+    admin values, as for ``katib-llm mutate --local --values``; ``file://`` anywhere on the machine); a denial raises
     :class:`~katib_llm.core.errors.AdmissionDenied` naming each field. Trials run in fresh
     processes forked from a warm pool (``mode="fresh"``: a plain subprocess per step).
     Everything is kept in ``workdir``: calling again with the same Experiment and work dir

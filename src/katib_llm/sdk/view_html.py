@@ -7,10 +7,10 @@ untrusted notebook, on GitHub and in nbconvert's static HTML.
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .view import Experiment, Trial
+# Duck-typed on the view's attributes (name, condition, trials, ...): sdk.view imports this module,
+# so importing view here, even for types only, would make the two a cycle.
 
 _STATE_COLOURS = {"Succeeded": "#2ca02c", "EarlyStopped": "#ff7f0e", "Failed": "#d62728",
                   "MetricsUnavailable": "#7f7f7f", "Running": "#1f77b4"}
@@ -31,7 +31,7 @@ def _params(params: dict[str, Any]) -> str:
     return ", ".join(f"{k}={_number(v)}" for k, v in params.items())
 
 
-def _row(trial: "Trial", names: list[str], best: str | None) -> str:
+def _row(trial: Any, names: list[str], best: str | None) -> str:
     colour = _STATE_COLOURS.get(trial.state, "#000000")
     why = trial.cause or (trial.stop_reason if trial.state not in ("Succeeded", "Running") else "")
     cells = [_e(trial.name) + (" &#9733;" if trial.name == best else ""),
@@ -41,7 +41,7 @@ def _row(trial: "Trial", names: list[str], best: str | None) -> str:
     return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
 
 
-def experiment_html(exp: "Experiment") -> str:
+def experiment_html(exp: Any) -> str:
     """Condition with reason and message, the best trial, then one row per trial."""
     params = [p.get("name") for p in (exp.get("spec") or {}).get("parameters") or []]
     head = f"<b>Experiment {_e(exp.name)}</b>: {_e(exp.condition)}"
