@@ -36,7 +36,8 @@ import optuna
 ROOT = Path(__file__).resolve().parents[1]
 EVALS, EVAL_STEPS = 5, 8
 # (min_resource, reduction_factor, n_startup_trials); None: katib-llm's default (5).
-SETTINGS = ((1, 4, None), (1, 2, None), (1, 3, None), (2, 2, None), (1, 4, 3), (1, 4, 10), (1, 2, 10))
+SETTINGS = ((1, 4, None), (1, 2, None), (1, 3, None), (1, 6, None), (1, 8, None), (1, 16, None), (2, 2, None),
+            (1, 4, 3), (1, 4, 10), (1, 2, 10))
 
 
 def recorded_curves(paths: list[Path]) -> list[tuple[dict[str, float], list[float]]]:
