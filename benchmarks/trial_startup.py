@@ -16,7 +16,10 @@ benchmark's task (8 training steps, then the evaluation), ``--reps`` times each 
   child builds its model from that copy (``copy.deepcopy``) instead of reading the files: what
   sharing the base weights copy-on-write through the fork would save at most;
 * ``in-process``: the same trial in this process, after one untimed trial (so its one-time costs
-  are paid, as in the second and later trials of an in-process search).
+  are paid, as in the second and later trials of an in-process search);
+* ``child-of-trained-parent``: a child forked after those in-process trials, so it inherits every
+  one-time initialisation of a trial (what warming the pool's parent with a whole trial would give
+  at most; the pool does not do this: its parent runs no torch operations before forking).
 
 Run: nice -n 19 .venv/bin/python benchmarks/trial_startup.py [--reps 5] [--task reviews]
 Writes docs/img/trial_startup.json (every repetition's stage times). Wall times: a shared
@@ -137,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     env = trial_env(args.task, work / "out", work / "tokenized")
     os.environ.update(env)  # the trainer reads the cache directory and thread count from its environment
     in_child(env)  # builds the tokenized-data cache once, as the run's first trial does
-    rows: dict[str, list[dict[str, float]]] = {"child": [], "child-weights": [], "in-process": []}
+    rows: dict[str, list[dict[str, float]]] = {"child": [], "child-weights": [], "in-process": [],
+                                               "child-of-trained-parent": []}
     for rep in range(args.reps):
         rows["child"].append(in_child(env))
         print("child", {k: round(v, 3) for k, v in rows["child"][-1].items()}, flush=True)
@@ -156,6 +160,10 @@ def main(argv: list[str] | None = None) -> int:
     for rep in range(args.reps):
         rows["in-process"].append(one_trial(env))
         print("in-process", {k: round(v, 3) for k, v in rows["in-process"][-1].items()}, flush=True)
+    for rep in range(args.reps):  # this process has now run whole trials: what a fully warmed parent gives
+        rows["child-of-trained-parent"].append(in_child(env))
+        print("child-of-trained-parent", {k: round(v, 3) for k, v in rows["child-of-trained-parent"][-1].items()},
+              flush=True)
     medians = {mode: {k: statistics.median(r[k] for r in runs) for k in runs[0]} for mode, runs in rows.items()}
     result = {"utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()), "load": os.getloadavg(),
               "task": args.task, "reps": args.reps, "rows": rows, "median": medians}
