@@ -169,6 +169,9 @@ def main(argv: list[str] | None = None) -> int:
               "task": args.task, "reps": args.reps, "rows": rows, "median": medians}
     Path(args.out).write_text(json.dumps(result, indent=2))
     print(json.dumps(medians, indent=1))
+    import shutil
+
+    shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
