@@ -49,9 +49,11 @@ ROOT = Path(__file__).resolve().parents[1]
 # KATIB_LLM_BENCH_TASK variable, which spawned workers inherit) picks one.
 TASKS: dict[str, tuple[Path, int, float | None]] = {
     "topics": (ROOT / "benchmarks" / "data" / "topics", 4, 0.1),
-    # 3-class product reviews (benchmarks/data/make_reviews.py): other data, another head. Its
-    # target is not fixed yet: set it from a task check (--sweep) before any search runs on it.
-    "reviews": (ROOT / "benchmarks" / "data" / "reviews", 3, None),
+    # 3-class product reviews (benchmarks/data/make_reviews.py): other data, another head. Target
+    # fixed before any reported run, by topics' rule (the loss ~5 % of uniformly random trials
+    # reach): a pilot random search on seeds 100-101 (40 trials, not among the reported seeds 0-4)
+    # ended 0.607, 0.816, 0.882, 0.931, ... (chance ln 3 = 1.099), so 0.85 = 2 of 40.
+    "reviews": (ROOT / "benchmarks" / "data" / "reviews", 3, 0.85),
 }
 TASK = os.environ.get("KATIB_LLM_BENCH_TASK", "topics")
 DATA, NUM_LABELS, _TASK_TARGET = TASKS[TASK]

@@ -173,9 +173,10 @@ def search_same_trainer(annotations: dict[str, str], data: Path, *, seed: int, b
             hp_strings = {k: str(v) if isinstance(v, int) else repr(float(v)) for k, v in hp.items()}
             evals: list[float] = []
 
-            def emit(self: Any, metrics: Any, trial: optuna.Trial = trial, evals: list[float] = evals) -> Any:
-                values = original(self, metrics)
-                if "eval_loss" in values and len(evals) < evals_per_trial:
+            def emit(self: Any, metrics: Any, history: bool = True, *, trial: optuna.Trial = trial,
+                     evals: list[float] = evals) -> Any:
+                values = original(self, metrics, history)
+                if history and "eval_loss" in values and len(evals) < evals_per_trial:
                     evals.append(values["eval_loss"])
                     trial.report(values["eval_loss"], len(evals) * eval_steps)
                     if len(evals) < evals_per_trial and trial.should_prune():
