@@ -229,6 +229,24 @@ def test_core_collector_matches_the_port_of_katibs(cluster):
             katib_collector([grpc_rule], "loss", True, stream)
 
 
+def _wait_until_serving(channel, proc, seconds=120.0):
+    """Wait for the CLI's server; a CLI that exited, or never serves, fails with its own output
+    (a loaded CI machine may take long to import the gRPC and Kubernetes stack)."""
+    import time
+
+    ready, deadline = grpc.channel_ready_future(channel), time.monotonic() + seconds
+    while True:
+        try:
+            ready.result(timeout=1)
+            return
+        except grpc.FutureTimeoutError:
+            if proc.poll() is None and time.monotonic() < deadline:
+                continue
+            proc.kill()
+            raise AssertionError(f"katib-llm earlystopping is not serving (exit {proc.wait()}): "
+                                 f"{proc.communicate()[0].decode()[-2000:]}") from None
+
+
 def test_cli_subcommand_serves_until_sigterm(tmp_path):
     """``katib-llm earlystopping --port N``: what the image runs in Katib's Suggestion pod."""
     import os
@@ -249,7 +267,7 @@ def test_cli_subcommand_serves_until_sigterm(tmp_path):
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=dict(os.environ))
         try:
             with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-                grpc.channel_ready_future(channel).result(timeout=30)
+                _wait_until_serving(channel, proc)
                 stub = api_grpc.EarlyStoppingStub(channel)
                 stub.ValidateEarlyStoppingSettings(api.ValidateEarlyStoppingSettingsRequest(
                     early_stopping=_experiment("successivehalving", SHA).spec.early_stopping))
