@@ -317,17 +317,18 @@ def _env_lists(node: Any) -> Iterator[list[Any]]:
             stack.extend(item)
 
 
-def _env_from_lists(node: Any, path: str) -> Iterator[tuple[str, list[Any]]]:
-    """Every ``envFrom`` list below ``node``, with its path (the depth is capped by admission)."""
+def _lists_named(node: Any, path: str, name: str) -> Iterator[tuple[str, list[Any]]]:
+    """Every list under the key ``name`` (``env``, ``envFrom``) below ``node``, with its path (the
+    depth is capped by admission)."""
     if isinstance(node, dict):
         for key, value in node.items():
-            if key == "envFrom" and isinstance(value, list):
+            if key == name and isinstance(value, list):
                 yield f"{path}.{key}", value
             else:
-                yield from _env_from_lists(value, f"{path}.{key}")
+                yield from _lists_named(value, f"{path}.{key}", name)
     elif isinstance(node, list):
         for i, item in enumerate(node):
-            yield from _env_from_lists(item, f"{path}[{i}]")
+            yield from _lists_named(item, f"{path}[{i}]", name)
 
 
 class ReservedEnv:
@@ -343,7 +344,7 @@ class ReservedEnv:
         self.path = path
         self.marker = "\x00katib-llm-reserved"
         self.marked: list[dict[str, Any]] = []
-        self.prefixes = [f"{where}[{i}].prefix" for where, items in _env_from_lists(job, path)
+        self.prefixes = [f"{where}[{i}].prefix" for where, items in _lists_named(job, path, "envFrom")
                          for i, item in enumerate(items)
                          if isinstance(item, dict) and str(item.get("prefix", "")).upper().startswith(RESERVED_ENV_PREFIX)]
         for items in _env_lists(job):
@@ -360,7 +361,7 @@ class ReservedEnv:
         if not self.marked:
             return out
         left = {id(item) for item in self.marked if item.get("value") is self.marker}
-        for where, items in _env_lists_with_paths(job, self.path):
+        for where, items in _lists_named(job, self.path, "env"):
             for i, item in enumerate(items):
                 if id(item) in left:
                     name = str(item.get("name", ""))[:60]
@@ -368,15 +369,3 @@ class ReservedEnv:
                                           f"{name}: variables starting with {RESERVED_ENV_PREFIX} are set by "
                                           "katib-llm itself; a trial template may not set them"))
         return out
-
-
-def _env_lists_with_paths(node: Any, path: str) -> Iterator[tuple[str, list[Any]]]:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "env" and isinstance(value, list):
-                yield f"{path}.{key}", value
-            else:
-                yield from _env_lists_with_paths(value, f"{path}.{key}")
-    elif isinstance(node, list):
-        for i, item in enumerate(node):
-            yield from _env_lists_with_paths(item, f"{path}[{i}]")

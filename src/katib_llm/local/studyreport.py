@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import warnings
-from typing import Any
+from typing import Any, NamedTuple
 
 from .reportpage import Report
 from .status import trial_state
@@ -129,24 +129,39 @@ def _best_over_compute_plotly(study: Any, objective_name: str) -> Any:
     return fig
 
 
+class _Curve(NamedTuple):
+    """One trial's reported objective values, as both renderers of the intermediate plot draw them."""
+    name: Any
+    kind: Any
+    colour: str
+    x: list[int]
+    y: list[float]
+
+
+def _curves(study: Any) -> list[_Curve]:
+    """Every trial that reported a value: its name, Katib state, colour and (report, value) points."""
+    out = []
+    for trial in study.trials:
+        steps = sorted(trial.intermediate_values.items())
+        if steps:
+            kind = trial.user_attrs.get("katib_state")
+            out.append(_Curve(trial.user_attrs.get("name"), kind, _COLOURS.get(kind, "#000000"),
+                              [step for step, _ in steps], [value for _, value in steps]))
+    return out
+
+
 def _intermediate_plotly(study: Any, objective_name: str) -> Any:
     """Each trial's reported objective values; early-stopped trials end in an X."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
-    for trial in study.trials:
-        steps = sorted(trial.intermediate_values.items())
-        if not steps:
-            continue
-        kind = trial.user_attrs.get("katib_state")
-        colour = _COLOURS.get(kind, "#000000")
-        x, y = [s for s, _ in steps], [v for _, v in steps]
-        fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=f"{trial.user_attrs.get('name')} ({kind})",
-                                 line={"color": colour}, marker={"size": 5}))
-        if kind == "EarlyStopped":
-            fig.add_trace(go.Scatter(x=[x[-1]], y=[y[-1]], mode="markers", showlegend=False,
-                                     marker={"symbol": "x", "size": 12, "color": colour},
-                                     hovertext=f"{trial.user_attrs.get('name')} stopped early"))
+    for c in _curves(study):
+        fig.add_trace(go.Scatter(x=c.x, y=c.y, mode="lines+markers", name=f"{c.name} ({c.kind})",
+                                 line={"color": c.colour}, marker={"size": 5}))
+        if c.kind == "EarlyStopped":
+            fig.add_trace(go.Scatter(x=[c.x[-1]], y=[c.y[-1]], mode="markers", showlegend=False,
+                                     marker={"symbol": "x", "size": 12, "color": c.colour},
+                                     hovertext=f"{c.name} stopped early"))
     fig.update_layout(title="Intermediate values (X = stopped early)", xaxis_title="report",
                       yaxis_title=objective_name)
     return fig
@@ -176,16 +191,10 @@ def _static_intermediate(study: Any, objective_name: str) -> Any:
 
     fig = Figure(figsize=(7, 4))
     ax = fig.add_subplot()
-    for trial in study.trials:
-        steps = sorted(trial.intermediate_values.items())
-        if not steps:
-            continue
-        kind = trial.user_attrs.get("katib_state")
-        colour = _COLOURS.get(kind, "#000000")
-        x, y = [s for s, _ in steps], [v for _, v in steps]
-        ax.plot(x, y, marker=".", color=colour, alpha=0.8, label=f"{trial.user_attrs.get('name')} ({kind})")
-        if kind == "EarlyStopped":
-            ax.scatter([x[-1]], [y[-1]], marker="x", s=80, color=colour)
+    for c in _curves(study):
+        ax.plot(c.x, c.y, marker=".", color=c.colour, alpha=0.8, label=f"{c.name} ({c.kind})")
+        if c.kind == "EarlyStopped":
+            ax.scatter([c.x[-1]], [c.y[-1]], marker="x", s=80, color=c.colour)
     ax.set(title="Intermediate values (X = stopped early)", xlabel="report", ylabel=objective_name)
     if len(study.trials) <= 12:
         ax.legend(fontsize="small")
